@@ -1,0 +1,5 @@
+"""`triage` commands of the models package."""
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,23 @@
+"""Errors of the model package: data, training, artifacts."""
+
+from schemas.exceptions import TriageError
+
+
+class ModelError(TriageError):
+    """Root of errors raised by ``models``."""
+
+
+class DataError(ModelError):
+    """A labelled export cannot be used as it is (missing column, blanks, one class, ...)."""
+
+
+class ArtifactError(ModelError):
+    """A model directory is missing, incomplete or of an unknown format."""
+
+
+class GateFailed(ModelError):
+    """A model did not pass its eval pack; ``report`` says which gate and class."""
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report

@@ -1,0 +1,1 @@
+"""Running the system: the `triage` CLI, the embedded stack, shared connection settings."""

@@ -1,0 +1,11 @@
+"""Errors of the operations tooling (embedded stack, CLI plumbing)."""
+
+from schemas.exceptions import TriageError
+
+
+class OpsError(TriageError):
+    """Root of errors raised by ``ops``."""
+
+
+class StackError(OpsError):
+    """The embedded stack could not be started, reached or stopped."""

@@ -1,0 +1,5 @@
+"""`triage stack up|down`: the embedded default stack."""
+
+import click
+
+COMMANDS: list[click.Command] = []

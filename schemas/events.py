@@ -1,0 +1,174 @@
+"""Every event on every topic. This module is the only place a topic's shape is defined.
+
+Integrators get the JSON Schema of these models from ``triage schemas export DIR``.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+Band = Literal["routed", "shadow", "manual"]
+BANDS: tuple[Band, ...] = ("routed", "shadow", "manual")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ticket(BaseModel):
+    """A support ticket as an integration publishes it to ``tickets.incoming``.
+
+    Unknown fields are kept (``extra="allow"``): integrations send what their helpdesk has, and
+    dropping it would lose data that a later stage or a person may need.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    ticket_id: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+    body: StrictStr
+    subject: str | None = None
+    created_at: datetime | None = None
+    source: str | None = None
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("ticket_id")
+    @classmethod
+    def _ticket_id_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("ticket_id is blank; send the helpdesk's ticket id")
+        return value
+
+    @field_validator("body")
+    @classmethod
+    def _body_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("body is empty or whitespace only; nothing to classify")
+        return value
+
+    @property
+    def text(self) -> str:
+        """What the classifier reads: subject and body, the way a person reads a ticket."""
+        return f"{self.subject}\n{self.body}" if self.subject else self.body
+
+
+class LabelScore(BaseModel):
+    label: str
+    probability: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Decision(BaseModel):
+    """The classifier's decision, published to exactly one band topic, keyed by ticket_id.
+
+    The ticket's subject and body travel with it so the routing target and the review queue need
+    no second lookup.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_id: str
+    label: str
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    band: Band
+    top_k: list[LabelScore]
+    model_version: str
+    decided_at: datetime = Field(default_factory=utcnow)
+    novel: bool = False
+    received_at: datetime | None = None
+    subject: str | None = None
+    body: str = ""
+
+
+class DeadLetter(BaseModel):
+    """A message a stage could not process, with where it came from and what to do about it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payload: str
+    payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    key: str | None = None
+    topic: str
+    partition: int
+    offset: int
+    stage: str
+    reason: str
+    received_at: datetime = Field(default_factory=utcnow)
+
+    @classmethod
+    def from_raw(
+        cls,
+        raw: bytes | None,
+        *,
+        key: bytes | None,
+        topic: str,
+        partition: int,
+        offset: int,
+        stage: str,
+        reason: str,
+    ) -> DeadLetter:
+        """Keep the original bytes exactly: UTF-8 text as is, anything else base64."""
+        data = raw or b""
+        try:
+            payload, encoding = data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            payload, encoding = base64.b64encode(data).decode("ascii"), "base64"
+        return cls(
+            payload=payload,
+            payload_encoding=encoding,  # type: ignore[arg-type]
+            key=key.decode("utf-8", "replace") if key is not None else None,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            stage=stage,
+            reason=reason,
+        )
+
+    def original_bytes(self) -> bytes:
+        if self.payload_encoding == "base64":
+            return base64.b64decode(self.payload)
+        return self.payload.encode("utf-8")
+
+
+class Correction(BaseModel):
+    """A triage manager's confirmation or override of a decision, on ``tickets.corrections``.
+
+    ``correction_id`` makes storage idempotent: a re-delivered event is stored once.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    correction_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    ticket_id: Annotated[str, Field(min_length=1)]
+    label: Annotated[str, Field(min_length=1)]
+    reviewer: Annotated[str, Field(min_length=1)]
+    action: Literal["confirm", "override"]
+    note: str | None = None
+    corrected_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelDeployed(BaseModel):
+    """Announces the model every worker must serve now (a deploy or a rollback)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    model_dir: str
+    previous_version: str | None = None
+    reason: Literal["deploy", "rollback", "initial"] = "deploy"
+    deployed_at: datetime = Field(default_factory=utcnow)
+
+
+#: topic suffix -> event model, for schema export and for consumers that validate generically.
+TOPIC_EVENTS: dict[str, type[BaseModel]] = {
+    "tickets.incoming": Ticket,
+    "tickets.routed": Decision,
+    "tickets.shadow": Decision,
+    "tickets.manual": Decision,
+    "tickets.dead-letter": DeadLetter,
+    "tickets.corrections": Correction,
+    "models.deployed": ModelDeployed,
+}

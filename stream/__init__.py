@@ -1,0 +1,1 @@
+"""The streaming path: Faust app, the classify agent, dead letters, dedup."""

@@ -1,0 +1,62 @@
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from schemas.events import DeadLetter, Decision, Ticket
+from schemas.export import export_json_schemas
+from schemas.topics import Topics
+
+
+def test_ticket_keeps_unknown_fields() -> None:
+    ticket = Ticket.model_validate({"ticket_id": "t1", "body": "hi", "priority": "high"})
+    assert ticket.model_dump()["priority"] == "high"
+
+
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        ({"body": "x"}, "ticket_id"),
+        ({"ticket_id": 5, "body": "x"}, "ticket_id"),
+        ({"ticket_id": "t", "body": "   "}, "body is empty"),
+        ({"ticket_id": "t", "body": ["x"]}, "body"),
+        ({"ticket_id": " ", "body": "x"}, "ticket_id is blank"),
+    ],
+)
+def test_ticket_rejects_bad_fields(payload: dict[str, object], needle: str) -> None:
+    with pytest.raises(ValidationError, match=needle):
+        Ticket.model_validate(payload)
+
+
+def test_ticket_text_reads_subject_then_body() -> None:
+    assert Ticket(ticket_id="t", body="b", subject="s").text == "s\nb"
+    assert Ticket(ticket_id="t", body="b").text == "b"
+
+
+def test_dead_letter_keeps_non_utf8_bytes_as_base64() -> None:
+    raw = b"\xff\xfe not utf-8"
+    dl = DeadLetter.from_raw(
+        raw, key=None, topic="tickets.incoming", partition=0, offset=7, stage="x", reason="r"
+    )
+    assert dl.payload_encoding == "base64"
+    assert dl.original_bytes() == raw
+
+
+def test_decision_confidence_bounded() -> None:
+    with pytest.raises(ValidationError):
+        Decision(ticket_id="t", label="a", confidence=1.5, band="routed", top_k=[], model_version="v")
+
+
+def test_topics_prefix_and_bands() -> None:
+    topics = Topics(prefix="staging.")
+    assert topics.incoming == "staging.tickets.incoming"
+    assert topics.band("shadow") == "staging.tickets.shadow"
+
+
+def test_export_writes_a_schema_per_event(tmp_path) -> None:
+    written = export_json_schemas(tmp_path)
+    index = json.loads((tmp_path / "topics.json").read_text())
+    assert index["tickets.routed"] == "Decision.schema.json"
+    ticket_schema = json.loads((tmp_path / "Ticket.schema.json").read_text())
+    assert set(ticket_schema["required"]) == {"ticket_id", "body"}
+    assert len(written) == 6

@@ -18,6 +18,7 @@ from schemas.exceptions import TriageError
 COMMAND_MODULES = (
     "schemas.cli:schemas_group",
     "models.cli:COMMANDS",
+    "models.data_cli:COMMANDS",
     "stream.cli:COMMANDS",
     "ops.stack_cli:COMMANDS",
     "learner.cli:COMMANDS",

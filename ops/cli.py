@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "stream.cli:COMMANDS",
     "ops.stack_cli:COMMANDS",
     "learner.cli:COMMANDS",
+    "web.cli:COMMANDS",
 )
 
 

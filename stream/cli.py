@@ -1,5 +1,59 @@
-"""`triage` commands of the stream package."""
+"""`triage worker` and `triage produce`: the streaming path's commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
-COMMANDS: list[click.Command] = []
+
+@click.command("worker")
+@click.option(
+    "--loglevel",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def worker(loglevel: str) -> None:
+    """Run the classify worker (settings from TRIAGE_* env and var/stack.env)."""
+    from stream.settings import WorkerSettings
+    from stream.worker import run
+
+    run(WorkerSettings(), loglevel=loglevel)
+
+
+@click.command("produce")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--text-col", default="body", show_default=True, help="column holding the text")
+@click.option("--id-col", default="ticket_id", show_default=True, help="absent: <stem>-<row>")
+@click.option("--subject-col", default=None, help="column holding the subject, if any")
+@click.option("--limit", type=int, default=None, help="publish at most N tickets")
+def produce_command(
+    file: Path, text_col: str, id_col: str, subject_col: str | None, limit: int | None
+) -> None:
+    """Publish a CSV or JSONL export to tickets.incoming, keyed by ticket_id."""
+    from tqdm import tqdm
+
+    from ops.settings import ConnectionSettings
+    from schemas.topics import Topics
+    from stream.produce import Columns, produce
+
+    settings = ConnectionSettings()
+    topic = Topics(settings.topic_prefix).incoming
+    with tqdm(total=limit, unit="ticket", desc=f"-> {topic}") as bar:
+        report = produce(
+            file,
+            bootstrap=settings.kafka_bootstrap,
+            topic=topic,
+            columns=Columns(text=text_col, ticket_id=id_col, subject=subject_col),
+            limit=limit,
+            on_sent=bar.update,
+        )
+    for problem in report.problems[:20]:
+        click.echo(problem, err=True)
+    if len(report.problems) > 20:
+        click.echo(f"... and {len(report.problems) - 20} more rows without text", err=True)
+    click.echo(f"published {report.sent} tickets to {topic}; {len(report.problems)} rows not sent")
+
+
+COMMANDS: list[click.Command] = [worker, produce_command]

@@ -1,0 +1,238 @@
+"""End-to-end benchmark: tickets through the embedded broker, the worker and back.
+
+Starts the embedded stack and a `triage worker` subprocess, then
+1. full throttle: publishes N tickets at once and measures decisions/s until the last decision;
+2. offered load: publishes M tickets at a fixed rate and measures latency at that rate.
+Latency is produce -> decision: the decision's ``decided_at`` minus ``received_at`` (the Kafka
+timestamp of the incoming record), both from this machine's clock. Prints the worker's peak RSS.
+
+    .venv/bin/python bench/e2e.py [--n 5000] [--rate 100] [--rate-n 1000] [--model-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # noqa: E402
+
+from ops.stack import EmbeddedStack, StackInfo  # noqa: E402
+from schemas.topics import Topics  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data" / "banking77" / "test.csv"
+SAMPLE = REPO / "data" / "sample" / "banking77_test.csv"
+PARTITIONS = 4
+
+
+def texts() -> tuple[list[str], str]:
+    path = SHARED if SHARED.is_file() else SAMPLE
+    with path.open(newline="") as fh:
+        return [row["text"] for row in csv.DictReader(fh)], str(path)
+
+
+def train_tfidf(out: Path) -> Path:
+    from models.tfidf import TfidfClassifier
+
+    with (REPO / "data/sample/banking77_train.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    TfidfClassifier().fit([r["text"] for r in rows], [r["team"] for r in rows]).save(out)
+    return out
+
+
+class Decisions:
+    """Reads the band topics in a thread; ``wait(ids)`` until every id has a decision."""
+
+    def __init__(self, bootstrap: str, topics: Topics) -> None:
+        self.found: dict[str, dict[str, object]] = {}
+        self._stop = threading.Event()
+        self._consumer = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}"}
+        )
+        self._consumer.assign(
+            [
+                TopicPartition(t, p, OFFSET_BEGINNING)
+                for t in topics.bands
+                for p in range(PARTITIONS)
+            ]
+        )
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for msg in self._consumer.consume(num_messages=2000, timeout=0.2):
+                if msg.error() is None:
+                    decision = json.loads(msg.value() or b"{}")
+                    self.found.setdefault(decision["ticket_id"], decision)
+
+    def wait(self, ids: set[str], timeout_s: float) -> float:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if ids <= self.found.keys():
+                return time.monotonic()
+            time.sleep(0.01)
+        missing = len(ids - self.found.keys())
+        raise SystemExit(f"{missing} of {len(ids)} tickets undecided after {timeout_s} s")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._consumer.close()
+
+
+def latencies_ms(decisions: Decisions, ids: list[str]) -> list[float]:
+    out = []
+    for ticket_id in ids:
+        d = decisions.found[ticket_id]
+        decided = datetime.fromisoformat(str(d["decided_at"]))
+        received = datetime.fromisoformat(str(d["received_at"]))
+        out.append((decided - received).total_seconds() * 1000)
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def publish(
+    producer: Producer, topic: str, run: str, bodies: list[str], n: int, rate: float | None
+) -> list[str]:
+    ids = []
+    start = time.monotonic()
+    for i in range(n):
+        if rate is not None:
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        ticket_id = f"{run}-{i}"
+        value = json.dumps({"ticket_id": ticket_id, "body": bodies[i % len(bodies)]})
+        while True:
+            try:
+                producer.produce(topic, key=ticket_id, value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+        ids.append(ticket_id)
+    producer.flush(60)
+    return ids
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_worker(
+    info: StackInfo, topics: Topics, model_dir: Path, work: Path, batch_max: int
+) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
+    env.update(info.env())
+    env.update(
+        TRIAGE_TOPIC_PREFIX=topics.prefix,
+        TRIAGE_GROUP_ID=f"bench-{topics.prefix.strip('.')}",
+        TRIAGE_MODEL_DIR=str(model_dir),
+        TRIAGE_PARTITIONS=str(PARTITIONS),
+        TRIAGE_DATA_DIR=str(work / "faust"),
+        TRIAGE_BATCH_MAX=str(batch_max),
+    )
+    log = (work / "worker.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "ops.cli", "worker", "--loglevel", "warning"],
+        env=env,
+        cwd=work,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=5000, help="tickets at full throttle")
+    parser.add_argument("--rate", type=float, default=100.0, help="offered tickets/s")
+    parser.add_argument("--rate-n", type=int, default=1000, help="tickets at the offered rate")
+    parser.add_argument("--model-dir", type=Path, default=None, help="default: TF-IDF on sample")
+    parser.add_argument("--batch-max", type=int, default=64, help="worker's TRIAGE_BATCH_MAX")
+    args = parser.parse_args()
+
+    bodies, source = texts()
+    with tempfile.TemporaryDirectory(prefix="triage-bench-") as tmp:
+        work = Path(tmp)
+        model_dir = args.model_dir.resolve() if args.model_dir else train_tfidf(work / "model")
+        stack = EmbeddedStack(work / "var")
+        info, _ = stack.start()
+        worker = None
+        try:
+            topics = Topics(prefix=f"bench{uuid.uuid4().hex[:8]}.")
+            admin = AdminClient({"bootstrap.servers": info.kafka_bootstrap})
+            names = [topics.incoming, *topics.bands, topics.dead_letter]
+            for fut in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in names]).values():
+                fut.result(timeout=10)
+            worker = start_worker(info, topics, model_dir, work, args.batch_max)
+            decisions = Decisions(info.kafka_bootstrap, topics)
+            producer = Producer({"bootstrap.servers": info.kafka_bootstrap, "linger.ms": 5})
+
+            t0 = time.monotonic()
+            warm = publish(producer, topics.incoming, "warm", bodies, 20, None)
+            try:
+                decisions.wait(set(warm), timeout_s=120)
+            except SystemExit:
+                print((work / "worker.log").read_text()[-3000:], file=sys.stderr)
+                raise
+            print(f"worker ready and warm in {time.monotonic() - t0:.1f} s (model {model_dir})")
+            print(
+                f"data: {source}, {len(bodies)} distinct texts; partitions {PARTITIONS}, "
+                f"batch max {args.batch_max}"
+            )
+
+            start = time.monotonic()
+            ids = publish(producer, topics.incoming, "full", bodies, args.n, None)
+            produced = time.monotonic()
+            end = decisions.wait(set(ids), timeout_s=600)
+            lat = latencies_ms(decisions, ids)
+            print(
+                f"full throttle: {args.n} tickets, produced in {produced - start:.2f} s, "
+                f"all decided in {end - start:.2f} s -> {args.n / (end - start):,.0f} tickets/s; "
+                f"latency p50 {pct(lat, 50):,.0f} ms, p95 {pct(lat, 95):,.0f} ms "
+                "(includes queueing behind the backlog)"
+            )
+
+            ids = publish(producer, topics.incoming, "rate", bodies, args.rate_n, args.rate)
+            decisions.wait(set(ids), timeout_s=600)
+            lat = latencies_ms(decisions, ids)
+            print(
+                f"offered {args.rate:.0f}/s: {args.rate_n} tickets; latency p50 "
+                f"{pct(lat, 50):,.1f} ms, p95 {pct(lat, 95):,.1f} ms, max {max(lat):,.1f} ms"
+            )
+            print(f"worker peak RSS: {peak_rss_mib(worker.pid):,.0f} MiB")
+            bands: dict[str, int] = {}
+            for d in decisions.found.values():
+                bands[str(d["band"])] = bands.get(str(d["band"]), 0) + 1
+            print(f"bands over all {len(decisions.found)} decisions: {bands}")
+            decisions.close()
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=30)
+            stack.stop()
+
+
+if __name__ == "__main__":
+    main()

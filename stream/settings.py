@@ -1,0 +1,54 @@
+"""The worker's one settings class, read once by `triage worker` and passed down as typed values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ops.settings import ConnectionSettings
+
+Device = Literal["auto", "cpu", "cuda"]
+
+
+class WorkerSettings(ConnectionSettings):
+    """Everything the classify worker needs; env prefix ``TRIAGE_`` (e.g. ``TRIAGE_DEVICE=cpu``)."""
+
+    route_threshold: float = Field(0.85, gt=0, le=1, description="confidence to auto-route")
+    shadow_threshold: float = Field(0.60, gt=0, le=1, description="confidence for shadow review")
+    device: Device = Field("auto", description="cuda when present with auto")
+    max_body_bytes: int = Field(
+        64 * 1024, gt=0, description="UTF-8 size above which a ticket is dead-lettered"
+    )
+    dedup_ttl_seconds: int = Field(
+        7 * 24 * 3600, gt=0, description="a ticket_id seen again within this window is not re-run"
+    )
+    batch_max: int = Field(64, gt=0, description="most tickets classified in one model call")
+    batch_window_s: float = Field(
+        0.05, gt=0, description="longest wait to fill a batch; bounds added latency"
+    )
+    group_id: str = Field(
+        "triage-worker", min_length=1, description="consumer group (and faust app id)"
+    )
+    partitions: int = Field(4, gt=0, description="partitions of topics the worker declares")
+    broker_session_timeout_s: float = Field(
+        6.0, gt=0, description="the embedded broker answers JoinGroup after half of this"
+    )
+    broker_fetch_wait_ms: int = Field(
+        100, gt=0, description="longest a fetch waits for data; tansu always waits this long"
+    )
+    data_dir: Path = Field(Path("var/faust"), description="faust's local state (no tables)")
+    model_poll_s: float = Field(
+        2.0, gt=0, description="how often the redis model pointer is checked for a deploy"
+    )
+    web_port: int | None = Field(None, description="faust web server port; unset = web server off")
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> WorkerSettings:
+        if not self.shadow_threshold <= self.route_threshold:
+            raise ValueError(
+                f"TRIAGE_SHADOW_THRESHOLD={self.shadow_threshold} is above "
+                f"TRIAGE_ROUTE_THRESHOLD={self.route_threshold}; shadow must be <= route"
+            )
+        return self

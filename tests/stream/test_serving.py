@@ -1,0 +1,93 @@
+"""Serving: decisions from a real (TF-IDF) model, the holder swap, the redis model pointer."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+
+from models.artifact import load
+from models.bands import Thresholds
+from models.base import Scores
+from ops.stack import StackInfo
+from schemas.events import Ticket
+from stream.serving import ModelHolder, ModelPointer, decide, load_serving_model, read_pointer
+
+
+class FixedModel:
+    """A stand-in with known probabilities, to pin the band rule at its edges."""
+
+    version = "fixed-1"
+
+    def __init__(self, rows: list[list[float]], novel: list[bool]) -> None:
+        self.labels = ["cards", "fx", "top_up"]
+        self.rows, self.novel = np.array(rows), np.array(novel)
+
+    def score(self, texts: list[str]) -> Scores:
+        return Scores(proba=self.rows, novelty=self.novel.astype(float), novel=self.novel)
+
+
+def tickets(n: int) -> list[Ticket]:
+    return [
+        Ticket(ticket_id=f"T-{i}", body=f"text {i}", subject="s" if i else None) for i in range(n)
+    ]
+
+
+def test_bands_follow_thresholds_and_novelty() -> None:
+    model = FixedModel(
+        [[0.85, 0.1, 0.05], [0.2, 0.6, 0.2], [0.3, 0.3, 0.4], [0.98, 0.01, 0.01]],
+        [False, False, False, True],
+    )
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    out = decide(model, tickets(4), [when] * 4, Thresholds(0.85, 0.60))  # type: ignore[arg-type]
+    assert [(d.label, d.band) for d in out] == [
+        ("cards", "routed"),
+        ("fx", "shadow"),
+        ("top_up", "manual"),
+        ("cards", "manual"),  # novel goes to a person whatever its confidence
+    ]
+    probabilities = [s.probability for s in out[2].top_k]
+    assert out[2].top_k[0].label == "top_up"
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert out[3].novel
+    assert out[0].received_at == when
+    assert out[0].model_version == "fixed-1"
+    assert (out[1].subject, out[1].body) == ("s", "text 1")
+
+
+def test_real_model_decides_every_ticket(tfidf_model_dir: Path) -> None:
+    model = load(tfidf_model_dir, "cpu")
+    batch = [Ticket(ticket_id="a", body="I lost my card, please block it")]
+    (decision,) = decide(model, batch, [None], Thresholds())
+    assert decision.label == "cards"
+    assert decision.model_version == model.version
+    assert len(decision.top_k) == 3
+    assert decision.confidence == decision.top_k[0].probability
+
+
+def test_swap_replaces_the_model_whole() -> None:
+    first, second = FixedModel([[1, 0, 0]], [False]), FixedModel([[0, 1, 0]], [False])
+    holder = ModelHolder(first)  # type: ignore[arg-type]
+    assert holder.swap(second) is first  # type: ignore[arg-type]
+    assert holder.current is second
+
+
+@pytest.mark.integration
+def test_pointer_in_redis_wins_over_the_default(
+    stack_info: StackInfo, tfidf_model_dir: Path, tmp_path: Path
+) -> None:
+    client = redis.Redis.from_url(stack_info.redis_url)
+    namespace = f"{tmp_path.name}."
+    model = load_serving_model(client, namespace, tfidf_model_dir, "cpu")
+    pointer = read_pointer(client, namespace)
+    assert pointer == ModelPointer(model.version, tfidf_model_dir.resolve())
+
+    other = shutil.copytree(tfidf_model_dir, tmp_path / "deployed")
+    client.set(ModelPointer.key(namespace), ModelPointer("v-deployed", other).to_json())
+    missing = tmp_path / "no-such-model"
+    served = load_serving_model(client, namespace, missing, "cpu")  # pointer set: default unused
+    assert served.version == model.version  # same weights, loaded from the pointer's directory

@@ -1,5 +1,319 @@
-"""`triage` commands of the learner package."""
+"""`triage` commands of the learner package: the review queue, band precision, the registry.
+
+Heavy imports (SQLAlchemy, the store) happen inside the commands so `triage --help` stays instant.
+Settings are read once here and passed down as typed arguments.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-COMMANDS: list[click.Command] = []
+if TYPE_CHECKING:
+    from learner.settings import LearnerSettings
+    from learner.store import Store
+
+
+def _settings() -> LearnerSettings:
+    from learner.settings import LearnerSettings
+
+    return LearnerSettings()
+
+
+def _open(settings: LearnerSettings) -> Store:
+    from learner.store import Store
+
+    return Store.open(settings.database_url)
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, indent=2, default=str)
+
+
+@click.command("queue")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--band", type=click.Choice(["shadow", "manual"]), help="only this band")
+@click.option("--label", help="only tickets the model gave this label")
+@click.option("--model-version", help="only decisions of this model version")
+@click.option(
+    "--per-label-cap", type=click.IntRange(min=1), help="most tickets per label [settings]"
+)
+@click.option("--json", "as_json", is_flag=True, help="print a JSON list instead of a table")
+def queue_command(
+    limit: int,
+    band: str | None,
+    label: str | None,
+    model_version: str | None,
+    per_label_cap: int | None,
+    as_json: bool,
+) -> None:
+    """Tickets awaiting review, most uncertain first (smallest top-2 margin)."""
+    from learner import queue
+
+    settings = _settings()
+    with _open(settings) as store:
+        items = queue.query(
+            store,
+            limit,
+            band=band,  # type: ignore[arg-type]
+            label=label,
+            model_version=model_version,
+            per_label_cap=per_label_cap or settings.queue_per_label_cap,
+        )
+    if as_json:
+        click.echo(
+            _dump(
+                [
+                    {
+                        "ticket_id": i.ticket_id,
+                        "label": i.label,
+                        "confidence": i.confidence,
+                        "margin": i.margin,
+                        "band": i.band,
+                        "model_version": i.model_version,
+                        "decided_at": i.decided_at.isoformat(),
+                        "top_k": i.top_k,
+                        "text": i.text,
+                    }
+                    for i in items
+                ]
+            )
+        )
+        return
+    if not items:
+        click.echo("the review queue is empty")
+        return
+    click.echo(f"{'margin':>7} {'conf':>6} {'band':<7} {'label':<24} {'ticket':<20} text")
+    for i in items:
+        text = " ".join(i.text.split())[:60]
+        click.echo(
+            f"{i.margin:>7.3f} {i.confidence:>6.3f} {i.band:<7} {i.label[:24]:<24} "
+            f"{i.ticket_id[:20]:<20} {text}"
+        )
+
+
+@click.group("report")
+def report_group() -> None:
+    """Reports on how the classifier is doing, from the people who reviewed it."""
+
+
+@report_group.command("bands")
+@click.option("--since", default="24h", show_default=True, help="window: 30m, 24h, 7d, 2w")
+@click.option("--all-time", is_flag=True, help="ignore --since and use every decision")
+@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--fail-below-target",
+    is_flag=True,
+    help="exit 1 when routed precision is below the target (for cron/CI checks)",
+)
+def report_bands(since: str, all_time: bool, as_json: bool, fail_below_target: bool) -> None:
+    """Precision per band and per class per band, over reviewed decisions."""
+    from datetime import UTC, datetime
+
+    from learner.report import band_precision, parse_window, render
+
+    start = None if all_time else datetime.now(UTC) - parse_window(since)
+    settings = _settings()
+    with _open(settings) as store:
+        report = band_precision(store, since=start, target=settings.routed_precision_target)
+    click.echo(_dump(report.as_dict()) if as_json else render(report))
+    if fail_below_target and report.routed_below_target:
+        raise SystemExit(1)
+
+
+@click.group("models")
+def models_group() -> None:
+    """The model registry: every version, its status and gate report."""
+
+
+@models_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def models_list(as_json: bool) -> None:
+    """Every model version, newest first; the deployed one is marked with *."""
+    from learner.registry import list_versions
+
+    with _open(_settings()) as store:
+        records = list_versions(store)
+    if as_json:
+        click.echo(
+            _dump(
+                [
+                    {
+                        "version": r.version,
+                        "status": r.status,
+                        "model_dir": r.model_dir,
+                        "parent_version": r.parent_version,
+                        "created_at": r.created_at.isoformat(),
+                        "deployed_at": r.deployed_at.isoformat() if r.deployed_at else None,
+                        "metrics": r.metrics,
+                        "gate_report": r.gate_report,
+                    }
+                    for r in records
+                ]
+            )
+        )
+        return
+    if not records:
+        click.echo("no model versions registered yet")
+        return
+    click.echo(f"  {'version':<32} {'status':<10} {'macro_f1':>8} {'created':<20} parent")
+    for r in records:
+        f1 = (r.metrics or {}).get("macro_f1")
+        f1_text = f"{f1:.4f}" if isinstance(f1, int | float) else "-"
+        mark = "*" if r.status == "deployed" else " "
+        click.echo(
+            f"{mark} {r.version:<32} {r.status:<10} {f1_text:>8} "
+            f"{r.created_at:%Y-%m-%d %H:%M:%S}  {r.parent_version or '-'}"
+        )
+
+
+@models_group.command("rollback")
+@click.argument("version")
+def models_rollback(version: str) -> None:
+    """Serve an earlier deployed VERSION again (announced on models.deployed as a rollback)."""
+    from learner.deploy import Announcer, rollback
+    from schemas.topics import Topics
+
+    settings = _settings()
+    announcer = Announcer(
+        settings.kafka_bootstrap, settings.redis_url, Topics(settings.topic_prefix)
+    )
+    with _open(settings) as store:
+        event = rollback(store, announcer, version)
+    click.echo(f"rolled back to {event.version} (was {event.previous_version or '-'})")
+
+
+@click.command("learner")
+@click.option(
+    "--loglevel",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def learner_command(loglevel: str) -> None:
+    """Run the learner: record decisions and corrections, retrain, gate and deploy."""
+    from learner.service import run
+
+    run(_settings(), loglevel=loglevel)
+
+
+@click.command("correct")
+@click.argument("ticket_id")
+@click.argument("label")
+@click.option("--reviewer", required=True, help="who decided (kept with the correction)")
+@click.option(
+    "--action",
+    type=click.Choice(["confirm", "override"]),
+    default="override",
+    show_default=True,
+    help="confirm the model's label, or override it with LABEL",
+)
+@click.option("--note", default=None, help="why, for the record")
+def correct_command(
+    ticket_id: str, label: str, reviewer: str, action: str, note: str | None
+) -> None:
+    """Publish a reviewer's correction of TICKET_ID to tickets.corrections."""
+    from learner.deploy import publish
+    from schemas.events import Correction
+    from schemas.topics import Topics
+
+    settings = _settings()
+    correction = Correction(
+        ticket_id=ticket_id,
+        label=label,
+        reviewer=reviewer,
+        action=action,
+        note=note,
+    )
+    topic = Topics(settings.topic_prefix).corrections
+    publish(settings.kafka_bootstrap, topic, ticket_id, correction.model_dump_json())
+    click.echo(f"published correction {correction.correction_id} to {topic}")
+
+
+@click.command("simulate")
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--seed-fraction", type=click.FloatRange(0, 1, min_open=True), default=0.1, show_default=True
+)
+@click.option("--text-col", default="text", show_default=True)
+@click.option("--label-col", default="label", show_default=True)
+@click.option(
+    "--label-map",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON mapping labels to coarser ones ({label: new} or {group: [labels]})",
+)
+@click.option(
+    "--test-fraction", type=click.FloatRange(0, 0.5, min_open=True), default=0.2, show_default=True
+)
+@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--retrain-after", type=click.IntRange(min=1), default=None, help="[settings]")
+@click.option("--max-rounds", type=click.IntRange(min=1), default=None, help="stop after N runs")
+@click.option(
+    "--backend", type=click.Choice(["lora-transformer", "tfidf"]), default=None, help="[settings]"
+)
+@click.option("--seed", type=int, default=13, show_default=True)
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/simulate"),
+    show_default=True,
+)
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write the rows here",
+)
+def simulate_command(
+    data: Path,
+    seed_fraction: float,
+    text_col: str,
+    label_col: str,
+    label_map: Path | None,
+    test_fraction: float,
+    error_rate: float,
+    retrain_after: int | None,
+    max_rounds: int | None,
+    backend: str | None,
+    seed: int,
+    work_dir: Path,
+    json_file: Path | None,
+) -> None:
+    """Run the whole learning loop on the embedded stack with a simulated reviewer."""
+    from learner.simulate import SimulationConfig, render, simulate
+
+    settings = _settings()
+    config = SimulationConfig(
+        data=data,
+        text_col=text_col,
+        label_col=label_col,
+        label_map=label_map,
+        seed_fraction=seed_fraction,
+        test_fraction=test_fraction,
+        error_rate=error_rate,
+        retrain_after=retrain_after or settings.retrain_after,
+        max_rounds=max_rounds,
+        backend=backend or settings.backend,  # type: ignore[arg-type]
+        seed=seed,
+        work_dir=work_dir,
+        macro_f1_margin=settings.macro_f1_margin,
+        class_f1_margin=settings.class_f1_margin,
+    )
+    result = simulate(config, progress=lambda line: click.echo(line, err=True))
+    click.echo(render(result))
+    if json_file is not None:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(_dump([row.as_dict() for row in result.rows]) + "\n", "utf-8")
+
+
+COMMANDS: list[click.Command] = [
+    queue_command,
+    report_group,
+    models_group,
+    learner_command,
+    correct_command,
+    simulate_command,
+]

@@ -1,0 +1,195 @@
+"""Gates a retrained candidate must clear before it may replace the deployed model.
+
+Two evaluation sets, because each catches what the other misses: the held-out gold test set
+(the original labels: "did we forget what we knew?") and a held-out slice of corrections (the
+tickets the deployed model found hard: "did we learn what people taught us?"). On each, the
+candidate must clear the eval pack's floors and must not trail the deployed model on the SAME
+rows by more than the margins (macro-F1, and each class's F1).
+
+:func:`judge` is pure (metrics in, verdict out) so every rule is unit-tested without a model;
+:func:`evaluate_sets` is the part that runs models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from models.gates import EvalPack, GateReport, check, compare
+
+if TYPE_CHECKING:
+    from models.base import Classifier
+    from models.data import LabelledData
+
+GOLD_TEST = "gold_test"
+CORRECTIONS_HOLDOUT = "corrections_holdout"
+
+Metrics = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Margins:
+    """How much worse than the deployed model a candidate may be, on the same rows."""
+
+    macro_f1: float = 0.01
+    class_f1: float = 0.05
+
+
+def is_held_out(correction_id: str, share: float) -> bool:
+    """Stable assignment by hash: a correction is held out in every run or in none, so a
+    candidate is never gated on rows an earlier candidate trained on."""
+    digest = hashlib.sha256(correction_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+@dataclass
+class SetVerdict:
+    """The gates on one evaluation set; ``skipped`` says why a set did not gate."""
+
+    rows: int
+    floors: GateReport = field(default_factory=GateReport)
+    regression: GateReport = field(default_factory=GateReport)
+    skipped: str | None = None
+    thin_classes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.skipped is not None or (self.floors.passed and self.regression.passed)
+
+    def failures(self) -> list[str]:
+        return self.floors.failures() + self.regression.failures()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "passed": self.passed,
+            "skipped": self.skipped,
+            "classes_not_gated_too_few_rows": self.thin_classes,
+            "floors": self.floors.to_dict(),
+            "no_regression": self.regression.to_dict(),
+            "failures": self.failures(),
+        }
+
+
+@dataclass
+class Verdict:
+    """Every gate of one candidate; stored as the model version's gate report."""
+
+    sets: dict[str, SetVerdict]
+    candidate: dict[str, Any]
+    deployed: dict[str, Any] | None
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.sets.values())
+
+    def failures(self) -> list[str]:
+        return [f"{name}: {line}" for name, v in self.sets.items() for line in v.failures()]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "failures": self.failures(),
+            "sets": {name: v.to_dict() for name, v in self.sets.items()},
+            "candidate_metrics": self.candidate,
+            "deployed_metrics": self.deployed,
+        }
+
+
+def judge(
+    candidate: Mapping[str, Metrics],
+    deployed: Mapping[str, Metrics] | None,
+    *,
+    pack: EvalPack,
+    margins: Margins,
+    min_holdout_rows: int,
+    min_class_support: int = 5,
+) -> Verdict:
+    """Apply the gates to per-set metrics (``{set: {macro_f1, accuracy, per_class, rows}}``).
+
+    The gold test set always gates. The corrections holdout gates once it has at least
+    ``min_holdout_rows`` rows: F1 on a handful of tickets is noise, and blocking every early
+    retrain on noise would stop the loop from ever learning. No deployed model (first deploy)
+    means no regression gates, only floors.
+
+    Per-class gates skip a class with fewer than ``min_class_support`` rows in a set: F1 on one
+    or two tickets is 0 or 1 by chance (the first banking77 simulation rejected three good
+    candidates on `fx` with 2 held-out rows). The skipped classes are listed in the report.
+    """
+    if GOLD_TEST not in candidate:
+        raise ValueError(f"candidate metrics lack {GOLD_TEST!r}; the gold test set always gates")
+    sets: dict[str, SetVerdict] = {}
+    for name, metrics in candidate.items():
+        rows = int(metrics.get("rows", 0))
+        if name != GOLD_TEST and rows < min_holdout_rows:
+            sets[name] = SetVerdict(
+                rows=rows, skipped=f"{rows} rows < {min_holdout_rows} needed to gate"
+            )
+            continue
+        gated, thin = _drop_thin_classes(metrics, min_class_support)
+        verdict = SetVerdict(rows=rows, floors=check(gated, pack), thin_classes=thin)
+        if deployed is not None and name in deployed:
+            deployed_gated, _ = _drop_thin_classes(deployed[name], min_class_support, keep=thin)
+            verdict.regression = compare(
+                gated, deployed_gated, margin=margins.macro_f1, per_class_margin=margins.class_f1
+            )
+        sets[name] = verdict
+    return Verdict(
+        sets=sets,
+        candidate={k: _summary(v) for k, v in candidate.items()},
+        deployed={k: _summary(v) for k, v in deployed.items()} if deployed is not None else None,
+    )
+
+
+def _drop_thin_classes(
+    metrics: Metrics, min_support: int, keep: list[str] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """``metrics`` without per-class entries supported by fewer than ``min_support`` rows.
+
+    With ``keep`` (the thin classes found on the candidate's side) the same classes are dropped,
+    so both sides of a comparison judge the same classes.
+    """
+    per_class = metrics.get("per_class", {})
+    thin = (
+        list(keep)
+        if keep is not None
+        else sorted(label for label, m in per_class.items() if m.get("support", 0) < min_support)
+    )
+    gated = dict(metrics)
+    gated["per_class"] = {label: m for label, m in per_class.items() if label not in thin}
+    if thin and gated["per_class"]:  # macro-F1 over the classes that are judged
+        f1s = [float(m["f1"]) for m in gated["per_class"].values()]
+        gated["macro_f1"] = sum(f1s) / len(f1s)
+    return gated, thin
+
+
+def _summary(metrics: Metrics) -> dict[str, Any]:
+    return {
+        "rows": metrics.get("rows"),
+        "macro_f1": metrics["macro_f1"],
+        "accuracy": metrics["accuracy"],
+        "per_class_f1": {label: m["f1"] for label, m in metrics["per_class"].items()},
+    }
+
+
+def evaluate_sets(
+    model: Classifier, sets: Mapping[str, LabelledData], pack: EvalPack
+) -> dict[str, dict[str, Any]]:
+    """Metrics of ``model`` on each non-empty set, in the shape :func:`judge` reads."""
+    from models.evaluate import evaluate
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, data in sets.items():
+        if len(data) == 0:
+            out[name] = {"rows": 0, "macro_f1": 0.0, "accuracy": 0.0, "per_class": {}}
+            continue
+        evaluation = evaluate(model, data.texts, data.labels, pack=pack)
+        out[name] = {
+            "rows": evaluation.rows,
+            "macro_f1": evaluation.macro_f1,
+            "accuracy": evaluation.accuracy,
+            "per_class": evaluation.per_class,
+        }
+    return out

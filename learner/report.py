@@ -1,0 +1,167 @@
+"""Band precision: how often people agreed with each band's decisions, per band and per class.
+
+It is the check that the routed band - tickets no person looks at before they reach a team -
+stays at or above its precision target (0.95). Only reviewed decisions count; when a ticket was
+reviewed more than once, its latest correction is the reviewers' last word. A confirm is correct;
+an override is wrong unless it names the decided label again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import case, func, select
+
+from learner.exceptions import ReportError
+from learner.tables import BANDS, CorrectionRow, DecisionRow
+
+if TYPE_CHECKING:
+    from learner.store import Store
+
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_WINDOW = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+
+
+def parse_window(value: str) -> timedelta:
+    """``30m``, ``24h``, ``7d``, ``2w`` -> a timedelta."""
+    match = _WINDOW.match(value)
+    if match is None or int(match.group(1)) == 0:
+        raise ReportError(
+            f"time window {value!r} is not understood; use a positive number and a unit of "
+            "m, h, d or w (e.g. 24h or 7d)"
+        )
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+@dataclass(frozen=True)
+class Precision:
+    reviewed: int
+    correct: int
+
+    @property
+    def precision(self) -> float | None:
+        return self.correct / self.reviewed if self.reviewed else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"reviewed": self.reviewed, "correct": self.correct, "precision": self.precision}
+
+
+@dataclass(frozen=True)
+class BandRow:
+    """One (band, predicted label) cell: the unit the SQL aggregates to."""
+
+    band: str
+    label: str
+    reviewed: int
+    correct: int
+
+
+@dataclass(frozen=True)
+class BandReport:
+    since: datetime | None
+    bands: dict[str, Precision]
+    per_class: dict[str, dict[str, Precision]] = field(default_factory=dict)
+    target: float = 0.95
+
+    @property
+    def routed_below_target(self) -> bool:
+        routed = self.bands["routed"].precision
+        return routed is not None and routed < self.target
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "target": self.target,
+            "routed_below_target": self.routed_below_target,
+            "bands": {band: p.as_dict() for band, p in self.bands.items()},
+            "per_class": {
+                band: {label: p.as_dict() for label, p in labels.items()}
+                for band, labels in self.per_class.items()
+            },
+        }
+
+
+def summarize(
+    rows: Iterable[BandRow], *, since: datetime | None = None, target: float = 0.95
+) -> BandReport:
+    """Fold per-cell counts into per-band and per-class-per-band precision (pure, testable)."""
+    totals = {band: [0, 0] for band in BANDS}
+    per_class: dict[str, dict[str, Precision]] = {band: {} for band in BANDS}
+    for row in rows:
+        totals[row.band][0] += row.reviewed
+        totals[row.band][1] += row.correct
+        per_class[row.band][row.label] = Precision(row.reviewed, row.correct)
+    return BandReport(
+        since=since,
+        bands={band: Precision(reviewed, correct) for band, (reviewed, correct) in totals.items()},
+        per_class={band: dict(sorted(labels.items())) for band, labels in per_class.items()},
+        target=target,
+    )
+
+
+def band_precision(
+    store: Store, *, since: datetime | None = None, target: float = 0.95
+) -> BandReport:
+    """Precision of decisions made since ``since`` (all time if None) that people reviewed."""
+    latest = select(
+        CorrectionRow.ticket_id,
+        CorrectionRow.label,
+        CorrectionRow.decided_label,
+        func.row_number()
+        .over(
+            partition_by=CorrectionRow.ticket_id,
+            order_by=(CorrectionRow.corrected_at.desc(), CorrectionRow.id.desc()),
+        )
+        .label("nth_latest"),
+    ).subquery()
+    correct = case((latest.c.label == latest.c.decided_label, 1), else_=0)
+    stmt = (
+        select(
+            DecisionRow.band,
+            DecisionRow.label,
+            func.count().label("reviewed"),
+            func.sum(correct).label("correct"),
+        )
+        .join(latest, latest.c.ticket_id == DecisionRow.ticket_id)
+        .where(latest.c.nth_latest == 1)
+        .group_by(DecisionRow.band, DecisionRow.label)
+    )
+    if since is not None:
+        stmt = stmt.where(DecisionRow.decided_at >= since)
+    with store.session() as session:
+        rows = [
+            BandRow(band=r.band, label=r.label, reviewed=int(r.reviewed), correct=int(r.correct))
+            for r in session.execute(stmt)
+        ]
+    return summarize(rows, since=since, target=target)
+
+
+def render(report: BandReport) -> str:
+    """A plain table for the terminal, the flag on its own line so it cannot be missed."""
+
+    def fmt(p: Precision) -> str:
+        value = "-" if p.precision is None else f"{p.precision:.3f}"
+        return f"{p.reviewed:>9} {p.correct:>8} {value:>10}"
+
+    window = f"decisions since {report.since.isoformat()}" if report.since else "all decisions"
+    lines = [f"band precision over {window} (reviewed only)", ""]
+    lines.append(f"{'band':<8} {'class':<28} {'reviewed':>9} {'correct':>8} {'precision':>10}")
+    for band in BANDS:
+        lines.append(f"{band:<8} {'(all)':<28} {fmt(report.bands[band])}")
+        for label, p in report.per_class[band].items():
+            lines.append(f"{'':<8} {label[:28]:<28} {fmt(p)}")
+    routed = report.bands["routed"].precision
+    lines.append("")
+    if routed is None:
+        lines.append("routed: no reviewed decisions in this window; nothing to check")
+    elif report.routed_below_target:
+        lines.append(
+            f"ALERT: routed precision {routed:.3f} is below the target {report.target:.2f}"
+        )
+    else:
+        lines.append(f"ok: routed precision {routed:.3f} >= target {report.target:.2f}")
+    return "\n".join(lines)

@@ -1,0 +1,154 @@
+"""Retraining: the gold set plus every correction in, a candidate model directory out.
+
+The candidate is trained by the classifier's own training code (``models.train.train`` for the
+LoRA transformer, ``TfidfClassifier.fit`` for TF-IDF), never a copy of it, so a retrained model
+is built exactly like the one a person trains with ``triage train``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from learner.exceptions import LearnerError
+from learner.gates import is_held_out
+from learner.store import TrainingCorrection
+from models.data import LabelledData, read_labelled
+
+if TYPE_CHECKING:
+    from models.base import Classifier
+    from models.gates import EvalPack
+    from models.train import TrainConfig
+
+Backend = Literal["lora-transformer", "tfidf"]
+GOLD_TEXT_COL = "text"
+GOLD_LABEL_COL = "label"
+
+
+class RetrainError(LearnerError):
+    """Training a candidate cannot start (no gold set, bad data)."""
+
+
+@dataclass(frozen=True)
+class GoldSet:
+    """The original labelled data: what the first model learned and what every model is
+    tested on. ``<gold_dir>/train.jsonl`` and ``<gold_dir>/test.jsonl``, one
+    ``{"text": ..., "label": ...}`` per line (JSON Lines: no CSV dialect to guess wrong)."""
+
+    train: LabelledData
+    test: LabelledData
+
+    @classmethod
+    def read(cls, gold_dir: Path) -> GoldSet:
+        paths = {name: Path(gold_dir) / f"{name}.jsonl" for name in ("train", "test")}
+        missing = [str(p) for p in paths.values() if not p.is_file()]
+        if missing:
+            raise RetrainError(
+                f"the gold set is incomplete: {', '.join(missing)} missing; write the original "
+                f"labelled data there (columns {GOLD_TEXT_COL},{GOLD_LABEL_COL}) or set "
+                "TRIAGE_GOLD_DIR"
+            )
+        return cls(
+            train=read_labelled(paths["train"], GOLD_TEXT_COL, GOLD_LABEL_COL),
+            test=read_labelled(paths["test"], GOLD_TEXT_COL, GOLD_LABEL_COL),
+        )
+
+    def write(self, gold_dir: Path) -> None:
+        import json
+
+        gold_dir.mkdir(parents=True, exist_ok=True)
+        for name, data in (("train", self.train), ("test", self.test)):
+            with (gold_dir / f"{name}.jsonl").open("w", encoding="utf-8") as handle:
+                for text, label in zip(data.texts, data.labels, strict=True):
+                    row = {GOLD_TEXT_COL: text, GOLD_LABEL_COL: label}
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def split_corrections(
+    corrections: Sequence[TrainingCorrection], holdout_share: float
+) -> tuple[list[TrainingCorrection], list[TrainingCorrection]]:
+    """(train, held out): the held-out slice gates candidates and is never trained on."""
+    train: list[TrainingCorrection] = []
+    held: list[TrainingCorrection] = []
+    for c in corrections:
+        (held if is_held_out(c.correction_id, holdout_share) else train).append(c)
+    return train, held
+
+
+def as_labelled(corrections: Sequence[TrainingCorrection], source: str) -> LabelledData:
+    """One row per text, the latest correction's label (reviewers' last word)."""
+    latest: dict[str, str] = {}
+    for c in corrections:  # oldest first: later ones overwrite
+        latest[c.text] = c.label
+    return LabelledData(texts=list(latest), labels=list(latest.values()), source=source)
+
+
+def training_set(gold: LabelledData, corrections: Sequence[TrainingCorrection]) -> LabelledData:
+    """Gold rows plus corrections; a correction replaces the gold label of the same text,
+    because a person who looked at this ticket today outranks an old label."""
+    merged: dict[str, str] = dict(zip(gold.texts, gold.labels, strict=True))
+    for c in corrections:
+        merged[c.text] = c.label
+    return LabelledData(
+        texts=list(merged), labels=list(merged.values()), source=f"{gold.source}+corrections"
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    version: str
+    model_dir: Path
+    model: Classifier
+
+
+def fit_candidate(
+    data: LabelledData,
+    out_root: Path,
+    *,
+    backend: Backend,
+    test: LabelledData,
+    pack: EvalPack,
+    base_model: str | None = None,
+    config: TrainConfig | None = None,
+) -> Candidate:
+    """Train on ``data`` and write the artifact to ``<out_root>/<version>`` (atomically)."""
+    out_root.mkdir(parents=True, exist_ok=True)
+    staging = out_root / f".staging-{uuid.uuid4().hex[:8]}"
+    try:
+        model: Any
+        if backend == "tfidf":
+            from models.tfidf import TfidfClassifier
+
+            model = TfidfClassifier().fit(data.texts, data.labels)
+            model.save(staging)
+        elif backend == "lora-transformer":
+            from models.settings import default_base_model
+            from models.train import TrainConfig, train
+
+            result = train(
+                data,
+                config or TrainConfig(),
+                base_model=base_model or default_base_model(),
+                pack=pack,
+                test=test,
+                progress=False,
+            )
+            result.save(staging)
+            model = result.classifier
+        else:
+            raise RetrainError(f"backend {backend!r} is unknown; use lora-transformer or tfidf")
+        final = out_root / model.version
+        if final.exists():
+            raise RetrainError(
+                f"{final} already exists: a model of version {model.version} was trained on the "
+                "same data in the same second; wait and retrain"
+            )
+        staging.replace(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Candidate(version=model.version, model_dir=final, model=model)

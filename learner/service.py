@@ -1,0 +1,111 @@
+"""`triage learner`: the recorder agents and the retrain trigger in one long-running service.
+
+The only place LearnerSettings become objects. The faust app is configured like the worker's
+(``stream/app.py`` explains each setting: at-least-once, short session timeout for the
+embedded broker, one record per producer batch, no tables).
+
+Training runs on its own thread so the recorder keeps consuming (and heartbeating) while a
+candidate trains; one run at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import faust
+
+from learner.deploy import Announcer, adopt
+from learner.gates import Margins
+from learner.recorder import DeployedLabels, RecordStage, install_recorder
+from learner.settings import LearnerSettings
+from learner.store import Store
+from learner.trigger import Learner
+from schemas.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: LearnerSettings) -> faust.App:
+    brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        settings.group_id,
+        broker=brokers,
+        store="memory://",
+        processing_guarantee="at_least_once",
+        broker_session_timeout=settings.broker_session_timeout_s,
+        broker_heartbeat_interval=settings.broker_session_timeout_s / 3,
+        topic_replication_factor=1,
+        topic_partitions=settings.partitions,
+        topic_disable_leader=True,
+        producer_max_batch_size=1,
+        consumer_auto_offset_reset="earliest",
+        datadir=str(settings.data_dir / settings.group_id),
+        autodiscover=False,
+        web_enabled=False,
+    )
+
+
+def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
+    from models.gates import load_pack
+
+    topics = Topics(settings.topic_prefix)
+    store = Store.open(settings.database_url)
+    announcer = Announcer(settings.kafka_bootstrap, settings.redis_url, topics)
+    if settings.model_dir.is_dir():
+        adopt(store, announcer, settings.model_dir)
+    learner = Learner(
+        store=store,
+        announcer=announcer,
+        gold_dir=settings.gold_dir,
+        registry_dir=settings.registry_dir,
+        pack=load_pack(settings.eval_pack),
+        margins=Margins(settings.macro_f1_margin, settings.class_f1_margin),
+        retrain_after=settings.retrain_after,
+        holdout_share=settings.correction_holdout,
+        min_holdout_rows=settings.min_holdout_rows,
+        min_class_support=settings.gate_min_class_support,
+        backend=settings.backend,
+    )
+    app = create_app(settings)
+    stage = RecordStage(
+        store=store,
+        topics=topics,
+        labels=DeployedLabels(store, settings.model_dir),
+        executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="record"),
+    )
+    install_recorder(app, stage, partitions=settings.partitions)
+    training = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain")
+    busy = asyncio.Lock()
+
+    async def trigger() -> None:
+        if busy.locked():
+            return
+        async with busy:
+            try:
+                result = await asyncio.get_running_loop().run_in_executor(
+                    training, learner.maybe_run
+                )
+            except Exception as exc:
+                log.critical("training run failed, stopping the learner: %r", exc, exc_info=True)
+                await app.crash(exc)
+                raise
+            if result is not None:
+                log.info(
+                    "run %d: candidate %s, %d corrections, gold macro-F1 %.4f, %s",
+                    result.run_id,
+                    result.version,
+                    result.corrections_used,
+                    result.macro_f1,
+                    "deployed" if result.deployed else "rejected",
+                )
+
+    app.timer(settings.trigger_poll_s)(trigger)
+    return faust.Worker(app, loglevel=loglevel)
+
+
+def run(settings: LearnerSettings, *, loglevel: str = "info") -> None:
+    """Run until SIGTERM/SIGINT; a crash exits non-zero with the original traceback."""
+    build(settings, loglevel=loglevel).execute_from_commandline()

@@ -1,0 +1,71 @@
+"""Settings of the learner service (`triage learner`, `triage queue`, `triage report`).
+
+The one settings class of this service: read once at the entry point, then passed on as typed
+arguments, so inner code never reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from ops.settings import ConnectionSettings
+
+
+class LearnerSettings(ConnectionSettings):
+    retrain_after: int = Field(
+        100, ge=1, description="unused corrections that trigger training a candidate"
+    )
+    macro_f1_margin: float = Field(
+        0.01,
+        ge=0.0,
+        le=1.0,
+        description="how much lower a candidate's macro-F1 may be than the deployed model's",
+    )
+    class_f1_margin: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="how much lower any one class's F1 may be than the deployed model's",
+    )
+    correction_holdout: float = Field(
+        0.2,
+        gt=0.0,
+        lt=1.0,
+        description="fraction of corrections held out to gate a candidate, never trained on",
+    )
+    queue_per_label_cap: int = Field(
+        5, ge=1, description="most tickets of one predicted label on the first review page"
+    )
+    routed_precision_target: float = Field(
+        0.95, gt=0.0, le=1.0, description="`triage report bands` flags routed precision below this"
+    )
+    registry_dir: Path = Field(
+        Path("var/models"), description="trained candidates are written to <registry_dir>/<version>"
+    )
+    gold_dir: Path = Field(
+        Path("var/gold"),
+        description="the original labelled set: train.jsonl and test.jsonl (text, label)",
+    )
+    backend: Literal["lora-transformer", "tfidf"] = Field(
+        "lora-transformer", description="which of the classifier's training codes retrains"
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="device for training")
+    eval_pack: Path | None = Field(None, description="eval pack JSON (default: the models' one)")
+    min_holdout_rows: int = Field(
+        20, ge=1, description="held-out corrections needed before they gate a candidate"
+    )
+    gate_min_class_support: int = Field(
+        5, ge=1, description="a class with fewer rows in an evaluation set is not gated per class"
+    )
+    trigger_poll_s: float = Field(5.0, gt=0, description="how often unused corrections are counted")
+    group_id: str = Field(
+        "triage-learner", min_length=1, description="consumer group of the recorder"
+    )
+    partitions: int = Field(4, gt=0, description="partitions of topics the recorder declares")
+    broker_session_timeout_s: float = Field(
+        6.0, gt=0, description="the embedded broker answers JoinGroup after half of this"
+    )
+    data_dir: Path = Field(Path("var/faust"), description="faust's local state (no tables)")

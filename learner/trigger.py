@@ -1,0 +1,157 @@
+"""The trigger: enough new corrections start one retrain -> gate -> deploy-or-reject cycle.
+
+The count is of corrections no run has consumed yet; a run consumes every such correction
+(trained on, or held out to gate), whatever its outcome, so a rejected candidate is not retried
+on the same evidence: the next run waits for ``retrain_after`` fresh corrections.
+
+Error policy: a run that raises is recorded as ``failed`` with the error, its corrections stay
+unconsumed, and the exception propagates so the service crashes loudly instead of retrying a
+broken training forever.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from learner import registry
+from learner.deploy import Announcer, deploy
+from learner.gates import CORRECTIONS_HOLDOUT, GOLD_TEST, Margins, evaluate_sets, judge
+from learner.retrain import (
+    Backend,
+    GoldSet,
+    as_labelled,
+    fit_candidate,
+    split_corrections,
+    training_set,
+)
+
+if TYPE_CHECKING:
+    from learner.store import Store
+    from models.gates import EvalPack
+    from models.train import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: int
+    version: str
+    corrections_used: int
+    macro_f1: float
+    gates_passed: bool
+    deployed: bool
+    report: dict[str, Any]
+
+
+@dataclass
+class Learner:
+    """Everything one cycle needs, built once by the service from its settings."""
+
+    store: Store
+    announcer: Announcer
+    gold_dir: Path
+    registry_dir: Path
+    pack: EvalPack
+    margins: Margins
+    retrain_after: int
+    holdout_share: float
+    min_holdout_rows: int
+    backend: Backend
+    train_config: TrainConfig | None = None
+    min_class_support: int = 5
+
+    def due(self) -> bool:
+        return self.store.unused_corrections_count() >= self.retrain_after
+
+    def maybe_run(self) -> RunResult | None:
+        """One cycle if enough corrections piled up, else None. Blocking: call off the loop."""
+        return self.run() if self.due() else None
+
+    def run(self) -> RunResult:
+        from models.artifact import load
+
+        gold = GoldSet.read(self.gold_dir)
+        every = self.store.training_corrections(unused_only=False)
+        fresh = {c.correction_id for c in self.store.training_corrections()}
+        train_rows, held = split_corrections(every, self.holdout_share)
+        data = training_set(gold.train, train_rows)
+        run_id = self.store.start_run(gold_rows=len(gold.train), corrections_used=len(every))
+        try:
+            current = registry.deployed(self.store)
+            candidate = fit_candidate(
+                data,
+                self.registry_dir,
+                backend=self.backend,
+                test=gold.test,
+                pack=self.pack,
+                config=self.train_config,
+            )
+            sets = {GOLD_TEST: gold.test, CORRECTIONS_HOLDOUT: as_labelled(held, "holdout")}
+            candidate_metrics = evaluate_sets(candidate.model, sets, self.pack)
+            deployed_metrics = (
+                evaluate_sets(load(current.model_dir, "cpu"), sets, self.pack)
+                if current is not None
+                else None
+            )
+            verdict = judge(
+                candidate_metrics,
+                deployed_metrics,
+                pack=self.pack,
+                margins=self.margins,
+                min_holdout_rows=self.min_holdout_rows,
+                min_class_support=self.min_class_support,
+            )
+            report = {
+                **verdict.to_dict(),
+                "run_id": run_id,
+                "corrections_used": len(every),
+                "corrections_trained": len(train_rows),
+                "corrections_held_out": len(held),
+                "training_rows": len(data),
+                "compared_with": current.version if current is not None else None,
+            }
+            registry.register_candidate(
+                self.store,
+                candidate.version,
+                str(candidate.model_dir),
+                metrics={
+                    "macro_f1": candidate_metrics[GOLD_TEST]["macro_f1"],
+                    "accuracy": candidate_metrics[GOLD_TEST]["accuracy"],
+                    "corrections_used": len(every),
+                    "sets": verdict.candidate,
+                },
+                parent_version=current.version if current is not None else None,
+            )
+            if verdict.passed:
+                deploy(self.store, self.announcer, candidate.version, gate_report=report)
+            else:
+                registry.mark_rejected(self.store, candidate.version, gate_report=report)
+                log.warning(
+                    "candidate %s rejected, %s stays deployed: %s",
+                    candidate.version,
+                    current.version if current else None,
+                    "; ".join(verdict.failures()),
+                )
+        except Exception as exc:
+            self.store.finish_run(run_id, outcome="failed", report={"error": repr(exc)})
+            raise
+        self.store.finish_run(
+            run_id,
+            outcome="deployed" if verdict.passed else "rejected",
+            candidate_version=candidate.version,
+            report=report,
+        )
+        self.store.mark_used(run_id, fresh)
+        return RunResult(
+            run_id=run_id,
+            version=candidate.version,
+            corrections_used=len(every),
+            macro_f1=float(candidate_metrics[GOLD_TEST]["macro_f1"]),
+            gates_passed=verdict.passed,
+            deployed=verdict.passed,
+            report=report,
+        )

@@ -1,0 +1,74 @@
+"""`triage queue`, `triage report bands`, `triage models list` against a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from learner import registry
+from learner.cli import models_group, queue_command, report_group
+from learner.store import Store
+from tests.learner.events import LABELS, correction, decision
+
+
+@pytest.fixture
+def filled_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """A SQLite store the commands find through TRIAGE_DATABASE_URL, as in production."""
+    url = f"sqlite:///{tmp_path / 'triage.db'}"
+    monkeypatch.chdir(tmp_path)  # no var/stack.env from the checkout leaks in
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", url)
+    store = Store.open(url)
+    recent = int((datetime.now(UTC) - datetime(2025, 3, 1, 12, tzinfo=UTC)).total_seconds() // 60)
+    store.add_decision(decision("close", "loans", p1=0.45, p2=0.40, band="manual", minutes=recent))
+    store.add_decision(decision("wide", "cards", p1=0.75, p2=0.10, minutes=recent))
+    store.add_decision(decision("r1", "cards", band="routed", p1=0.9, p2=0.05, minutes=recent))
+    store.add_correction(correction("r1", "accounts", minutes=recent + 1), LABELS)
+    registry.register_candidate(store, "v1", "/m/v1", metrics={"macro_f1": 0.81})
+    registry.mark_deployed(store, "v1")
+    registry.register_candidate(store, "v2", "/m/v2", metrics={"macro_f1": 0.7})
+    registry.mark_rejected(store, "v2", gate_report={"passed": False})
+    yield store
+    store.close()
+
+
+def test_queue_prints_most_uncertain_first(filled_store: Store) -> None:
+    result = CliRunner().invoke(queue_command, ["--limit", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [r["ticket_id"] for r in rows] == ["close", "wide"]
+    table = CliRunner().invoke(queue_command, ["--limit", "1", "--band", "shadow"])
+    assert table.exit_code == 0, table.output
+    assert "wide" in table.output
+    assert "close" not in table.output
+
+
+def test_report_bands_flags_low_routed_precision(filled_store: Store) -> None:
+    result = CliRunner().invoke(report_group, ["bands", "--since", "24h", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["bands"]["routed"] == {"reviewed": 1, "correct": 0, "precision": 0.0}
+    assert report["routed_below_target"] is True
+    table = CliRunner().invoke(report_group, ["bands", "--fail-below-target"])
+    assert table.exit_code == 1
+    assert "ALERT: routed precision 0.000" in table.output
+
+
+def test_report_bands_rejects_a_bad_window(filled_store: Store) -> None:
+    result = CliRunner().invoke(report_group, ["bands", "--since", "yesterday"])
+    assert result.exit_code != 0
+    assert "not understood" in str(result.exception)
+
+
+def test_models_list_marks_the_deployed_version(filled_store: Store) -> None:
+    result = CliRunner().invoke(models_group, ["list"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("* v1") and "0.8100" in line for line in lines)
+    assert any("v2" in line and "rejected" in line for line in lines)
+    as_json = json.loads(CliRunner().invoke(models_group, ["list", "--json"]).output)
+    assert [r["version"] for r in as_json] == ["v2", "v1"]

@@ -1,0 +1,100 @@
+"""The trigger: counting unused corrections, and a bad candidate never replacing the good one."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from learner import registry
+from learner.deploy import Announcer
+from learner.gates import Margins
+from learner.retrain import GoldSet, fit_candidate
+from learner.store import CorrectionOutcome, Store
+from learner.trigger import Learner
+from models.data import LabelledData
+from models.gates import EvalPack
+from schemas.topics import Topics
+from tests.fixtures.models import read_sample
+from tests.learner.events import correction, decision
+
+TEAMS = ["cards", "transfers", "accounts", "loans"]
+
+
+def setup_gold(tmp_path: Path, sample_dir: Path) -> tuple[GoldSet, list[str], list[str]]:
+    texts, labels = read_sample(sample_dir / "banking77_train.csv")
+    test_texts, test_labels = read_sample(sample_dir / "banking77_test.csv")
+    gold = GoldSet(
+        train=LabelledData(texts[:600], labels[:600], "gold"),
+        test=LabelledData(test_texts[:200], test_labels[:200], "gold-test"),
+    )
+    gold.write(tmp_path / "gold")
+    return gold, texts[600:], labels[600:]
+
+
+def learner(store: Store, tmp_path: Path, retrain_after: int = 100) -> Learner:
+    # Nothing reachable: a rejected candidate must never be announced.
+    announcer = Announcer("127.0.0.1:1", "redis://127.0.0.1:1/0", Topics("unused."))
+    return Learner(
+        store=store,
+        announcer=announcer,
+        gold_dir=tmp_path / "gold",
+        registry_dir=tmp_path / "models",
+        pack=EvalPack(),
+        margins=Margins(0.01, 0.05),
+        retrain_after=retrain_after,
+        holdout_share=0.2,
+        min_holdout_rows=10,
+        backend="tfidf",
+    )
+
+
+def test_random_label_corrections_are_rejected_and_old_model_stays(
+    store: Store, tmp_path: Path, sample_dir: Path
+) -> None:
+    gold, texts, _true = setup_gold(tmp_path, sample_dir)
+    first = fit_candidate(
+        gold.train, tmp_path / "models", backend="tfidf", test=gold.test, pack=EvalPack()
+    )
+    registry.register_candidate(store, first.version, str(first.model_dir))
+    registry.mark_deployed(store, first.version)
+    labels = first.model.labels
+    rng = random.Random(7)
+    loop = learner(store, tmp_path)
+    for i in range(100):
+        tid = f"t{i}"
+        store.add_decision(decision(tid, "cards", body=texts[i]))
+        bad = correction(tid, rng.choice(labels), correction_id=f"c{i}")
+        assert store.add_correction(bad, labels) in (
+            CorrectionOutcome.stored,
+            CorrectionOutcome.contradicts_decision,
+        )
+    while store.unused_corrections_count() < 100:  # confirms that contradicted were refused
+        i = 100 + store.unused_corrections_count()
+        store.add_decision(decision(f"x{i}", "cards", body=texts[i]))
+        store.add_correction(
+            correction(f"x{i}", rng.choice(labels[1:]), correction_id=f"x{i}"), labels
+        )
+    assert loop.due()
+
+    result = loop.maybe_run()
+
+    assert result is not None
+    assert not result.gates_passed
+    assert not result.deployed
+    assert result.report["failures"], "a rejection must say which gates failed"
+    assert registry.deployed(store).version == first.version  # type: ignore[union-attr]
+    rejected = {r.version: r for r in registry.list_versions(store)}[result.version]
+    assert rejected.status == "rejected"
+    assert rejected.gate_report is not None
+    assert rejected.gate_report["passed"] is False
+    assert store.unused_corrections_count() == 0
+    assert not loop.due()
+    assert loop.maybe_run() is None
+
+
+def test_below_threshold_nothing_runs(store: Store, tmp_path: Path) -> None:
+    store.add_decision(decision("t1", "cards"))
+    assert store.add_correction(correction("t1", "loans"), TEAMS) is CorrectionOutcome.stored
+    loop = learner(store, tmp_path, retrain_after=2)
+    assert not loop.due()
+    assert loop.maybe_run() is None

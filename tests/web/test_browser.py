@@ -1,0 +1,362 @@
+"""The pages in a real headless browser (Debian's chromium driven by Playwright), against the
+whole system: tickets produced through the broker, `triage worker` classifying them, the
+learner's recorder storing decisions and corrections, and `triage web` serving the pages.
+
+Screenshots of both pages are written to ``$TRIAGE_WEB_SCREENSHOTS`` when it is set
+(``make screenshots`` points it at docs/).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from learner import queue
+from learner.store import Store
+from learner.tables import CorrectionRow
+from schemas.events import Correction, Decision
+from tests.fixtures.stack import StreamEnv, ticket_bytes
+from tests.web.conftest import PASSWORD
+from tests.web.events import HOSTILE_BODY
+from web.auth import hash_password
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TICKETS = 24
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} is not installed; `make test` installs it (apt-get install chromium, "
+            "as root), or install it yourself"
+        )
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is missing; `make venv` installs it"
+    )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Service:
+    """A `triage` subcommand as a subprocess, output to a log file, stopped at teardown."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.log_path = cwd / f"{name}.log"
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ops.cli", *argv],
+            env=env,
+            cwd=cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def alive(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(
+                f"{self.log_path.name} exited:\n{self.log_path.read_text()[-3000:]}"
+            )
+        return True
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+        self._log.close()
+
+
+@pytest.fixture
+def system(
+    stream_env: StreamEnv,
+    worker_factory: Any,
+    tfidf_model_dir: Path,
+    tmp_path: Path,
+    sample_dir: Path,
+) -> Iterator[dict[str, Any]]:
+    """Worker + learner + web on fresh topics, with sample tickets and one hostile ticket
+    classified and recorded."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    port = free_port()
+    base = stream_env.worker_env(
+        tfidf_model_dir, TRIAGE_DATABASE_URL=url, TRIAGE_DATA_DIR=str(tmp_path / "faust")
+    )
+    learner = Service(
+        "learner",
+        ["learner"],
+        {
+            **base,
+            "TRIAGE_GROUP_ID": f"learner-{stream_env.group_id}",
+            "TRIAGE_RETRAIN_AFTER": "1000",
+            "TRIAGE_GOLD_DIR": str(tmp_path / "gold"),
+            "TRIAGE_REGISTRY_DIR": str(tmp_path / "models"),
+        },
+        tmp_path,
+    )
+    users = {
+        name: {"password_hash": hash_password(PASSWORD), "role": role}
+        for name, role in (("ana", "reviewer"), ("olga", "ops"))
+    }
+    web = Service(
+        "web",
+        ["web"],
+        {
+            **base,
+            "TRIAGE_SECRET_KEY": "k" * 48,
+            "TRIAGE_WEB_USERS": json.dumps(users),
+            "TRIAGE_PORT": str(port),
+            "TRIAGE_WORKER_GROUP_ID": stream_env.group_id,
+        },
+        tmp_path,
+    )
+    services = [learner, web]
+    worker = worker_factory()
+    store = Store.open(url)
+    try:
+        with (sample_dir / "banking77_test.csv").open(newline="") as fh:
+            texts = [row["text"] for row in csv.DictReader(fh)][:TICKETS]
+        producer: Any = stream_env.producer()
+        for i, text in enumerate(texts):
+            producer.produce(
+                stream_env.topics.incoming, ticket_bytes(f"s-{i:03d}", text), f"s-{i:03d}"
+            )
+        hostile = ticket_bytes("evil-1", HOSTILE_BODY, subject="<b onmouseover=alert(1)>hi</b>")
+        producer.produce(stream_env.topics.incoming, hostile, b"evil-1")
+        producer.produce(stream_env.topics.incoming, b"{not json", b"broken-1")
+        assert producer.flush(30) == 0
+        worker.wait_ready()
+        decided = stream_env.collect(
+            list(stream_env.topics.bands), until=lambda r: len(r) >= TICKETS + 1
+        )
+        assert len(decided) == TICKETS + 1, worker.tail()
+        base_url = f"http://127.0.0.1:{port}"
+
+        def recorded() -> bool:
+            learner.alive()
+            with store.session() as session:
+                from sqlalchemy import func, select
+
+                from learner.tables import DecisionRow
+
+                return session.scalar(select(func.count()).select_from(DecisionRow)) == TICKETS + 1
+
+        wait_until(recorded, "the recorder to store every decision")
+
+        def web_up() -> bool:
+            web.alive()
+            try:
+                with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
+                    return bool(response.status == 200)
+            except OSError:
+                return False
+
+        wait_until(web_up, "triage web to answer")
+        yield {
+            "url": base_url,
+            "store": store,
+            "stream": stream_env,
+            "decisions": [Decision.model_validate_json(v) for _, _, v in decided],
+            "band_topics": {
+                t: sum(1 for topic, _, _ in decided if topic == t) for t in stream_env.topics.bands
+            },
+        }
+    finally:
+        for service in services:
+            service.stop()
+        store.close()
+
+
+def shoot(page: Any, name: str) -> None:
+    folder = os.environ.get("TRIAGE_WEB_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+
+def sign_in(page: Any, url: str, user: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def metric_values(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_review_queue_dashboard_and_metrics_in_a_browser(
+    browser: Any, system: dict[str, Any]
+) -> None:
+    url, store = system["url"], system["store"]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, url, "ana")
+    page.wait_for_url(f"{url}/queue")
+    page.wait_for_selector("#queue li.item")
+
+    # the queue shows the recorded shadow/manual decisions in uncertainty order
+    shown = page.eval_on_selector_all("#queue > li.item", "els => els.map(e => e.dataset.ticketId)")
+    expected = [item.ticket_id for item in queue.query(store, 50, per_label_cap=5)]
+    assert shown == expected
+    assert len(shown) >= 2
+
+    # hostile text is shown as text, and never runs
+    assert "evil-1" in shown  # nonsense text: the model is unsure, so a person sees it
+    text = page.text_content('#queue > li.item[data-ticket-id="evil-1"] .text')
+    assert text is not None
+    assert "<script>window.__pwned=1</script>" in text
+    assert "<b onmouseover=alert(1)>hi</b>" in text
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.query_selector("#queue img") is None
+    shoot(page, "review-queue.png")
+
+    # override the first (most uncertain) ticket from the keyboard: j/k then a digit
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    first = shown[0]
+    labels = page.evaluate("async () => (await fetch('/api/labels')).json()")
+    predicted = page.text_content(f'#queue > li.item[data-ticket-id="{first}"] .pred') or ""
+    choice = next(i for i, label in enumerate(labels) if not predicted.startswith(label + " "))
+    page.keyboard.press(str(choice + 1))
+    page.wait_for_function(
+        "t => document.getElementById('status').textContent.includes(t)", arg=first
+    )
+    assert "Overrode" in (page.text_content("#status") or "")
+    stream = system["stream"]
+    records = stream.collect([stream.topics.corrections], until=lambda r: len(r) >= 1, settle_s=1)
+    assert len(records) == 1
+    correction = Correction.model_validate_json(records[0][2])
+    assert (correction.ticket_id, correction.label, correction.reviewer, correction.action) == (
+        first,
+        labels[choice],
+        "ana",
+        "override",
+    )
+
+    def stored() -> bool:
+        from sqlalchemy import select
+
+        with store.session() as session:
+            label = session.scalar(
+                select(CorrectionRow.label).where(CorrectionRow.ticket_id == first)
+            )
+        return bool(label == labels[choice])
+
+    wait_until(stored, "the recorder to store the correction")
+    page.wait_for_function(
+        "t => !document.querySelector(`#queue > li.item[data-ticket-id='${t}']`)", arg=first
+    )
+
+    # unauthenticated writes are refused
+    anonymous = browser.new_context()
+    refused = anonymous.request.post(
+        f"{url}/api/decisions", data={"ticket_id": shown[1], "label": labels[0]}
+    )
+    assert refused.status == 401
+    anonymous.close()
+
+    # the dashboard draws its plots with the live numbers
+    page.goto(f"{url}/dashboard")
+    page.wait_for_selector("#p-shares svg rect.bar")
+    page.wait_for_selector("#p-lag svg rect.bar")
+    total = sum(system["band_topics"].values())
+    drawn = page.eval_on_selector_all(
+        "#p-shares svg rect.bar", "els => els.reduce((s, e) => s + Number(e.dataset.value), 0)"
+    )
+    assert drawn == total
+    assert page.eval_on_selector_all("#p-lag svg rect.bar", "els => els.length") == 4
+    model = page.text_content("#t-model")
+    assert model == system["decisions"][0].model_version
+    wait_until(lambda: page.text_content("#t-lag") == "0", "the dashboard to show no backlog")
+    assert page.text_content("#t-dead") == "1"
+    assert "not JSON" in (page.text_content("#dead tbody") or "")
+    # precision: the one reviewed ticket was overridden, so its band reads 0 and the others n/a
+    reviewed_band = next(d.band for d in system["decisions"] if d.ticket_id == first)
+    precision = page.eval_on_selector_all(
+        "#p-precision svg rect.bar", "els => els.map(e => e.dataset.value)"
+    )
+    bands = ["routed", "shadow", "manual"]
+    assert precision == ["0" if b == reviewed_band else "" for b in bands]
+    shoot(page, "ops-dashboard.png")
+    assert errors == []
+    context.close()
+
+    # /metrics agrees with what went through the broker
+    by_band = {t.rsplit(".", 1)[-1]: n for t, n in system["band_topics"].items()}
+
+    def lag_zero() -> bool:
+        m = metric_values(url)
+        lags = [v for (name, _), v in m.items() if name == "triage_consumer_lag"]
+        return len(lags) == 4 and sum(lags) == 0
+
+    wait_until(lag_zero, "/metrics to report no lag")
+    m = metric_values(url)
+    for band in ("routed", "shadow", "manual"):
+        recorded = sum(
+            v
+            for (name, labels), v in m.items()
+            if name == "triage_decisions_total" and dict(labels)["band"] == band
+        )
+        assert recorded == by_band[band], band
+        assert m[("triage_worker_published_total", (("band", band),))] == by_band[band]
+    assert m[("triage_decision_latency_seconds_count", ())] == total
+    assert m[("triage_corrections_total", (("action", "override"),))] == 1
+    assert m[("triage_dead_letters_total", (("kind", "not_json"),))] == 1
+    highs = [v for (name, _), v in m.items() if name == "triage_topic_high_watermark"]
+    assert sum(highs) == TICKETS + 2
+    assert m[("triage_model_info", (("version", model),))] == 1
+    assert shutil.which("chromium") or CHROMIUM.exists()

@@ -1,0 +1,233 @@
+"""The web application: wiring of settings into services, security headers and routes.
+
+``create_app`` takes typed objects (built once by ``triage web`` from :class:`WebSettings`), so
+tests hand it a real store, redis and broker without touching the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from learner import registry
+from learner.store import Store
+from schemas.topics import Topics
+from stream.dedup import DecisionStore
+from web import dashboard
+from web.auth import Directory
+from web.broker import CorrectionPublisher, DeadLetterTail, consumer_lag
+from web.metrics import Snapshot
+from web.review import DeployedLabels, Reviews
+from web.settings import WebSettings
+
+HERE = Path(__file__).resolve().parent
+
+#: No inline script or style anywhere: a ticket body that smuggles markup past escaping still
+#: cannot run. Everything is served from this origin; nothing may frame the pages.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass
+class Services:
+    """What the routes use; one per app."""
+
+    store: Store
+    redis_url: str
+    reviews: Reviews
+    tail: DeadLetterTail
+    publisher: CorrectionPublisher
+    directory: Directory
+    topics: Topics
+    kafka_bootstrap: str
+    worker_group_id: str
+    partitions: int
+
+    redis: aioredis.Redis | None = None
+
+    async def start(self) -> None:
+        """Async clients are made here, inside the serving loop they will run on."""
+        self.redis = aioredis.Redis.from_url(self.redis_url)
+        self.reviews.redis = self.redis
+        await self.publisher.start()
+        self.tail.start()
+
+    async def stop(self) -> None:
+        await self.tail.stop()
+        await self.publisher.stop()
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis = None
+
+    async def lag(self) -> list[Any]:
+        return await consumer_lag(
+            self.kafka_bootstrap, self.topics.incoming, self.partitions, self.worker_group_id
+        )
+
+    async def worker_counters(self) -> dict[str, int]:
+        assert self.redis is not None, "services not started"
+        return await DecisionStore(self.redis, namespace=self.topics.prefix, ttl_s=1).counters()
+
+    async def dashboard(self) -> dict[str, Any]:
+        stored, lag, counters = await asyncio.gather(
+            asyncio.to_thread(dashboard.snapshot, self.store, datetime.now(UTC)),
+            self.lag(),
+            self.worker_counters(),
+        )
+        return {
+            **stored,
+            "lag": {
+                "topic": self.topics.incoming,
+                "group_id": self.worker_group_id,
+                "partitions": [
+                    {
+                        "partition": p.partition,
+                        "high_watermark": p.high_watermark,
+                        "committed": p.committed,
+                        "lag": p.lag,
+                    }
+                    for p in lag
+                ],
+                "total": sum(p.lag for p in lag),
+            },
+            "dead_letters": {
+                "total": self.tail.total,
+                "by_kind": dict(self.tail.counts),
+                "latest": [
+                    {
+                        "reason": d.reason,
+                        "stage": d.stage,
+                        "topic": d.topic,
+                        "partition": d.partition,
+                        "offset": d.offset,
+                        "received_at": d.received_at.isoformat(),
+                    }
+                    for d in list(self.tail.latest)[:10]
+                ],
+            },
+            "worker_counters": counters,
+        }
+
+    async def metrics(self) -> Snapshot:
+        def from_store() -> tuple[Any, ...]:
+            current = registry.deployed(self.store)
+            return (
+                dashboard.decision_counts(self.store),
+                dashboard.latency_histogram(self.store),
+                dashboard.correction_counts(self.store),
+                dashboard.run_counts(self.store),
+                current.version if current else None,
+            )
+
+        (decisions, latency, corrections, runs, version), lag, counters = await asyncio.gather(
+            asyncio.to_thread(from_store), self.lag(), self.worker_counters()
+        )
+        return Snapshot(
+            decisions=decisions,
+            latency=latency,
+            lag_topic=self.topics.incoming,
+            lag=lag,
+            dead_letters=dict(self.tail.counts),
+            corrections=corrections,
+            runs=runs,
+            model_version=version,
+            worker_counters=counters,
+        )
+
+
+def build_services(settings: WebSettings, store: Store) -> Services:
+    topics = Topics(settings.topic_prefix)
+    publisher = CorrectionPublisher(settings.kafka_bootstrap, topics.corrections)
+    reviews = Reviews(
+        store=store,
+        redis=None,
+        publisher=publisher,
+        namespace=topics.prefix,
+        labels=DeployedLabels(store, settings.model_dir),
+        claim_ttl_s=settings.claim_ttl_s,
+        per_label_cap=settings.queue_per_label_cap,
+    )
+    return Services(
+        store=store,
+        redis_url=settings.redis_url,
+        reviews=reviews,
+        tail=DeadLetterTail(settings.kafka_bootstrap, topics.dead_letter),
+        publisher=publisher,
+        directory=Directory(settings.web_users, settings.web_tokens),
+        topics=topics,
+        kafka_bootstrap=settings.kafka_bootstrap,
+        worker_group_id=settings.worker_group_id,
+        partitions=settings.partitions,
+    )
+
+
+def create_app(
+    services: Services,
+    *,
+    secret_key: str,
+    secure_cookies: bool = False,
+    session_max_age_s: int = 8 * 3600,
+) -> FastAPI:
+    from web import api, pages
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = FastAPI(
+        title="Ticket triage",
+        summary="Review queue and ops API of the streaming ticket triage system.",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI needs a CDN and inline script; the CSP allows neither
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.services = services
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key,
+        session_cookie="triage_session",
+        max_age=session_max_age_s,
+        same_site="strict",
+        https_only=secure_cookies,
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,82 @@
+// The ops dashboard: polls /api/dashboard and redraws; all text goes through textContent.
+"use strict";
+const POLL_MS = 3000;
+const BANDS = ["routed", "shadow", "manual"];
+
+function setText(id, text) { document.getElementById(id).textContent = text; }
+function seconds(v) { return v == null ? "n/a" : v < 1 ? `${Math.round(v * 1000)} ms` : `${v.toFixed(2)} s`; }
+function pct(v) { return `${(v * 100).toFixed(1)}%`; }
+
+function cell(row, text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text == null ? "" : String(text);
+  if (cls) td.className = cls;
+  row.appendChild(td);
+  return td;
+}
+
+function draw(d) {
+  setText("updated", `updated ${new Date().toLocaleTimeString()}`);
+  setText("t-lag", String(d.lag.total));
+  setText("t-rate", d.recent.tickets_per_s.toFixed(2));
+  setText("t-p50", seconds(d.recent.latency_p50_s));
+  setText("t-p95", seconds(d.recent.latency_p95_s));
+  setText("t-model", d.models.current_version || "none deployed");
+  setText("t-dead", String(d.dead_letters.total));
+  setText("lag-topic", d.lag.topic);
+
+  barChart(document.getElementById("p-lag"),
+    d.lag.partitions.map((p) => ({ label: `partition ${p.partition}`, value: p.lag, color: "#3182ce",
+      note: ` (hw ${p.high_watermark}, committed ${p.committed == null ? "none" : p.committed})` })));
+  stackedColumns(document.getElementById("p-shares"), d.band_shares, BANDS);
+  barChart(document.getElementById("p-precision"),
+    BANDS.map((b) => ({ label: b, value: d.precision.bands[b].precision, color: BAND_COLORS[b],
+      note: ` of ${d.precision.bands[b].reviewed}` })),
+    { max: 1, format: pct, target: d.precision.target });
+  const classes = [];
+  for (const b of BANDS) {
+    for (const [label, p] of Object.entries(d.precision.per_class[b] || {})) {
+      classes.push({ label: `${b} · ${label}`, value: p.precision, color: BAND_COLORS[b], note: ` of ${p.reviewed}` });
+    }
+  }
+  barChart(document.getElementById("p-classes"), classes, { max: 1, format: pct, labelWidth: 230 });
+
+  const runs = document.querySelector("#runs tbody");
+  runs.replaceChildren();
+  for (const r of d.models.runs) {
+    const tr = document.createElement("tr");
+    cell(tr, r.run_id);
+    cell(tr, r.started_at.slice(0, 19).replace("T", " "));
+    cell(tr, r.candidate_version || "");
+    cell(tr, r.outcome || "running", `outcome-${r.outcome || "running"}`);
+    cell(tr, r.gates.map((g) => `${g.name}: ${g.passed ? "pass" : "FAIL"}${g.detail ? " (" + g.detail + ")" : ""}`).join("; "));
+    runs.appendChild(tr);
+  }
+  if (!d.models.runs.length) {
+    const tr = document.createElement("tr");
+    cell(tr, "no training runs yet", "muted").colSpan = 5;
+    runs.appendChild(tr);
+  }
+  const dead = document.querySelector("#dead tbody");
+  dead.replaceChildren();
+  for (const x of d.dead_letters.latest) {
+    const tr = document.createElement("tr");
+    cell(tr, `${x.topic}[${x.partition}]@${x.offset}`);
+    cell(tr, x.stage);
+    cell(tr, x.reason, "reason");
+    dead.appendChild(tr);
+  }
+}
+
+async function poll() {
+  try {
+    const r = await fetch("/api/dashboard", { credentials: "same-origin" });
+    if (r.status === 401) { window.location.assign("/login"); return; }
+    if (r.ok) draw(await r.json());
+    else setText("updated", `refresh failed: HTTP ${r.status}`);
+  } catch (e) {
+    setText("updated", `refresh failed: ${e}`);
+  }
+  setTimeout(poll, POLL_MS);
+}
+poll();

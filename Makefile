@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-fast lint bench clean
+.PHONY: venv browser demo test test-fast lint bench screenshots clean
 
 venv: $(STAMP)
 
@@ -19,10 +19,16 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet -e ".[embedded,dev]"
 	touch $(STAMP)
 
+# Browser tests drive Debian's chromium (never a Playwright browser download). As root on a fresh
+# machine it is installed here; otherwise those tests skip and say how to get it.
+browser:
+	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		apt-get install -y -qq chromium; } || echo "chromium not installed: browser tests will skip"
+
 demo: venv
 	$(BIN)/triage demo
 
-test: venv
+test: venv browser
 	$(BIN)/python -m pytest
 
 test-fast: venv
@@ -35,6 +41,10 @@ lint: venv
 
 bench: venv
 	$(BIN)/python bench/e2e.py
+
+# docs/review-queue.png and docs/ops-dashboard.png, taken by the browser test on sample data.
+screenshots: venv browser
+	TRIAGE_WEB_SCREENSHOTS=docs $(BIN)/python -m pytest tests/web/test_browser.py -q
 
 clean:
 	-$(BIN)/triage stack down

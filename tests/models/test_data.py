@@ -155,7 +155,10 @@ def test_escaped_quotes_survive_dialect_sniffing(tmp_path: Path) -> None:
     path = tmp_path / "gold.csv"
     rows = [
         # shape of a real CFPB narrative: a lone quote, then two apostrophes, then commas
-        {"text": "was told they \" cant even open '' my account, they wont listen", "label": "cards"},
+        {
+            "text": "was told they \" cant even open '' my account, they wont listen",
+            "label": "cards",
+        },
         {"text": "plain text", "label": "fx"},
     ]
     with path.open("w", newline="") as fh:

@@ -50,7 +50,7 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    format: Literal["triage-model"] = FORMAT
+    format: Literal["triage-model"] = "triage-model"
     format_version: int = FORMAT_VERSION
     kind: str
     version: str

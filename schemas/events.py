@@ -118,7 +118,7 @@ class DeadLetter(BaseModel):
             payload, encoding = base64.b64encode(data).decode("ascii"), "base64"
         return cls(
             payload=payload,
-            payload_encoding=encoding,  # type: ignore[arg-type]
+            payload_encoding=encoding,
             key=key.decode("utf-8", "replace") if key is not None else None,
             topic=topic,
             partition=partition,

@@ -44,7 +44,9 @@ def test_dead_letter_keeps_non_utf8_bytes_as_base64() -> None:
 
 def test_decision_confidence_bounded() -> None:
     with pytest.raises(ValidationError):
-        Decision(ticket_id="t", label="a", confidence=1.5, band="routed", top_k=[], model_version="v")
+        Decision(
+            ticket_id="t", label="a", confidence=1.5, band="routed", top_k=[], model_version="v"
+        )
 
 
 def test_topics_prefix_and_bands() -> None:

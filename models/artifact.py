@@ -35,6 +35,12 @@ BACKENDS: dict[str, str] = {
     "lora-transformer": "models.transformer:TransformerClassifier",
 }
 
+#: kind -> "module:function" that may swap a loaded model's forward pass for a faster runtime:
+#: ``attach(model, path, manifest, runtime) -> Classifier`` (see :mod:`models.onnx`).
+RUNTIMES: dict[str, str] = {
+    "lora-transformer": "models.onnx:attach",
+}
+
 
 class Head(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -118,8 +124,12 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
     tmp.replace(path / MANIFEST)
 
 
-def load(path: Path | str, device: str = "auto") -> Classifier:
-    """Load any model directory. The only loader: worker, CLI and learner all call this."""
+def load(path: Path | str, device: str = "auto", runtime: str = "auto") -> Classifier:
+    """Load any model directory. The only loader: worker, CLI and learner all call this.
+
+    ``runtime`` (``auto``, ``torch``, ``onnx``): ``auto`` serves a validated faster export when
+    the artifact has one, else the backend's own code; ``onnx`` insists on it.
+    """
     path = Path(path)
     manifest = read_manifest(path)
     target = BACKENDS.get(manifest.kind)
@@ -130,6 +140,17 @@ def load(path: Path | str, device: str = "auto") -> Classifier:
     module_name, class_name = target.split(":")
     backend = getattr(importlib.import_module(module_name), class_name)
     model: Classifier = backend.load(path, manifest, device)
+    if runtime not in ("auto", "torch", "onnx"):
+        raise ArtifactError(f"runtime {runtime!r} is unknown: use auto, torch or onnx")
+    accelerator = RUNTIMES.get(manifest.kind)
+    if accelerator is not None and runtime != "torch":
+        module_name, function_name = accelerator.split(":")
+        attach = getattr(importlib.import_module(module_name), function_name)
+        model = attach(model, path, manifest, runtime)
+    elif accelerator is None and runtime == "onnx":
+        raise ArtifactError(
+            f"{path} is a {manifest.kind!r} model, which has no ONNX runtime; use runtime auto"
+        )
     return model
 
 

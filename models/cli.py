@@ -1,5 +1,242 @@
-"""`triage` commands of the models package."""
+"""`triage train`, `triage evaluate`, `triage predict`.
+
+Settings (:class:`models.settings.ModelSettings`) are read here, once; everything below takes
+typed arguments. torch, transformers and matplotlib are imported inside the commands so that
+`triage --help` stays instant. User errors are :class:`models.exceptions.ModelError` subclasses,
+which ``ops.cli`` prints as ``error: ...`` with exit status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
-COMMANDS: list[click.Command] = []
+from models.exceptions import ModelError
+
+text_col_option = click.option(
+    "--text-col", default="text", show_default=True, help="column holding the ticket text"
+)
+label_col_option = click.option(
+    "--label-col", default="label", show_default=True, help="column holding the team/label"
+)
+device_option = click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default=None,
+    help="where the model runs (default: TRIAGE_DEVICE, else auto)",
+)
+
+
+def _settings() -> Any:
+    from models.settings import ModelSettings
+    from models.transformer import configure_threads
+
+    settings = ModelSettings()
+    configure_threads(settings.torch_threads)
+    return settings
+
+
+@click.command("train")
+@click.argument("data", type=click.Path(path_type=Path))
+@text_col_option
+@label_col_option
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="new model directory")
+@click.option("--val", type=click.Path(path_type=Path), help="explicit validation file")
+@click.option("--test", type=click.Path(path_type=Path), help="explicit test file")
+@click.option("--epochs", type=int, default=3, show_default=True)
+@click.option("--max-length", type=int, default=64, show_default=True, help="tokens per ticket")
+@click.option(
+    "--truncation",
+    type=click.Choice(["head", "head_tail"]),
+    default="head",
+    show_default=True,
+    help="long tickets: keep the start, or the start and the end",
+)
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--lr", type=float, default=2e-3, show_default=True)
+@click.option("--lora-r", type=int, default=16, show_default=True)
+@click.option(
+    "--imbalance",
+    type=click.Choice(["weighted", "oversample", "none"]),
+    default="weighted",
+    show_default=True,
+)
+@click.option("--seed", type=int, default=13, show_default=True)
+@click.option("--eval-pack", type=click.Path(path_type=Path), help="gate floors (JSON)")
+@click.option("--config", type=click.Path(path_type=Path), help="data-health config (JSON)")
+@click.option("--force", is_flag=True, help="train even on a severely imbalanced export")
+@device_option
+def train_command(
+    data: Path,
+    text_col: str,
+    label_col: str,
+    out: Path,
+    val: Path | None,
+    test: Path | None,
+    epochs: int,
+    max_length: int,
+    truncation: str,
+    batch_size: int,
+    lr: float,
+    lora_r: int,
+    imbalance: str,
+    seed: int,
+    eval_pack: Path | None,
+    config: Path | None,
+    force: bool,
+    device: str | None,
+) -> None:
+    """Train a calibrated LoRA classifier on a labelled CSV/JSONL export.
+
+    Data health runs first (cleaning, redaction, de-duplication, imbalance check); the model is
+    then evaluated on held-out rows against a TF-IDF baseline and the eval gates. Nothing is
+    written unless training finishes; a model that fails its gates is written but the command
+    exits with an error saying which gate and class failed.
+    """
+    from models.bands import Thresholds
+    from models.data import LabelledData, read_labelled
+    from models.gates import load_pack
+    from models.health import HealthConfig, prepare, refuse_if_severe
+    from models.train import TrainConfig, train
+
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ModelError(f"--out {out} already exists and is not empty; choose a new directory")
+    settings = _settings()
+    train_config = TrainConfig(
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        max_length=max_length,
+        truncation=truncation,  # type: ignore[arg-type]  # click.Choice checked it
+        lora_r=lora_r,
+        lora_alpha=2 * lora_r,
+        seed=seed,
+        imbalance=imbalance,  # type: ignore[arg-type]
+        device=device or settings.device,
+    )
+    pack = load_pack(eval_pack)
+    health_config = HealthConfig.from_json(config) if config else HealthConfig()
+
+    def health(path: Path, role: str) -> tuple[LabelledData, dict[str, Any]]:
+        cleaned, report = prepare(read_labelled(path, text_col, label_col), health_config)
+        click.echo(f"data health ({role}: {path})\n{report.render()}\n", err=True)
+        if role == "train":
+            refuse_if_severe(report, force=force)
+        return cleaned, report.to_dict()
+
+    train_data, health_report = health(data, "train")
+    val_data = health(val, "validation")[0] if val else None
+    test_data = health(test, "test")[0] if test else None
+    result = train(
+        train_data,
+        train_config,
+        base_model=settings.base_model,
+        pack=pack,
+        val=val_data,
+        test=test_data,
+        thresholds=Thresholds(settings.route_threshold, settings.shadow_threshold),
+    )
+    click.echo(result.evaluation.render())
+    result.save(out, health=health_report)
+    click.echo(f"model {result.classifier.version} written to {out}")
+    result.evaluation.gates.raise_if_failed(f"model {result.classifier.version} in {out}")
+
+
+@click.command("evaluate")
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
+@text_col_option
+@label_col_option
+@click.option("--json", "as_json", is_flag=True, help="print the metrics as one JSON object")
+@click.option("--eval-pack", type=click.Path(path_type=Path), help="gate floors (JSON)")
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path),
+    help="also write metrics.json, per_class.png and confusion.png here",
+)
+@device_option
+def evaluate_command(
+    model_dir: Path,
+    data: Path,
+    text_col: str,
+    label_col: str,
+    as_json: bool,
+    eval_pack: Path | None,
+    report_dir: Path | None,
+    device: str | None,
+) -> None:
+    """Score a model directory on a labelled file, beside its TF-IDF baseline, against gates."""
+    from models.artifact import load
+    from models.data import read_labelled
+    from models.evaluate import evaluate
+    from models.gates import load_pack
+    from models.train import BASELINE_DIR
+
+    settings = _settings()
+    pack = load_pack(eval_pack)
+    labelled = read_labelled(data, text_col, label_col)
+    model = load(model_dir, device or settings.device)
+    baseline = load(model_dir / BASELINE_DIR) if (model_dir / BASELINE_DIR).is_dir() else None
+    evaluation = evaluate(model, labelled.texts, labelled.labels, pack=pack, baseline=baseline)
+    if report_dir is not None:
+        from models.report import write_reports
+
+        write_reports(report_dir, evaluation)
+    if as_json:
+        click.echo(json.dumps(evaluation.to_dict(), sort_keys=True))
+    else:
+        click.echo(evaluation.render())
+
+
+@click.command("predict")
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.argument("texts", nargs=-1)
+@click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True)
+@device_option
+def predict_command(
+    model_dir: Path, texts: tuple[str, ...], top_k: int, device: str | None
+) -> None:
+    """Classify TEXT... (or one text per line on stdin with `-`): one JSON line per text."""
+    from models.artifact import load
+    from models.bands import Thresholds
+
+    if texts == ("-",):
+        texts = tuple(line.rstrip("\n") for line in sys.stdin if line.strip())
+    if not texts:
+        raise ModelError(
+            "no text to classify: pass TEXT arguments, or `-` to read lines from stdin"
+        )
+    settings = _settings()
+    model = load(model_dir, device or settings.device)
+    thresholds = getattr(model, "thresholds", None) or Thresholds(
+        settings.route_threshold, settings.shadow_threshold
+    )
+    scores = model.score(list(texts))
+    labels = model.labels
+    for i, _text in enumerate(texts):
+        row = scores.proba[i]
+        order = row.argsort()[::-1]
+        confidence = float(row[order[0]])
+        novel = bool(scores.novel[i])
+        click.echo(
+            json.dumps(
+                {
+                    "label": labels[order[0]],
+                    "confidence": round(confidence, 4),
+                    "band": thresholds.band(confidence, novel=novel),
+                    "novel": novel,
+                    "novelty": round(float(scores.novelty[i]), 4),
+                    "top_k": [
+                        {"label": labels[j], "p": round(float(row[j]), 4)} for j in order[:top_k]
+                    ],
+                    "model_version": model.version,
+                }
+            )
+        )
+
+
+COMMANDS: list[click.Command] = [train_command, evaluate_command, predict_command]

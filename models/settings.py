@@ -27,5 +27,8 @@ class ModelSettings(BaseSettings):
         description="local path or hub id of the encoder to fine-tune",
     )
     device: Device = "auto"
+    torch_threads: int | None = Field(
+        None, ge=1, description="CPU threads for torch (default: every core this process may use)"
+    )
     route_threshold: float = Field(0.85, gt=0, le=1)
     shadow_threshold: float = Field(0.60, gt=0, le=1)

@@ -158,6 +158,11 @@ def train_command(
     type=click.Path(path_type=Path),
     help="also write metrics.json, per_class.png and confusion.png here",
 )
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="data-health config (JSON) used at training: its label synonyms apply here too",
+)
 @device_option
 def evaluate_command(
     model_dir: Path,
@@ -167,6 +172,7 @@ def evaluate_command(
     as_json: bool,
     eval_pack: Path | None,
     report_dir: Path | None,
+    config: Path | None,
     device: str | None,
 ) -> None:
     """Score a model directory on a labelled file, beside its TF-IDF baseline, against gates."""
@@ -174,14 +180,19 @@ def evaluate_command(
     from models.data import read_labelled
     from models.evaluate import evaluate
     from models.gates import load_pack
+    from models.health import HealthConfig, normalise_label
     from models.train import BASELINE_DIR
 
     settings = _settings()
     pack = load_pack(eval_pack)
+    synonyms = (HealthConfig.from_json(config) if config else HealthConfig()).synonyms
     labelled = read_labelled(data, text_col, label_col)
+    # Training normalised labels ("Mortgage " -> "mortgage"); the file being scored must be read
+    # the same way, or every one of its labels would count as unknown.
+    labels = [normalise_label(label, synonyms) for label in labelled.labels]
     model = load(model_dir, device or settings.device)
     baseline = load(model_dir / BASELINE_DIR) if (model_dir / BASELINE_DIR).is_dir() else None
-    evaluation = evaluate(model, labelled.texts, labelled.labels, pack=pack, baseline=baseline)
+    evaluation = evaluate(model, labelled.texts, labels, pack=pack, baseline=baseline)
     if report_dir is not None:
         from models.report import write_reports
 

@@ -188,3 +188,22 @@ def test_evaluate_refuses_a_file_without_the_label_column(
 ) -> None:
     result = invoke("evaluate", str(tfidf_model_dir), str(tiny_csv), "--label-col", "team")
     assert isinstance(result.exception, DataError)
+
+
+def test_evaluate_reads_labels_the_way_training_did(
+    tfidf_model_dir: Path, sample_dir: Path, tmp_path: Path
+) -> None:
+    """Regression: "Cards " in the scored file is the model's "cards", not an unknown label."""
+    texts, labels = read_sample(sample_dir / "banking77_test.csv")
+    path = tmp_path / "shouty.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label"])
+        writer.writerows((t, f"{label.upper()} ") for t, label in zip(texts, labels, strict=True))
+    result = CliRunner().invoke(
+        cli, ["evaluate", str(tfidf_model_dir), str(path), "--label-col", "label", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["unknown_labels"] == []
+    assert report["accuracy"] > 0.8

@@ -12,9 +12,9 @@ from models.exceptions import DataError, GateFailed
 from models.gates import DEFAULT_PACK, EvalPack, check, compare, load_pack
 
 
-def metrics(**f1: float) -> dict[str, Any]:
+def metrics(support: int = 100, /, **f1: float) -> dict[str, Any]:
     per_class = {
-        label: {"precision": v, "recall": v, "f1": v, "support": 10} for label, v in f1.items()
+        label: {"precision": v, "recall": v, "f1": v, "support": support} for label, v in f1.items()
     }
     macro = sum(f1.values()) / len(f1)
     return {"accuracy": macro, "macro_f1": macro, "per_class": per_class}
@@ -65,6 +65,15 @@ def test_compare_catches_a_regression_against_the_deployed_model() -> None:
     assert report.failures() == [
         "no_regression_per_class_f1 0.70 < 0.75 failed on class cancellation"
     ]
+
+
+def test_per_class_allowance_is_at_least_one_tickets_worth() -> None:
+    """On 8 rows one ticket moves F1 by 1/8: a 0.10 drop there is noise, on 100 rows it is not."""
+    deployed, candidate = metrics(8, fx=0.90, cards=0.90), metrics(8, fx=0.80, cards=0.90)
+    assert compare(candidate, deployed, margin=0.2, per_class_margin=0.05).passed
+    deployed, candidate = metrics(100, fx=0.90, cards=0.90), metrics(100, fx=0.80, cards=0.90)
+    report = compare(candidate, deployed, margin=0.2, per_class_margin=0.05)
+    assert report.failures() == ["no_regression_per_class_f1 0.80 < 0.85 failed on class fx"]
 
 
 def test_pack_with_a_typo_or_missing_file_is_refused(tmp_path: Path) -> None:

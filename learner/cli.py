@@ -252,6 +252,13 @@ def correct_command(
 @click.option("--retrain-after", type=click.IntRange(min=1), default=None, help="[settings]")
 @click.option("--max-rounds", type=click.IntRange(min=1), default=None, help="stop after N runs")
 @click.option(
+    "--step-timeout",
+    type=click.FloatRange(min=1),
+    default=600.0,
+    show_default=True,
+    help="seconds one step (a training run) may take",
+)
+@click.option(
     "--backend", type=click.Choice(["lora-transformer", "tfidf"]), default=None, help="[settings]"
 )
 @click.option("--seed", type=int, default=13, show_default=True)
@@ -277,6 +284,7 @@ def simulate_command(
     error_rate: float,
     retrain_after: int | None,
     max_rounds: int | None,
+    step_timeout: float,
     backend: str | None,
     seed: int,
     work_dir: Path,
@@ -296,6 +304,7 @@ def simulate_command(
         error_rate=error_rate,
         retrain_after=retrain_after or settings.retrain_after,
         max_rounds=max_rounds,
+        step_timeout_s=step_timeout,
         backend=backend or settings.backend,  # type: ignore[arg-type]
         seed=seed,
         work_dir=work_dir,

@@ -59,6 +59,9 @@ class SimulationConfig:
     macro_f1_margin: float = 0.01
     class_f1_margin: float = 0.05
     chunk: int = 500
+    #: how long one step (decisions, corrections, a training run) may take; a LoRA retrain on a
+    #: busy 2-core machine took over 10 minutes
+    step_timeout_s: float = STEP_TIMEOUT_S
 
 
 @dataclass(frozen=True)
@@ -154,8 +157,13 @@ def stratified(
     return pick(sorted(chosen)), pick(rest)
 
 
-def _wait(what: str, done: Callable[[], bool], procs: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + STEP_TIMEOUT_S
+def _wait(
+    what: str,
+    done: Callable[[], bool],
+    procs: list[subprocess.Popen[bytes]],
+    timeout_s: float = STEP_TIMEOUT_S,
+) -> None:
+    deadline = time.monotonic() + timeout_s
     while not done():
         for proc in procs:
             if proc.poll() is not None:
@@ -163,7 +171,10 @@ def _wait(what: str, done: Callable[[], bool], procs: list[subprocess.Popen[byte
                     f"{proc.args!r} exited {proc.returncode} while waiting for {what}"
                 )
         if time.monotonic() > deadline:
-            raise SimulationError(f"timed out after {STEP_TIMEOUT_S:.0f} s waiting for {what}")
+            raise SimulationError(
+                f"timed out after {timeout_s:.0f} s waiting for {what}; on a slow or busy "
+                "machine raise --step-timeout"
+            )
         time.sleep(0.5)
 
 
@@ -248,7 +259,12 @@ def simulate(
                     topics.incoming, ticket.model_dump_json().encode(), ticket.ticket_id.encode()
                 )
             producer.flush(60)
-            _wait("decisions", lambda: _count(store, DecisionRow) >= len(truth), procs)
+            _wait(
+                "decisions",
+                lambda: _count(store, DecisionRow) >= len(truth),
+                procs,
+                config.step_timeout_s,
+            )
             pending += _review(store, truth, answered, labels, config.error_rate, rng)
             while len(pending) >= config.retrain_after:
                 batch, pending = pending[: config.retrain_after], pending[config.retrain_after :]
@@ -264,7 +280,12 @@ def simulate(
                     lambda n=stored_before + len(batch): _count(store, CorrectionRow) >= n,  # type: ignore[misc]
                     procs,
                 )
-                _wait("a training run", lambda n=runs_before: _finished_runs(store) > n, procs)  # type: ignore[misc]
+                _wait(
+                    "a training run",
+                    lambda n=runs_before: _finished_runs(store) > n,  # type: ignore[misc]
+                    procs,
+                    config.step_timeout_s,
+                )
                 rounds += 1
                 last = registry.list_versions(store)[0]
                 progress(

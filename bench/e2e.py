@@ -163,19 +163,21 @@ def start_worker(
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=5000, help="tickets at full throttle")
-    parser.add_argument("--rate", type=float, default=100.0, help="offered tickets/s")
-    parser.add_argument("--rate-n", type=int, default=1000, help="tickets at the offered rate")
-    parser.add_argument("--model-dir", type=Path, default=None, help="default: TF-IDF on sample")
-    parser.add_argument("--batch-max", type=int, default=64, help="worker's TRIAGE_BATCH_MAX")
-    args = parser.parse_args()
-
+def run(
+    model_dir: Path | None,
+    *,
+    n: int = 5000,
+    rate: float = 100.0,
+    rate_n: int = 1000,
+    batch_max: int = 64,
+) -> dict[str, float]:
+    """Both phases on a fresh embedded stack; prints as it goes and returns the figures
+    (`triage bench` calls this)."""
     bodies, source = texts()
+    figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="triage-bench-") as tmp:
         work = Path(tmp)
-        model_dir = args.model_dir.resolve() if args.model_dir else train_tfidf(work / "model")
+        model_dir = model_dir.resolve() if model_dir else train_tfidf(work / "model")
         stack = EmbeddedStack(work / "var")
         info, _ = stack.start()
         worker = None
@@ -185,7 +187,7 @@ def main() -> None:
             names = [topics.incoming, *topics.bands, topics.dead_letter]
             for fut in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in names]).values():
                 fut.result(timeout=10)
-            worker = start_worker(info, topics, model_dir, work, args.batch_max)
+            worker = start_worker(info, topics, model_dir, work, batch_max)
             decisions = Decisions(info.kafka_bootstrap, topics)
             producer = Producer({"bootstrap.servers": info.kafka_bootstrap, "linger.ms": 5})
 
@@ -199,29 +201,32 @@ def main() -> None:
             print(f"worker ready and warm in {time.monotonic() - t0:.1f} s (model {model_dir})")
             print(
                 f"data: {source}, {len(bodies)} distinct texts; partitions {PARTITIONS}, "
-                f"batch max {args.batch_max}"
+                f"batch max {batch_max}"
             )
 
             start = time.monotonic()
-            ids = publish(producer, topics.incoming, "full", bodies, args.n, None)
+            ids = publish(producer, topics.incoming, "full", bodies, n, None)
             produced = time.monotonic()
             end = decisions.wait(set(ids), timeout_s=600)
             lat = latencies_ms(decisions, ids)
+            figures["tickets_per_s"] = n / (end - start)
             print(
-                f"full throttle: {args.n} tickets, produced in {produced - start:.2f} s, "
-                f"all decided in {end - start:.2f} s -> {args.n / (end - start):,.0f} tickets/s; "
+                f"full throttle: {n} tickets, produced in {produced - start:.2f} s, "
+                f"all decided in {end - start:.2f} s -> {n / (end - start):,.0f} tickets/s; "
                 f"latency p50 {pct(lat, 50):,.0f} ms, p95 {pct(lat, 95):,.0f} ms "
                 "(includes queueing behind the backlog)"
             )
 
-            ids = publish(producer, topics.incoming, "rate", bodies, args.rate_n, args.rate)
+            ids = publish(producer, topics.incoming, "rate", bodies, rate_n, rate)
             decisions.wait(set(ids), timeout_s=600)
             lat = latencies_ms(decisions, ids)
+            figures.update(p50_ms=pct(lat, 50), p95_ms=pct(lat, 95), max_ms=max(lat))
             print(
-                f"offered {args.rate:.0f}/s: {args.rate_n} tickets; latency p50 "
+                f"offered {rate:.0f}/s: {rate_n} tickets; latency p50 "
                 f"{pct(lat, 50):,.1f} ms, p95 {pct(lat, 95):,.1f} ms, max {max(lat):,.1f} ms"
             )
-            print(f"worker peak RSS: {peak_rss_mib(worker.pid):,.0f} MiB")
+            figures["worker_peak_rss_mb"] = peak_rss_mib(worker.pid)
+            print(f"worker peak RSS: {figures['worker_peak_rss_mb']:,.0f} MiB")
             bands: dict[str, int] = {}
             for d in decisions.found.values():
                 bands[str(d["band"])] = bands.get(str(d["band"]), 0) + 1
@@ -232,6 +237,18 @@ def main() -> None:
                 worker.terminate()
                 worker.wait(timeout=30)
             stack.stop()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=5000, help="tickets at full throttle")
+    parser.add_argument("--rate", type=float, default=100.0, help="offered tickets/s")
+    parser.add_argument("--rate-n", type=int, default=1000, help="tickets at the offered rate")
+    parser.add_argument("--model-dir", type=Path, default=None, help="default: TF-IDF on sample")
+    parser.add_argument("--batch-max", type=int, default=64, help="worker's TRIAGE_BATCH_MAX")
+    args = parser.parse_args()
+    run(args.model_dir, n=args.n, rate=args.rate, rate_n=args.rate_n, batch_max=args.batch_max)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from models.exceptions import ArtifactError, ModelError
 from models.health import clean_text
 from models.novelty import NoveltyDetector, load_detector
 from models.redact import redact as redact_pii
+from models.runtime import autocast, cut_chars
 from models.settings import default_base_model
 
 KIND = "lora-transformer"
@@ -232,15 +233,15 @@ class TransformerClassifier:
         (head, or head + tail)."""
         if not texts:
             return []
-        cleaned = [clean_text(t) for t in texts]
+        budget = self.max_length - len(self._prefix) - len(self._suffix)
+        if budget < 1:
+            raise ModelError(f"max_length {self.max_length} leaves no room for text; use >= 8")
+        cleaned = [cut_chars(clean_text(t), budget, self.truncation) for t in texts]
         if self.redact:
             cleaned = [redact_pii(t).text for t in cleaned]
         ids: list[list[int]] = self.tokenizer(
             cleaned, add_special_tokens=False, truncation=False, verbose=False
         )["input_ids"]
-        budget = self.max_length - len(self._prefix) - len(self._suffix)
-        if budget < 1:
-            raise ModelError(f"max_length {self.max_length} leaves no room for text; use >= 8")
         out = []
         for seq in ids:
             if len(seq) > budget:
@@ -297,7 +298,7 @@ class TransformerClassifier:
         was_training = self.model.training
         self.model.eval()
         try:
-            with self._lock, torch.inference_mode():
+            with self._lock, torch.inference_mode(), autocast(self.device.type):
                 for start in range(0, n, batch_size):
                     chunk = [ids[i] for i in order[start : start + batch_size]]
                     logits, embedding = self.forward(self.collate(chunk))

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "models.data_cli:COMMANDS",
     "stream.cli:COMMANDS",
     "ops.stack_cli:COMMANDS",
+    "ops.bench_cli:COMMANDS",
     "learner.cli:COMMANDS",
     "web.cli:COMMANDS",
 )

@@ -80,7 +80,7 @@ def write_pointer(
 
 
 def load_serving_model(
-    client: redis.Redis, namespace: str, default_dir: Path, device: str
+    client: redis.Redis, namespace: str, default_dir: Path, device: str, runtime: str = "auto"
 ) -> Classifier:
     """The model the deployment points at, else ``default_dir`` (which then becomes the pointer).
 
@@ -96,7 +96,7 @@ def load_serving_model(
             ModelPointer.key(namespace),
             default_dir,
         )
-    model = load(model_dir, device)
+    model = load(model_dir, device, runtime)
     if pointer is None:
         write_pointer(
             client,
@@ -156,11 +156,13 @@ class ModelWatcher:
         namespace: str,
         device: str,
         executor: Executor,
+        runtime: str = "auto",
     ) -> None:
         self.holder = holder
         self.client = client
         self.namespace = namespace
         self.device = device
+        self.runtime = runtime
         self.executor = executor
         self._failed: str | None = None
 
@@ -174,7 +176,9 @@ class ModelWatcher:
             return False
         loop = asyncio.get_running_loop()
         try:
-            model = await loop.run_in_executor(self.executor, load, pointer.model_dir, self.device)
+            model = await loop.run_in_executor(
+                self.executor, load, pointer.model_dir, self.device, self.runtime
+            )
         except ModelError as exc:
             self._failed = pointer.version
             log.error(

@@ -18,6 +18,9 @@ class WorkerSettings(ConnectionSettings):
     route_threshold: float = Field(0.85, gt=0, le=1, description="confidence to auto-route")
     shadow_threshold: float = Field(0.60, gt=0, le=1, description="confidence for shadow review")
     device: Device = Field("auto", description="cuda when present with auto")
+    runtime: Literal["auto", "torch", "onnx"] = Field(
+        "auto", description="auto: the model's validated ONNX export on CPU when it has one"
+    )
     max_body_bytes: int = Field(
         64 * 1024, gt=0, description="UTF-8 size above which a ticket is dead-lettered"
     )

@@ -29,7 +29,11 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
     try:
         with redis.Redis.from_url(settings.redis_url) as sync_client:
             model = load_serving_model(
-                sync_client, settings.topic_prefix, settings.model_dir, settings.device
+                sync_client,
+                settings.topic_prefix,
+                settings.model_dir,
+                settings.device,
+                settings.runtime,
             )
     except redis.ConnectionError as exc:
         raise StreamError(
@@ -64,6 +68,7 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
         namespace=settings.topic_prefix,
         device=settings.device,
         executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-load"),
+        runtime=settings.runtime,
     )
     app.timer(settings.model_poll_s)(watcher.refresh)
     return faust.Worker(app, loglevel=loglevel)

@@ -13,6 +13,7 @@ from models.data import LabelledData
 from models.distill import DistillConfig, DistillResult, distill, keep_layers, ship, shrink
 from models.exceptions import ModelError
 from models.onnx import OnnxClassifier
+from models.transformer import TransformerClassifier
 from tests.fixtures.models import read_sample
 
 
@@ -32,7 +33,8 @@ def test_bad_config_is_refused() -> None:
 @pytest.mark.slow
 def test_shrink_copies_only_the_kept_layers(lora_model_dir: Path) -> None:
     teacher = load(lora_model_dir, "cpu", runtime="torch")
-    model = teacher.model  # type: ignore[attr-defined]
+    assert isinstance(teacher, TransformerClassifier)
+    model = teacher.model
     student = shrink(model, [1, 5])
     assert student.config.num_hidden_layers == 2
     layers = next(m for m in student.modules() if isinstance(m, nn.ModuleList))
@@ -48,7 +50,9 @@ def distilled(lora_model_dir: Path, sample_dir: Path) -> tuple[object, DistillRe
     train = LabelledData(texts[:160], labels[:160], "sample")
     val = LabelledData(texts[160:220], labels[160:220], "sample")
     test = LabelledData(test_texts[:80], test_labels[:80], "sample")
-    result = distill(teacher, train, val, test, DistillConfig(layers=2, epochs=1, batch_size=16))  # type: ignore[arg-type]
+    assert isinstance(teacher, TransformerClassifier)
+    config = DistillConfig(layers=2, epochs=1, batch_size=16)
+    result = distill(teacher, train, val, test, config)
     return teacher, result
 
 

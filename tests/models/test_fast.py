@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.runtime import autocast, check_runtime, length_buckets, pad_batch, run_bucketed
+from models.runtime import (
+    CHARS_PER_TOKEN,
+    autocast,
+    check_runtime,
+    cut_chars,
+    length_buckets,
+    pad_batch,
+    run_bucketed,
+)
 
 
 def test_buckets_hold_every_row_once_sorted_by_length() -> None:
@@ -60,3 +68,14 @@ def test_bad_arguments_are_named() -> None:
 def test_autocast_is_a_no_op_on_cpu() -> None:
     with autocast("cpu"):
         assert np.ones(1).sum() == 1
+
+
+def test_cut_chars_keeps_what_token_truncation_would_keep() -> None:
+    text = "a" * 5000 + "MIDDLE" + "z" * 5000
+    head = cut_chars(text, budget=10, truncation="head")
+    assert head == text[: 10 * CHARS_PER_TOKEN]
+    both = cut_chars(text, budget=10, truncation="head_tail")
+    assert both.startswith("a" * 100)
+    assert both.endswith("z" * 100)
+    assert "MIDDLE" not in both
+    assert cut_chars("short ticket", budget=10, truncation="head_tail") == "short ticket"

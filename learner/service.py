@@ -28,23 +28,16 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: LearnerSettings) -> faust.App:
-    brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")]
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    """The learner's app: the same broker settings as the worker's (see :mod:`stream.app`)."""
+    from stream.app import faust_app
+
+    return faust_app(
         settings.group_id,
-        broker=brokers,
-        store="memory://",
-        processing_guarantee="at_least_once",
-        broker_session_timeout=settings.broker_session_timeout_s,
-        broker_heartbeat_interval=settings.broker_session_timeout_s / 3,
-        topic_replication_factor=1,
-        topic_partitions=settings.partitions,
-        topic_disable_leader=True,
-        producer_max_batch_size=1,
-        consumer_auto_offset_reset="earliest",
-        datadir=str(settings.data_dir / settings.group_id),
-        autodiscover=False,
-        web_enabled=False,
+        kafka_bootstrap=settings.kafka_bootstrap,
+        partitions=settings.partitions,
+        session_timeout_s=settings.broker_session_timeout_s,
+        fetch_wait_ms=settings.broker_fetch_wait_ms,
+        data_dir=settings.data_dir,
     )
 
 

@@ -68,4 +68,7 @@ class LearnerSettings(ConnectionSettings):
     broker_session_timeout_s: float = Field(
         6.0, gt=0, description="the embedded broker answers JoinGroup after half of this"
     )
+    broker_fetch_wait_ms: int = Field(
+        100, ge=1, description="longest a fetch waits for records (tansu holds it that long)"
+    )
     data_dir: Path = Field(Path("var/faust"), description="faust's local state (no tables)")

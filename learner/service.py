@@ -31,14 +31,7 @@ def create_app(settings: LearnerSettings) -> faust.App:
     """The learner's app: the same broker settings as the worker's (see :mod:`stream.app`)."""
     from stream.app import faust_app
 
-    return faust_app(
-        settings.group_id,
-        kafka_bootstrap=settings.kafka_bootstrap,
-        partitions=settings.partitions,
-        session_timeout_s=settings.broker_session_timeout_s,
-        fetch_wait_ms=settings.broker_fetch_wait_ms,
-        data_dir=settings.data_dir,
-    )
+    return faust_app(settings.group_id, settings)
 
 
 def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:

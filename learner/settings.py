@@ -11,10 +11,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from ops.settings import ConnectionSettings
+from ops.settings import FaustServiceSettings
 
 
-class LearnerSettings(ConnectionSettings):
+class LearnerSettings(FaustServiceSettings):
     retrain_after: int = Field(
         100, ge=1, description="unused corrections that trigger training a candidate"
     )
@@ -64,11 +64,3 @@ class LearnerSettings(ConnectionSettings):
     group_id: str = Field(
         "triage-learner", min_length=1, description="consumer group of the recorder"
     )
-    partitions: int = Field(4, gt=0, description="partitions of topics the recorder declares")
-    broker_session_timeout_s: float = Field(
-        6.0, gt=0, description="the embedded broker answers JoinGroup after half of this"
-    )
-    broker_fetch_wait_ms: int = Field(
-        100, ge=1, description="longest a fetch waits for records (tansu holds it that long)"
-    )
-    data_dir: Path = Field(Path("var/faust"), description="faust's local state (no tables)")

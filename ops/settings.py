@@ -36,3 +36,19 @@ class ConnectionSettings(BaseSettings):
     model_dir: Path = Field(
         Path("var/models/current"), description="model served when no deployment is recorded"
     )
+
+
+class FaustServiceSettings(ConnectionSettings):
+    """What every faust service (worker, learner) needs to talk to the broker the same way.
+
+    The values are the ones the embedded broker (tansu) needs; see ``stream/app.py`` for why.
+    """
+
+    partitions: int = Field(4, gt=0, description="partitions of the topics a service declares")
+    broker_session_timeout_s: float = Field(
+        6.0, gt=0, description="the embedded broker answers JoinGroup after half of this"
+    )
+    broker_fetch_wait_ms: int = Field(
+        100, gt=0, description="longest a fetch waits for data; tansu always waits this long"
+    )
+    data_dir: Path = Field(Path("var/faust"), description="faust's local state (no tables)")

@@ -13,54 +13,38 @@ Settings that matter, and why (measured, see docs / shared notes):
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import faust
 
+from ops.settings import FaustServiceSettings
 from stream.settings import WorkerSettings
 from stream.transport import App
 
 
 def create_app(settings: WorkerSettings) -> faust.App:
     """The classify worker's app."""
-    return faust_app(
-        settings.group_id,
-        kafka_bootstrap=settings.kafka_bootstrap,
-        partitions=settings.partitions,
-        session_timeout_s=settings.broker_session_timeout_s,
-        fetch_wait_ms=settings.broker_fetch_wait_ms,
-        data_dir=settings.data_dir,
-        web_port=settings.web_port,
-    )
+    return faust_app(settings.group_id, settings, web_port=settings.web_port)
 
 
 def faust_app(
-    app_id: str,
-    *,
-    kafka_bootstrap: str,
-    partitions: int,
-    session_timeout_s: float,
-    fetch_wait_ms: int,
-    data_dir: Path,
-    web_port: int | None = None,
+    app_id: str, settings: FaustServiceSettings, *, web_port: int | None = None
 ) -> faust.App:
     """Every faust service of the project (worker, learner) is configured here, once."""
-    brokers = [f"kafka://{host.strip()}" for host in kafka_bootstrap.split(",")]
-    data_dir.mkdir(parents=True, exist_ok=True)
+    brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     return App(
         app_id,
-        fetch_max_wait_ms=fetch_wait_ms,
+        fetch_max_wait_ms=settings.broker_fetch_wait_ms,
         broker=brokers,
         store="memory://",
         processing_guarantee="at_least_once",
-        broker_session_timeout=session_timeout_s,
-        broker_heartbeat_interval=session_timeout_s / 3,
+        broker_session_timeout=settings.broker_session_timeout_s,
+        broker_heartbeat_interval=settings.broker_session_timeout_s / 3,
         topic_replication_factor=1,
-        topic_partitions=partitions,
+        topic_partitions=settings.partitions,
         topic_disable_leader=True,
         producer_max_batch_size=1,
         consumer_auto_offset_reset="earliest",
-        datadir=str(data_dir / app_id),
+        datadir=str(settings.data_dir / app_id),
         autodiscover=False,
         web_enabled=web_port is not None,
         web_port=web_port or 6066,

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ops.settings import ConnectionSettings
+from ops.settings import FaustServiceSettings
 
 Device = Literal["auto", "cpu", "cuda"]
 
 
-class WorkerSettings(ConnectionSettings):
+class WorkerSettings(FaustServiceSettings):
     """Everything the classify worker needs; env prefix ``TRIAGE_`` (e.g. ``TRIAGE_DEVICE=cpu``)."""
 
     route_threshold: float = Field(0.85, gt=0, le=1, description="confidence to auto-route")
@@ -34,14 +33,6 @@ class WorkerSettings(ConnectionSettings):
     group_id: str = Field(
         "triage-worker", min_length=1, description="consumer group (and faust app id)"
     )
-    partitions: int = Field(4, gt=0, description="partitions of topics the worker declares")
-    broker_session_timeout_s: float = Field(
-        6.0, gt=0, description="the embedded broker answers JoinGroup after half of this"
-    )
-    broker_fetch_wait_ms: int = Field(
-        100, gt=0, description="longest a fetch waits for data; tansu always waits this long"
-    )
-    data_dir: Path = Field(Path("var/faust"), description="faust's local state (no tables)")
     model_poll_s: float = Field(
         2.0, gt=0, description="how often the redis model pointer is checked for a deploy"
     )

@@ -233,6 +233,7 @@ def simulate(
 
     procs: list[subprocess.Popen[bytes]] = []
     logs = []
+    producer: Producer | None = None
     try:
         for name in ("worker", "learner"):
             log = (work / f"{name}.log").open("ab")
@@ -302,6 +303,9 @@ def simulate(
             "ModelWatcher); models.deployed is published for everything else"
         )
     finally:
+        # dropped before the broker stops: a live librdkafka client would log a failed
+        # reconnect every second for as long as the reference model below trains
+        producer = None
         for proc in procs:
             if proc.poll() is None:
                 proc.terminate()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -26,14 +26,43 @@ from sklearn.covariance import LedoitWolf
 
 from models.base import BoolArray, FloatArray
 from models.exceptions import ArtifactError, ModelError
+from models.runtime import one_blas_thread
 
 METHOD = "mahalanobis"
 KNN_METHOD = "knn"
 DEFAULT_QUANTILE = 0.95
 
 
+class _Thresholded:
+    """What both detectors share: a threshold set from in-distribution scores, the novel/not-novel
+    call against it, and the manifest entry that records both."""
+
+    threshold: float
+    quantile: float
+
+    def score(self, embeddings: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
+    def calibrate(self, embeddings: FloatArray, quantile: float = DEFAULT_QUANTILE) -> Self:
+        """Set the threshold to the ``quantile`` of in-distribution (validation) scores."""
+        self.threshold, self.quantile = _threshold(self.score(embeddings), quantile), quantile
+        return self
+
+    def is_novel(self, scores: FloatArray) -> BoolArray:
+        out: BoolArray = np.asarray(scores > self.threshold, dtype=np.bool_)
+        return out
+
+    def _entry(self, method: str, folder: Path) -> dict[str, Any]:
+        return {
+            "method": method,
+            "path": folder.name,
+            "threshold": self.threshold,
+            "quantile": self.quantile,
+        }
+
+
 @dataclass
-class MahalanobisNovelty:
+class MahalanobisNovelty(_Thresholded):
     """Centroids (k, d) and the shared precision matrix (d, d) of training embeddings."""
 
     centroids: FloatArray
@@ -67,31 +96,13 @@ class MahalanobisNovelty:
         out: FloatArray = dist.min(axis=1)
         return out
 
-    def calibrate(
-        self, embeddings: FloatArray, quantile: float = DEFAULT_QUANTILE
-    ) -> MahalanobisNovelty:
-        """Set the threshold to the ``quantile`` of in-distribution (validation) scores."""
-        if len(embeddings) == 0:
-            raise ModelError("cannot calibrate novelty on 0 validation rows; give a --val file")
-        self.threshold, self.quantile = _threshold(self.score(embeddings), quantile), quantile
-        return self
-
-    def is_novel(self, scores: FloatArray) -> BoolArray:
-        out: BoolArray = np.asarray(scores > self.threshold, dtype=np.bool_)
-        return out
-
     # -- persistence ---------------------------------------------------------------------
     def save(self, folder: Path) -> dict[str, Any]:
         """Write ``.npy`` arrays (never pickles); return the manifest's ``novelty`` entry."""
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "centroids.npy", self.centroids)
         np.save(folder / "precision.npy", self.precision)
-        return {
-            "method": METHOD,
-            "path": folder.name,
-            "threshold": self.threshold,
-            "quantile": self.quantile,
-        }
+        return self._entry(METHOD, folder)
 
     @classmethod
     def load(cls, folder: Path, entry: dict[str, Any]) -> MahalanobisNovelty:
@@ -113,7 +124,7 @@ class MahalanobisNovelty:
 
 
 @dataclass
-class KnnNovelty:
+class KnnNovelty(_Thresholded):
     """Unit-normalised training embeddings (float32); score = 1 - cosine to the nearest one."""
 
     bank: npt.NDArray[np.float32]
@@ -133,27 +144,15 @@ class KnnNovelty:
         embeddings = np.asarray(embeddings, dtype=np.float64)
         if len(embeddings) == 0:
             return np.zeros(0)
-        similarity = _unit(embeddings).astype(np.float32) @ self.bank.T
+        with one_blas_thread():
+            similarity = _unit(embeddings).astype(np.float32) @ self.bank.T
         out: FloatArray = 1.0 - similarity.max(axis=1).astype(np.float64)
-        return out
-
-    def calibrate(self, embeddings: FloatArray, quantile: float = DEFAULT_QUANTILE) -> KnnNovelty:
-        self.threshold, self.quantile = _threshold(self.score(embeddings), quantile), quantile
-        return self
-
-    def is_novel(self, scores: FloatArray) -> BoolArray:
-        out: BoolArray = np.asarray(scores > self.threshold, dtype=np.bool_)
         return out
 
     def save(self, folder: Path) -> dict[str, Any]:
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "bank.npy", self.bank)
-        return {
-            "method": KNN_METHOD,
-            "path": folder.name,
-            "threshold": self.threshold,
-            "quantile": self.quantile,
-        }
+        return self._entry(KNN_METHOD, folder)
 
     @classmethod
     def load(cls, folder: Path, entry: dict[str, Any]) -> KnnNovelty:

@@ -10,16 +10,21 @@ Everything is compared with the seeds' approach on the *same* merged model: a tr
 - end to end through the embedded broker and a real `triage worker` (``bench/e2e.py``'s code);
 - accuracy: macro-F1 of the fast path minus the torch path on labelled held-out tickets.
 
-Timings are wall-clock on whatever else the machine is doing: run it on a quiet machine, twice.
+Each timed path runs in a process of its own (spawned, so nothing is inherited): torch's and
+ONNX Runtime's thread pools spin-wait after each call, and in one process they starved each other
+2-3x on 2 cores, which made the fast path look slower than it is. Timings are wall-clock on
+whatever else the machine is doing: run it on a quiet machine, twice.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import multiprocessing
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,6 +222,78 @@ def project_path(
     return out
 
 
+def profile_single(model: Any, single: list[str], warmup: int = 5) -> dict[str, float]:
+    """Where one ticket's time goes on the fast path, stage by stage inside the same call
+    sequence ``score`` makes: tokenising (cleaning and redaction included), the forward pass,
+    and the rest (softmax with the temperature, the novelty search), p50 ms each."""
+    from models.calibration import softmax
+
+    def stages(text: str) -> tuple[float, float, float]:
+        started = time.perf_counter()
+        ids = model.encode([text])
+        encoded = time.perf_counter()
+        logits, embedding = model.forward_ids(ids)
+        forwarded = time.perf_counter()
+        softmax(logits, model.temperature)
+        if model.novelty is not None:
+            model.novelty.is_novel(model.novelty.score(embedding))
+        done = time.perf_counter()
+        return encoded - started, forwarded - encoded, done - forwarded
+
+    undo = with_max_length(model, SINGLE_TOKENS)
+    try:
+        for text in single[:warmup]:
+            stages(text)
+        rows = np.array([stages(text) for text in single]) * 1000
+    finally:
+        undo()
+    encode, forward, rest = (percentile(rows[:, i].tolist(), 50) for i in range(3))
+    return {
+        "profile_encode_p50_ms": encode,
+        "profile_forward_p50_ms": forward,
+        "profile_rest_p50_ms": rest,
+    }
+
+
+def _naive_part(
+    model_dir: str, threads: int | None, single: list[str], long: list[str]
+) -> dict[str, float]:
+    """Child-process body of the naive part: torch only, nothing else loaded."""
+    from models.artifact import load
+    from models.transformer import configure_threads
+
+    configure_threads(threads)
+    return naive(load(model_dir, "cpu", runtime="torch"), single, long)
+
+
+def _path_part(
+    model_dir: str,
+    runtime: str,
+    prefix: str,
+    threads: int | None,
+    texts: tuple[list[str], list[str], list[str]],
+) -> dict[str, Any]:
+    """Child-process body of one project-path part, served by ``runtime`` as the worker would."""
+    from models.artifact import load
+    from models.transformer import configure_threads
+
+    configure_threads(threads)
+    model: Any = load(model_dir, "cpu", runtime=runtime)
+    single, short, long = texts
+    out: dict[str, Any] = project_path(model, prefix, single, short, long)
+    if not prefix:
+        out["fast_runtime"] = getattr(model, "runtime", "torch")
+        out.update(profile_single(model, single))
+    return out
+
+
+def isolated(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """``function(*args)`` in a fresh spawned process, so its thread pools compete with nobody."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(function, *args).result()
+
+
 def macro_f1(model: Any, data: LabelledData) -> float:
     from sklearn.metrics import f1_score
 
@@ -295,25 +372,30 @@ def run(config: BenchConfig, say: Printer = print) -> dict[str, Any]:
         results["model_dir"] = str(model_dir)
         record = ensure_export(model_dir, data, config.eval_rows, say)
         results["onnx"] = {k: v for k, v in record.items() if k != "tried"}
+        # loaded here for its tokenizer and, after the timed parts, for the accuracy check
         torch_model: Any = load(model_dir, "cpu", runtime="torch")
-        fast: Any = load(model_dir, "cpu", runtime="auto")
-        results["fast_runtime"] = getattr(fast, "runtime", "torch")
-        say(f"model {fast.version}: fast path = {results['fast_runtime']}")
-
-        single = cut_to_tokens(torch_model.tokenizer, data.long[: config.single_n], SINGLE_TOKENS)
-        long = cut_to_tokens(torch_model.tokenizer, data.long[: config.long_n], LONG_TOKENS)
+        tokenizer = torch_model.tokenizer
+        single = cut_to_tokens(tokenizer, data.long[: config.single_n], SINGLE_TOKENS)
+        long = cut_to_tokens(tokenizer, data.long[: config.long_n], LONG_TOKENS)
         short = data.short[: config.short_n]
-        say("naive pipeline ...")
-        results.update(naive(torch_model, single[: config.naive_n], long[: config.naive_n]))
-        say("torch path ...")
-        results.update(project_path(torch_model, "torch_", single, short, long))
-        say("fast path ...")
-        results.update(project_path(fast, "", single, short, long))
+        where, threads = str(model_dir), config.threads
+        say("naive pipeline (own process) ...")
+        results.update(
+            isolated(_naive_part, where, threads, single[: config.naive_n], long[: config.naive_n])
+        )
+        say("torch path (own process) ...")
+        results.update(
+            isolated(_path_part, where, "torch", "torch_", threads, (single, short, long))
+        )
+        say("fast path (own process) ...")
+        results.update(isolated(_path_part, where, "auto", "", threads, (single, short, long)))
+        say(f"fast path = {results['fast_runtime']}")
         b = config.batch_max if config.batch_max in BATCH_SIZES else max(BATCH_SIZES)
         results["batch_for_ratios"] = b
         results["throughput_ratio_long"] = (
             results[f"long_tickets_per_s_b{b}"] / results["naive_long_tickets_per_s"]
         )
+        fast: Any = load(model_dir, "cpu", runtime="auto")
         name, held_out = eval_set(data, fast.labels, config.eval_rows)
         say(f"accuracy on {len(held_out)} {name} rows ...")
         torch_f1, fast_f1 = macro_f1(torch_model, held_out), macro_f1(fast, held_out)
@@ -367,6 +449,9 @@ ROWS: tuple[tuple[str, str, str | None, str, str], ...] = (
     ("torch_single_p50_ms", "torch path, 1 ticket @128 tok, p50 ms", "naive_p50_ms", "lower", ""),
     ("single_p50_ms", "fast path, 1 ticket @128 tok, p50 ms", "naive_p50_ms", "lower", "<= 12"),
     ("single_p95_ms", "fast path, 1 ticket @128 tok, p95 ms", "naive_p95_ms", "lower", ""),
+    ("profile_encode_p50_ms", "  of which tokenise (+clean, redact), p50 ms", None, "lower", ""),
+    ("profile_forward_p50_ms", "  of which forward pass, p50 ms", None, "lower", ""),
+    ("profile_rest_p50_ms", "  of which softmax + novelty, p50 ms", None, "lower", ""),
     *(
         (
             f"long_tickets_per_s_b{b}",

@@ -49,6 +49,10 @@ def test_bench_without_broker_prints_every_model_figure(
     assert results["e2e_tickets_per_s"] is None
     assert "fast path, 1 ticket @128 tok, p50 ms" in table
     assert results["fast_runtime"] == "onnx"
+    # the fast path's single-ticket profile: every stage of the call measured
+    for stage in ("encode", "forward", "rest"):
+        assert results[f"profile_{stage}_p50_ms"] > 0, stage
+    assert "of which forward pass, p50 ms" in table
 
 
 @pytest.mark.slow

@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 from models.bands import Thresholds  # noqa: E402
 from models.data import LabelledData, read_labelled  # noqa: E402
 from models.gates import EvalPack  # noqa: E402
-from models.health import HealthConfig, prepare  # noqa: E402
+from models.health import HealthConfig, normalise_label, prepare  # noqa: E402
 from models.settings import default_base_model  # noqa: E402
 from models.train import TrainConfig, TrainResult, train  # noqa: E402
 
@@ -76,8 +76,16 @@ def cap_per_class(data: LabelledData, cap: int, seed: int = 0) -> LabelledData:
 def run_training(
     data: LabelledData, test: LabelledData, config: TrainConfig, save: Path | None
 ) -> TrainResult:
-    cleaned, health = prepare(data, HealthConfig())
+    health_config = HealthConfig()
+    cleaned, health = prepare(data, health_config)
     print(f"  health: {health.rows_in} -> {health.rows_out} rows, verdict {health.verdict}")
+    # training normalised the labels ("Mortgage" -> "mortgage"); the test file must be read the
+    # same way (as `triage train --test` and `triage evaluate` do), or no label would match
+    test = LabelledData(
+        test.texts,
+        [normalise_label(label, health_config.synonyms) for label in test.labels],
+        test.source,
+    )
     result = train(
         cleaned,
         config,

@@ -427,6 +427,16 @@ def train(
     parts = Split(train=parts.train, val=val or parts.val, test=test or parts.test)
     if len(parts.test) == 0:
         raise DataError("no rows left to evaluate on; pass --test or keep test_fraction above 0")
+    known = set(parts.train.labels)
+    for role, given in (("val", val), ("test", test)):
+        # checked before an hour of training, not after: "Mortgage" vs "mortgage" would
+        # otherwise score every row wrong
+        if given is not None and len(given) and not known & set(given.labels):
+            raise DataError(
+                f"none of the {role} labels {sorted(set(given.labels))[:3]} occurs in training "
+                f"{sorted(known)[:3]}; read both files with the same label normalisation "
+                "(models.health.normalise_label, as `triage train` does)"
+            )
     classifier, record = fit(
         parts.train,
         config,

@@ -11,8 +11,9 @@ import torch
 
 from models.data import LabelledData
 from models.exceptions import DataError, ModelError
+from models.gates import EvalPack
 from models.settings import default_base_model
-from models.train import TrainConfig, class_weights, epoch_order, fit, split
+from models.train import TrainConfig, class_weights, epoch_order, fit, split, train
 
 
 @pytest.mark.parametrize(
@@ -70,6 +71,13 @@ def test_training_without_validation_rows_is_refused() -> None:
 
 
 @pytest.mark.slow
+def test_test_labels_unlike_training_are_refused_before_fitting() -> None:
+    data = LabelledData([f"ticket {i}" for i in range(40)], ["mortgage", "debt"] * 20, "train")
+    test = LabelledData(["a", "b"], ["Mortgage", "Debt"], "test")
+    with pytest.raises(DataError, match="none of the test labels"):
+        train(data, TrainConfig(), base_model="never-loaded", pack=EvalPack(), test=test)
+
+
 def test_same_seed_same_model(sample_dir: Path) -> None:
     from tests.fixtures.models import read_sample
 

@@ -70,7 +70,6 @@ def test_training_without_validation_rows_is_refused() -> None:
         fit(data, TrainConfig(), base_model=default_base_model(), val=None)
 
 
-@pytest.mark.slow
 def test_test_labels_unlike_training_are_refused_before_fitting() -> None:
     data = LabelledData([f"ticket {i}" for i in range(40)], ["mortgage", "debt"] * 20, "train")
     test = LabelledData(["a", "b"], ["Mortgage", "Debt"], "test")
@@ -78,6 +77,7 @@ def test_test_labels_unlike_training_are_refused_before_fitting() -> None:
         train(data, TrainConfig(), base_model="never-loaded", pack=EvalPack(), test=test)
 
 
+@pytest.mark.slow
 def test_same_seed_same_model(sample_dir: Path) -> None:
     from tests.fixtures.models import read_sample
 

@@ -127,8 +127,9 @@ def one_blas_thread() -> contextlib.AbstractContextManager[Any]:
 
     An OpenBLAS pool that was woken spin-waits after the call, and the next forward pass of ONNX
     Runtime or torch then shares the cores with it: on 2 cores that doubled a 128-token forward
-    pass (10.6 ms alone, 24 ms after a 1 x 4,000 product; `triage bench`'s profile rows). The
-    product itself takes 0.06 ms on one thread. Entering the limit costs about 0.02 ms.
+    pass (about 10 ms alone, 24 ms after a 1 x 4,000 product). On one thread the product costs
+    0.7-1 ms between forward passes (it reads the 6 MB bank from memory); entering the limit
+    costs about 0.02 ms.
     """
     limited: contextlib.AbstractContextManager[Any] = _blas_pools().limit(limits=1, user_api="blas")
     return limited

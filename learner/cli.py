@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from learner.corrections_cli import corrections_group
+
 if TYPE_CHECKING:
     from learner.settings import LearnerSettings
     from learner.store import Store
@@ -212,8 +214,19 @@ def learner_command(loglevel: str) -> None:
     help="confirm the model's label, or override it with LABEL",
 )
 @click.option("--note", default=None, help="why, for the record")
+@click.option(
+    "--idempotency-key",
+    default=None,
+    help="the correction's id; by default derived from ticket, head, label and reviewer, "
+    "so sending the same correction again is a no-op",
+)
 def correct_command(
-    ticket_id: str, label: str, reviewer: str, action: str, note: str | None
+    ticket_id: str,
+    label: str,
+    reviewer: str,
+    action: str,
+    note: str | None,
+    idempotency_key: str | None,
 ) -> None:
     """Publish a reviewer's correction of TICKET_ID to tickets.corrections."""
     from learner.deploy import publish
@@ -221,13 +234,10 @@ def correct_command(
     from schemas.topics import Topics
 
     settings = _settings()
-    correction = Correction(
-        ticket_id=ticket_id,
-        label=label,
-        reviewer=reviewer,
-        action=action,
-        note=note,
-    )
+    fields = {"ticket_id": ticket_id, "label": label, "reviewer": reviewer, "action": action}
+    if idempotency_key:
+        fields["correction_id"] = idempotency_key
+    correction = Correction.model_validate({**fields, "note": note})
     topic = Topics(settings.topic_prefix).corrections
     publish(settings.kafka_bootstrap, topic, ticket_id, correction.model_dump_json())
     click.echo(f"published correction {correction.correction_id} to {topic}")
@@ -324,5 +334,6 @@ COMMANDS: list[click.Command] = [
     models_group,
     learner_command,
     correct_command,
+    corrections_group,
     simulate_command,
 ]

@@ -85,7 +85,9 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
                     result.version,
                     result.corrections_used,
                     result.macro_f1,
-                    "deployed" if result.deployed else "rejected",
+                    "deployed"
+                    if result.deployed
+                    else f"rejected, {result.quarantined} corrections quarantined",
                 )
 
     app.timer(settings.trigger_poll_s)(trigger)

@@ -290,21 +290,28 @@ class Store:
         return CorrectionOutcome.stored if inserted else CorrectionOutcome.duplicate
 
     def unused_corrections_count(self) -> int:
+        """What the retrain trigger counts: active corrections no run consumed (quarantined
+        ones wait for a person, see :mod:`learner.corrections`)."""
         with self.session() as session:
             count = session.scalar(
                 select(func.count())
                 .select_from(CorrectionRow)
-                .where(CorrectionRow.used_in_training_run.is_(None))
+                .where(
+                    CorrectionRow.used_in_training_run.is_(None),
+                    CorrectionRow.status == "active",
+                )
             )
         return int(count or 0)
 
     def training_corrections(self, *, unused_only: bool = True) -> list[TrainingCorrection]:
-        """Corrections with their text, oldest first: when a ticket has several, the later one
-        is the reviewers' last word and should win. ``unused_only=False`` gives every correction
-        ever stored, which is what a retrain learns from."""
+        """Active corrections with their text, oldest first: when a ticket has several, the
+        later one is the reviewers' last word and should win. ``unused_only=False`` gives every
+        active correction ever stored, which is what a retrain learns from; quarantined ones
+        are never returned, so a rejected run's flood is not retrained on."""
         stmt = (
             select(CorrectionRow, DecisionRow.text)
             .join(DecisionRow, DecisionRow.ticket_id == CorrectionRow.ticket_id)
+            .where(CorrectionRow.status == "active")
             .order_by(CorrectionRow.corrected_at, CorrectionRow.id)
         )
         if unused_only:
@@ -360,7 +367,7 @@ class Store:
     def mark_used(self, run_id: int, correction_ids: Iterable[str]) -> int:
         """Tag corrections as consumed by ``run_id`` so the trigger stops counting them.
 
-        Only the trigger reads this tag: every run still trains on all corrections ever stored.
+        Only the trigger reads this tag: every run still trains on all active corrections.
         Already-used corrections keep the first run that consumed them.
         """
         ids = list(correction_ids)

@@ -32,6 +32,9 @@ BANDS = ("routed", "shadow", "manual")
 ACTIONS = ("confirm", "override")
 MODEL_STATUSES = ("candidate", "deployed", "rejected", "retired")
 RUN_OUTCOMES = ("deployed", "rejected", "failed")
+#: ``active`` corrections are trained on and counted; ``quarantined`` ones wait for a person.
+CORRECTION_STATUSES = ("active", "quarantined")
+AUDIT_ACTIONS = ("quarantine", "release", "delete")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -139,6 +142,7 @@ class CorrectionRow(Base):
     __table_args__ = (
         CheckConstraint(_one_of("action", ACTIONS), name="action"),
         CheckConstraint(_one_of("decided_band", BANDS), name="decided_band"),
+        CheckConstraint(_one_of("status", CORRECTION_STATUSES), name="status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -157,6 +161,29 @@ class CorrectionRow(Base):
     used_in_training_run: Mapped[int | None] = mapped_column(
         ForeignKey("training_runs.id"), index=True
     )
+    status: Mapped[str] = mapped_column(
+        String(16), default="active", server_default="active", index=True
+    )
+
+
+class CorrectionAuditRow(Base):
+    """Who quarantined, released or deleted which corrections, when and why.
+
+    ``correction_ids`` is a list rather than a link table: deleted corrections leave no row to
+    link to, and the record must outlive them. ``details`` keeps what a deleted row said.
+    """
+
+    __tablename__ = "correction_audit"
+    __table_args__ = (CheckConstraint(_one_of("action", AUDIT_ACTIONS), name="action"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    acted_at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    correction_ids: Mapped[list[str]] = mapped_column(JSONDocument)
+    training_run: Mapped[int | None] = mapped_column(ForeignKey("training_runs.id"))
+    details: Mapped[dict[str, Any] | None]
 
 
 class ModelVersionRow(Base):

@@ -1,8 +1,11 @@
 """The trigger: enough new corrections start one retrain -> gate -> deploy-or-reject cycle.
 
-The count is of corrections no run has consumed yet; a run consumes every such correction
-(trained on, or held out to gate), whatever its outcome, so a rejected candidate is not retried
-on the same evidence: the next run waits for ``retrain_after`` fresh corrections.
+The count is of active corrections no run has consumed yet; a run consumes every such
+correction (trained on, or held out to gate), whatever its outcome, so a rejected candidate is
+not retried on the same evidence: the next run waits for ``retrain_after`` fresh corrections.
+A rejected run's fresh corrections are also quarantined (:mod:`learner.corrections`): later runs
+train without them until a person releases them, so honest corrections that arrive after a
+flood of bad ones are judged on their own.
 
 Error policy: a run that raises is recorded as ``failed`` with the error, its corrections stay
 unconsumed, and the exception propagates so the service crashes loudly instead of retrying a
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from learner import registry
+from learner.corrections import quarantine_rejected_run
 from learner.deploy import Announcer, deploy
 from learner.gates import CORRECTIONS_HOLDOUT, GOLD_TEST, Margins, evaluate_sets, judge
 from learner.retrain import (
@@ -45,6 +49,7 @@ class RunResult:
     gates_passed: bool
     deployed: bool
     report: dict[str, Any]
+    quarantined: int = 0
 
 
 @dataclass
@@ -145,7 +150,8 @@ class Learner:
             candidate_version=candidate.version,
             report=report,
         )
-        self.store.mark_used(run_id, fresh)
+        rejection = None if verdict.passed else "; ".join(verdict.failures()) or "gates failed"
+        quarantined = self._consume(run_id, fresh, candidate.version, rejection)
         return RunResult(
             run_id=run_id,
             version=candidate.version,
@@ -154,4 +160,23 @@ class Learner:
             gates_passed=verdict.passed,
             deployed=verdict.passed,
             report=report,
+            quarantined=quarantined,
         )
+
+    def _consume(self, run_id: int, fresh: set[str], version: str, rejection: str | None) -> int:
+        """Tag the run's fresh corrections; a rejected run's are quarantined, since they are
+        the likeliest cause and retraining on them again would sink every later run too."""
+        if rejection is None:
+            self.store.mark_used(run_id, fresh)
+            return 0
+        reason = f"run {run_id}: candidate {version} rejected: {rejection}"
+        held = quarantine_rejected_run(self.store, run_id, sorted(fresh), reason=reason)
+        if held:
+            log.warning(
+                "run %d rejected: %d corrections quarantined; review them with "
+                "`triage corrections list --status quarantined --run %d`",
+                run_id,
+                held,
+                run_id,
+            )
+        return held

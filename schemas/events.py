@@ -6,7 +6,8 @@ Integrators get the JSON Schema of these models from ``triage schemas export DIR
 from __future__ import annotations
 
 import base64
-import uuid
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -133,21 +134,49 @@ class DeadLetter(BaseModel):
         return self.payload.encode("utf-8")
 
 
+#: The classifier head a correction labels. One head today (the manifest's ``primary_head``);
+#: part of the idempotency key so a second head's correction of the same ticket is its own fact.
+CORRECTION_HEAD = "label"
+
+
+def _derived_correction_id(data: dict[str, Any]) -> str:
+    return Correction.idempotency_key(data["ticket_id"], data["label"], data["reviewer"])
+
+
 class Correction(BaseModel):
     """A triage manager's confirmation or override of a decision, on ``tickets.corrections``.
 
-    ``correction_id`` makes storage idempotent: a re-delivered event is stored once.
+    ``correction_id`` is the idempotency key: the store keeps one row per key. When a producer
+    gives none it is derived from ticket, head, label and reviewer, so the same person sending
+    the same label for the same ticket twice (a retry, a double click, a re-run script) is
+    stored and counted once, while a changed label is a new correction.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    correction_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     ticket_id: Annotated[str, Field(min_length=1)]
     label: Annotated[str, Field(min_length=1)]
     reviewer: Annotated[str, Field(min_length=1)]
+    # After the fields it is derived from: the factory receives them validated.
+    correction_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(
+        default_factory=_derived_correction_id,
+        description=(
+            "idempotency key; omitted, it is derived from ticket_id, head, label and reviewer "
+            "(Correction.idempotency_key), so a re-send is a no-op"
+        ),
+    )
     action: Literal["confirm", "override"]
     note: str | None = None
     corrected_at: datetime = Field(default_factory=utcnow)
+
+    @staticmethod
+    def idempotency_key(
+        ticket_id: str, label: str, reviewer: str, head: str = CORRECTION_HEAD
+    ) -> str:
+        """A stable hex key of what the correction says; JSON framing keeps ``("a b", "c")``
+        and ``("a", "b c")`` apart."""
+        framed = json.dumps([ticket_id, head, label, reviewer], ensure_ascii=False)
+        return hashlib.sha256(framed.encode("utf-8")).hexdigest()[:32]
 
 
 class ModelDeployed(BaseModel):

@@ -189,7 +189,7 @@ def create_app(
     secure_cookies: bool = False,
     session_max_age_s: int = 8 * 3600,
 ) -> FastAPI:
-    from web import api, pages
+    from web import api, corrections, pages
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -230,4 +230,5 @@ def create_app(
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(corrections.router)
     return app

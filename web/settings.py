@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 from ops.settings import ConnectionSettings
 
-Role = Literal["reviewer", "ops"]
+Role = Literal["reviewer", "ops", "admin"]
 
 
 class UserEntry(BaseModel):

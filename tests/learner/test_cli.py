@@ -1,4 +1,5 @@
-"""`triage queue`, `triage report bands`, `triage models list` against a real SQLite file."""
+"""`triage queue`, `triage report bands`, `triage models list` against a real SQLite file;
+`triage correct` through the real broker into each real store."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import func, select
 
 from learner import registry
-from learner.cli import models_group, queue_command, report_group
-from learner.store import Store
+from learner.cli import correct_command, models_group, queue_command, report_group
+from learner.store import CorrectionOutcome, Store
+from learner.tables import CorrectionRow
+from schemas.events import Correction
+from tests.fixtures.stack import StreamEnv
 from tests.learner.events import LABELS, correction, decision
 
 
@@ -72,3 +77,36 @@ def test_models_list_marks_the_deployed_version(filled_store: Store) -> None:
     assert any("v2" in line and "rejected" in line for line in lines)
     as_json = json.loads(CliRunner().invoke(models_group, ["list", "--json"]).output)
     assert [r["version"] for r in as_json] == ["v2", "v1"]
+
+
+@pytest.mark.integration
+def test_correct_sent_twice_is_stored_and_counted_once(
+    store: Store, stream_env: StreamEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: the same valid correction sent twice from the CLI gave two rows, both counted
+    toward a retrain. Both sends now carry one derived key; the recorder stores it once."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TRIAGE_KAFKA_BOOTSTRAP", stream_env.stack.kafka_bootstrap)
+    monkeypatch.setenv("TRIAGE_TOPIC_PREFIX", stream_env.topics.prefix)
+    store.add_decision(decision("t1", "cards"))
+    for _ in range(2):
+        sent = CliRunner().invoke(
+            correct_command, ["t1", "loans", "--reviewer", "ana", "--note", "wrong team"]
+        )
+        assert sent.exit_code == 0, (sent.output, sent.exception)
+    records = stream_env.collect(
+        [stream_env.topics.corrections], until=lambda r: len(r) >= 2, timeout_s=30
+    )
+    events = [Correction.model_validate_json(value) for _topic, _key, value in records]
+    assert len(events) == 2
+    # What the recorder does with each delivered event.
+    outcomes = [store.add_correction(event, LABELS) for event in events]
+    assert outcomes == [CorrectionOutcome.stored, CorrectionOutcome.duplicate]
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(CorrectionRow)) == 1
+    assert store.unused_corrections_count() == 1
+    keyed = CliRunner().invoke(
+        correct_command, ["t1", "loans", "--reviewer", "ana", "--idempotency-key", "hd-42"]
+    )
+    assert keyed.exit_code == 0, (keyed.output, keyed.exception)
+    assert "published correction hd-42" in keyed.output

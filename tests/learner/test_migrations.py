@@ -5,10 +5,11 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Column, Integer, MetaData, inspect
+from sqlalchemy import Column, Integer, MetaData, inspect, text
 
-from learner.store import Store, alembic_config
+from learner.store import Store, alembic_config, connect, migrate
 from learner.tables import Base
+from tests.learner.events import LABELS, correction, decision
 
 
 def diffs(store: Store, metadata: MetaData) -> list[object]:
@@ -39,8 +40,40 @@ def test_downgrade_to_base_and_upgrade_again(database_url: str) -> None:
         assert set(inspect(store.engine).get_table_names()) <= {"alembic_version"}
         reopened = Store.open(database_url)
         reopened.close()
-        assert {"decisions", "corrections", "model_versions", "training_runs"} <= set(
-            inspect(store.engine).get_table_names()
-        )
+        assert {
+            "decisions",
+            "corrections",
+            "model_versions",
+            "training_runs",
+            "correction_audit",
+        } <= set(inspect(store.engine).get_table_names())
     finally:
         store.close()
+
+
+def test_corrections_stored_before_0002_become_active(database_url: str) -> None:
+    """Upgrading a store that holds corrections keeps them trained on and counted."""
+    engine = connect(database_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(connection=conn), "0001")
+    finally:
+        engine.dispose()
+    old = Store(connect(database_url))
+    try:
+        old.add_decision(decision("t1", "cards"))
+        with old.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO corrections (correction_id, ticket_id, label, reviewer, action, "
+                    "decided_label, decided_band, corrected_at, stored_at) VALUES "
+                    "('c1', 't1', 'loans', 'ana', 'override', 'cards', 'shadow', "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+        migrate(old.engine)
+        assert old.unused_corrections_count() == 1
+        assert [c.correction_id for c in old.training_corrections()] == ["c1"]
+        assert old.add_correction(correction("t1", "loans", correction_id="c1"), LABELS).accepted
+    finally:
+        old.close()

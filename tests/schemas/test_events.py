@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -55,7 +56,7 @@ def test_topics_prefix_and_bands() -> None:
     assert topics.band("shadow") == "staging.tickets.shadow"
 
 
-def test_export_writes_a_schema_per_event(tmp_path) -> None:
+def test_export_writes_a_schema_per_event(tmp_path: Path) -> None:
     written = export_json_schemas(tmp_path)
     index = json.loads((tmp_path / "topics.json").read_text())
     assert index["tickets.routed"] == "Decision.schema.json"

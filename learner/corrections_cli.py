@@ -1,0 +1,191 @@
+"""`triage corrections`: list, quarantine, release and delete stored corrections.
+
+A module of its own so ``learner/cli.py`` stays readable; :mod:`learner.cli` lists the group in
+its ``COMMANDS``. The store is imported inside the commands so ``triage --help`` stays instant.
+Every change needs a reason and names who made it (``--by``, default: the login name), because
+each one is written to the audit log (``triage corrections audit``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from learner.corrections import AuditEntry, Selection
+    from learner.store import Store
+
+
+def _store() -> Store:
+    from learner.settings import LearnerSettings
+    from learner.store import Store
+
+    return Store.open(LearnerSettings().database_url)
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in a bare container
+        return ""
+
+
+def _selection(correction_ids: tuple[str, ...], run: int | None, reviewer: str | None) -> Selection:
+    from learner.corrections import Selection
+
+    return Selection(correction_ids=correction_ids, run=run, reviewer=reviewer)
+
+
+def _report(verb: str, entry: AuditEntry | None) -> None:
+    if entry is None:
+        click.echo(f"nothing to {verb}: every selected correction already is")
+        return
+    click.echo(
+        f"{entry.action} #{entry.id}: {len(entry.correction_ids)} corrections by {entry.actor}"
+    )
+
+
+def _change_options(fn: Any) -> Any:
+    """The selection and the who/why every change takes, in one place."""
+    for option in reversed(
+        [
+            click.argument("correction_ids", nargs=-1),
+            click.option("--run", type=int, help="corrections consumed (or held) by this run"),
+            click.option("--reviewer", help="corrections this reviewer sent"),
+            click.option("--reason", required=True, help="why, for the audit log"),
+            click.option(
+                "--by",
+                "actor",
+                default=_login_name,
+                show_default="your login name",
+                help="who makes the change, for the audit log",
+            ),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+@click.group("corrections")
+def corrections_group() -> None:
+    """Stored corrections: review what a rejected retrain quarantined, release or delete it."""
+
+
+@corrections_group.command("list")
+@click.option("--status", type=click.Choice(["active", "quarantined"]), help="only this status")
+@click.option("--run", type=int, help="only corrections consumed (or held) by this run")
+@click.option("--reviewer", help="only this reviewer's corrections")
+@click.option("--ticket", "ticket_id", help="only this ticket's corrections")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print a JSON list instead of a table")
+def corrections_list(
+    status: str | None,
+    run: int | None,
+    reviewer: str | None,
+    ticket_id: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Corrections, newest first."""
+    from learner.corrections import list_corrections
+
+    with _store() as store:
+        records = list_corrections(
+            store,
+            status=status,  # type: ignore[arg-type]
+            run=run,
+            reviewer=reviewer,
+            ticket_id=ticket_id,
+            limit=limit,
+        )
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in records], indent=2))
+        return
+    if not records:
+        click.echo("no corrections match")
+        return
+    click.echo(f"{'id':<32} {'status':<11} {'run':>4} {'ticket':<20} {'label':<20} reviewer")
+    for r in records:
+        run_text = str(r.used_in_training_run) if r.used_in_training_run is not None else "-"
+        click.echo(
+            f"{r.correction_id[:32]:<32} {r.status:<11} {run_text:>4} {r.ticket_id[:20]:<20} "
+            f"{r.label[:20]:<20} {r.reviewer}"
+        )
+
+
+@corrections_group.command("quarantine")
+@_change_options
+def corrections_quarantine(
+    correction_ids: tuple[str, ...], run: int | None, reviewer: str | None, reason: str, actor: str
+) -> None:
+    """Hold corrections out of training and the retrain count until released."""
+    from learner.corrections import quarantine
+
+    with _store() as store:
+        entry = quarantine(
+            store, _selection(correction_ids, run, reviewer), actor=actor, reason=reason
+        )
+    _report("quarantine", entry)
+
+
+@corrections_group.command("release")
+@_change_options
+def corrections_release(
+    correction_ids: tuple[str, ...], run: int | None, reviewer: str | None, reason: str, actor: str
+) -> None:
+    """Return quarantined corrections to training; they count toward the next retrain."""
+    from learner.corrections import release
+
+    with _store() as store:
+        entry = release(
+            store, _selection(correction_ids, run, reviewer), actor=actor, reason=reason
+        )
+    _report("release", entry)
+
+
+@corrections_group.command("delete")
+@_change_options
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def corrections_delete(
+    correction_ids: tuple[str, ...],
+    run: int | None,
+    reviewer: str | None,
+    reason: str,
+    actor: str,
+    yes: bool,
+) -> None:
+    """Delete corrections for good (the audit log keeps what they said, not their notes)."""
+    from learner.corrections import delete_corrections
+
+    selection = _selection(correction_ids, run, reviewer)
+    if not yes:
+        click.confirm(f"delete the corrections of {selection.describe()}?", abort=True)
+    with _store() as store:
+        entry = delete_corrections(store, selection, actor=actor, reason=reason)
+    _report("delete", entry)
+
+
+@corrections_group.command("audit")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print a JSON list instead of a table")
+def corrections_audit(limit: int, as_json: bool) -> None:
+    """Who quarantined, released or deleted which corrections, when and why; newest first."""
+    from learner.corrections import audit_log
+
+    with _store() as store:
+        entries = audit_log(store, limit=limit)
+    if as_json:
+        click.echo(json.dumps([e.as_dict() for e in entries], indent=2, default=str))
+        return
+    if not entries:
+        click.echo("the audit log is empty")
+        return
+    for e in entries:
+        run_text = f" run {e.training_run}" if e.training_run is not None else ""
+        click.echo(
+            f"#{e.id} {e.acted_at:%Y-%m-%d %H:%M:%S} {e.actor} {e.action} "
+            f"{len(e.correction_ids)}{run_text}: {e.reason}"
+        )

@@ -27,8 +27,8 @@ def services(request: Request) -> Any:
     return request.app.state.services
 
 
-def signed_in(request: Request) -> Principal:
-    found = principal(request, services(request).directory)
+async def signed_in(request: Request) -> Principal:
+    found = await principal(request, services(request).directory, services(request).sessions)
     if found is None:
         raise HTTPException(
             401,
@@ -65,8 +65,10 @@ class QueueItemOut(BaseModel):
 
 
 class DecideIn(BaseModel):
-    ticket_id: str = Field(min_length=1)
-    label: str = Field(min_length=1, description="the decided label confirms, another overrides")
+    ticket_id: str = Field(min_length=1, max_length=256)
+    label: str = Field(
+        min_length=1, max_length=200, description="the decided label confirms, another overrides"
+    )
     note: str | None = Field(None, max_length=2000)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -26,11 +27,14 @@ from learner.store import Store
 from schemas.topics import Topics
 from stream.dedup import DecisionStore
 from web import dashboard
-from web.auth import Directory
+from web.auth import Directory, Sessions
 from web.broker import CorrectionPublisher, DeadLetterTail, consumer_lag
+from web.exceptions import ConfigError
+from web.limits import BodyLimit, validation_error
 from web.metrics import Snapshot
 from web.review import DeployedLabels, Reviews
-from web.settings import WebSettings
+from web.settings import WebSettings, secret_key_problem
+from web.throttle import LoginThrottle
 
 HERE = Path(__file__).resolve().parent
 
@@ -47,6 +51,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+#: Two years, the preload list's minimum; sent only where the browser already reached us by TLS
+#: (or ``TRIAGE_HSTS`` says a TLS proxy fronts us), since a browser ignores it over plain HTTP.
+HSTS = "max-age=63072000; includeSubDomains"
 
 
 @dataclass
@@ -59,6 +66,8 @@ class Services:
     tail: DeadLetterTail
     publisher: CorrectionPublisher
     directory: Directory
+    sessions: Sessions
+    throttle: LoginThrottle
     topics: Topics
     kafka_bootstrap: str
     worker_group_id: str
@@ -69,7 +78,7 @@ class Services:
     async def start(self) -> None:
         """Async clients are made here, inside the serving loop they will run on."""
         self.redis = aioredis.Redis.from_url(self.redis_url)
-        self.reviews.redis = self.redis
+        self.reviews.redis = self.sessions.redis = self.throttle.redis = self.redis
         await self.publisher.start()
         self.tail.start()
 
@@ -175,6 +184,8 @@ def build_services(settings: WebSettings, store: Store) -> Services:
         tail=DeadLetterTail(settings.kafka_bootstrap, topics.dead_letter),
         publisher=publisher,
         directory=Directory(settings.web_users, settings.web_tokens),
+        sessions=Sessions(None, topics.prefix, settings.session_max_age_s),
+        throttle=throttle(settings),
         topics=topics,
         kafka_bootstrap=settings.kafka_bootstrap,
         worker_group_id=settings.worker_group_id,
@@ -182,14 +193,28 @@ def build_services(settings: WebSettings, store: Store) -> Services:
     )
 
 
+def throttle(settings: WebSettings) -> LoginThrottle:
+    """The sign-in throttle (also what ``triage web unlock`` talks to)."""
+    return LoginThrottle(
+        redis=None,
+        namespace=Topics(settings.topic_prefix).prefix,
+        max_failures=settings.login_max_failures,
+        max_failures_per_address=settings.login_max_failures_per_address,
+        window_s=settings.login_window_s,
+        lockout_s=settings.login_lockout_s,
+    )
+
+
 def create_app(
-    services: Services,
-    *,
-    secret_key: str,
-    secure_cookies: bool = False,
-    session_max_age_s: int = 8 * 3600,
+    services: Services, settings: WebSettings, *, bound_host: str | None = None
 ) -> FastAPI:
+    """``bound_host`` (default ``settings.host``) decides whether cookies default to Secure."""
     from web import api, corrections, pages
+
+    secret_key = settings.secret_key
+    problem = secret_key_problem(secret_key.get_secret_value())
+    if problem is not None:  # settings check this too; an app built another way must not skip it
+        raise ConfigError(f"TRIAGE_SECRET_KEY {problem}")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -207,8 +232,12 @@ def create_app(
         docs_url=None,  # Swagger UI needs a CDN and inline script; the CSP allows neither
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        exception_handlers={RequestValidationError: validation_error},
     )
     app.state.services = services
+    always_hsts = settings.hsts
+    # Added first, so innermost: its 413 still passes the security headers below.
+    app.add_middleware(BodyLimit, max_bytes=settings.web_max_body_bytes)
 
     @app.middleware("http")
     async def security_headers(
@@ -217,15 +246,17 @@ def create_app(
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if always_hsts or request.url.scheme == "https":
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
     app.add_middleware(
         SessionMiddleware,
-        secret_key=secret_key,
+        secret_key=secret_key.get_secret_value(),
         session_cookie="triage_session",
-        max_age=session_max_age_s,
+        max_age=settings.session_max_age_s,
         same_site="strict",
-        https_only=secure_cookies,
+        https_only=settings.cookies_secure(bound_host or settings.host),
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)

@@ -2,10 +2,11 @@
 
 Passwords are hashed with scrypt from the standard library (memory-hard, no extra dependency);
 tokens are long random strings, so a SHA-256 of them is enough and keeps the per-request check
-cheap. Comparisons are constant-time. The session is a signed cookie (Starlette's
-SessionMiddleware): it holds the user name and a CSRF token, nothing secret. Cookie-authenticated
-writes must echo the CSRF token (form field or ``X-CSRF-Token`` header); bearer requests carry
-no ambient credential, so they need none.
+cheap. Comparisons are constant-time. The cookie (Starlette's signed SessionMiddleware) holds a
+session id and a CSRF token; who the id belongs to lives in redis (:class:`Sessions`), so signing
+out ends the session on every replica, and a cookie forged with a leaked key names no session.
+Cookie-authenticated writes must echo the CSRF token (form field or ``X-CSRF-Token`` header);
+bearer requests carry no ambient credential, so they need none.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import redis.asyncio as aioredis
 from starlette.requests import Request
 
 from web.exceptions import ConfigError
@@ -27,6 +29,7 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+SESSION_ID = "sid"
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -132,11 +135,76 @@ def csrf_ok(request: Request, presented: str | None) -> bool:
     )
 
 
-def principal(request: Request, directory: Directory) -> Principal | None:
-    """Bearer token first (API clients), then the session cookie (people)."""
+def text(value: bytes | str) -> str:
+    """A redis reply as text (the client returns bytes unless told to decode)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass
+class Sessions:
+    """Server-side sessions in redis, shared by every web replica.
+
+    Keys hold the SHA-256 of the session id, so reading redis does not hand out sessions; each
+    user's ids are also kept in a set, so all of a user's sessions can be ended at once.
+    """
+
+    redis: aioredis.Redis | None  # set when the app starts (bound to its event loop)
+    namespace: str
+    max_age_s: int
+
+    def _key(self, session_id: str) -> str:
+        return f"triage:{self.namespace}web:session:{token_digest(session_id)}"
+
+    def _user_key(self, name: str) -> str:
+        return f"triage:{self.namespace}web:sessions-of:{token_digest(name)}"
+
+    def _client(self) -> aioredis.Redis:
+        assert self.redis is not None, "the app is not started"
+        return self.redis
+
+    async def open(self, request: Request, name: str) -> None:
+        """A fresh session (and CSRF token) on every sign-in: nothing survives from before."""
+        session_id = secrets.token_urlsafe(32)
+        key, user_key = self._key(session_id), self._user_key(name)
+        async with self._client().pipeline(transaction=True) as pipe:
+            pipe.set(key, name, ex=self.max_age_s)
+            pipe.sadd(user_key, key)
+            pipe.expire(user_key, self.max_age_s)
+            await pipe.execute()
+        request.session.clear()
+        request.session[SESSION_ID] = session_id
+
+    async def user(self, request: Request) -> str | None:
+        session_id = request.session.get(SESSION_ID)
+        if not isinstance(session_id, str):
+            return None
+        name = await self._client().get(self._key(session_id))
+        return text(name) if name is not None else None
+
+    async def close(self, request: Request) -> None:
+        session_id = request.session.get(SESSION_ID)
+        if isinstance(session_id, str):
+            redis = self._client()
+            key = self._key(session_id)
+            name = await redis.getdel(key)
+            if name is not None:
+                await redis.srem(self._user_key(text(name)), key)
+        request.session.clear()
+
+    async def end_all(self, name: str) -> int:
+        """Ends every session of ``name`` (``triage web sign-out``); returns how many."""
+        redis = self._client()
+        keys = await redis.smembers(self._user_key(name))
+        ended = int(await redis.delete(*keys)) if keys else 0
+        await redis.delete(self._user_key(name))
+        return ended
+
+
+async def principal(request: Request, directory: Directory, sessions: Sessions) -> Principal | None:
+    """Bearer token first (API clients), then the server-side session (people)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
         return directory.bearer(token.strip())
-    name = request.session.get("user")
-    return directory.user(name) if isinstance(name, str) else None
+    name = await sessions.user(request)
+    return directory.user(name) if name is not None else None

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from schemas.exceptions import TriageError
 
+#: The most of any request value an answer repeats: enough to recognise it, never a payload.
+ECHO_CHARS = 64
+
+
+def clip(value: str, limit: int = ECHO_CHARS) -> str:
+    """A request value fit to echo back in an error: at most ``limit`` characters."""
+    return value if len(value) <= limit else f"{value[: limit - 1]}… ({len(value)} chars)"
+
 
 class WebError(TriageError):
     """Root of the web service's errors."""
@@ -19,7 +27,7 @@ class AlreadyReviewed(WebError):
     def __init__(self, ticket_id: str, reviewer: str) -> None:
         self.ticket_id = ticket_id
         self.reviewer = reviewer
-        super().__init__(f"ticket {ticket_id!r} was already reviewed by {reviewer}")
+        super().__init__(f"ticket {clip(ticket_id)!r} was already reviewed by {reviewer}")
 
 
 class NotReviewable(WebError):

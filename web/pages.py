@@ -3,6 +3,8 @@ templates are autoescaped and never mark user data safe."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,13 +25,29 @@ def _page(request: Request, name: str, who: Principal | None, **context: Any) ->
     )
 
 
-def _who(request: Request) -> Principal | None:
-    return principal(request, request.app.state.services.directory)
+async def _who(request: Request) -> Principal | None:
+    services = request.app.state.services
+    return await principal(request, services.directory, services.sessions)
+
+
+def _locked_out(request: Request, wait_s: int) -> Response:
+    """429 saying when to retry: the page in words, ``Retry-After`` for clients."""
+    at = (datetime.now(UTC) + timedelta(seconds=wait_s)).strftime("%H:%M UTC")
+    minutes = max(1, -(-wait_s // 60))
+    error = (
+        f"Too many sign-in attempts for this user name or from this address. Try again in "
+        f"{minutes} minute{'s' if minutes != 1 else ''} (after {at}), or ask an admin to run "
+        "`triage web unlock`."
+    )
+    response = _page(request, "login.html", None, error=error)
+    response.status_code = 429
+    response.headers["Retry-After"] = str(wait_s)
+    return response
 
 
 @router.get("/")
 async def home(request: Request) -> Response:
-    who = _who(request)
+    who = await _who(request)
     if who is None:
         return RedirectResponse("/login", 303)
     return RedirectResponse("/queue" if who.can_review else "/dashboard", 303)
@@ -49,13 +67,18 @@ async def login(
 ) -> Response:
     if not csrf_ok(request, csrf_token_field):
         return _page(request, "login.html", None, error="The form expired; try again.")
-    who = request.app.state.services.directory.sign_in(username, password)
+    services = request.app.state.services
+    address = request.client.host if request.client else "unknown"
+    wait_s = await services.throttle.attempt(username, address)
+    if wait_s:
+        return _locked_out(request, wait_s)
+    who = await asyncio.to_thread(services.directory.sign_in, username, password)
     if who is None:
         response = _page(request, "login.html", None, error="Wrong user name or password.")
         response.status_code = 401
         return response
-    request.session.clear()  # a fresh session (and CSRF token) on every sign-in
-    request.session["user"] = who.name
+    await services.throttle.succeeded(username, address)
+    await services.sessions.open(request, who.name)
     return RedirectResponse("/queue" if who.can_review else "/dashboard", 303)
 
 
@@ -65,13 +88,13 @@ async def logout(
 ) -> Response:
     if not csrf_ok(request, csrf_token_field):
         return Response("missing or wrong CSRF token", 403)
-    request.session.clear()
+    await request.app.state.services.sessions.close(request)
     return RedirectResponse("/login", 303)
 
 
 @router.get("/queue")
 async def queue_page(request: Request) -> Response:
-    who = _who(request)
+    who = await _who(request)
     if who is None:
         return RedirectResponse("/login", 303)
     return _page(request, "queue.html", who)
@@ -79,7 +102,7 @@ async def queue_page(request: Request) -> Response:
 
 @router.get("/dashboard")
 async def dashboard_page(request: Request) -> Response:
-    who = _who(request)
+    who = await _who(request)
     if who is None:
         return RedirectResponse("/login", 303)
     return _page(request, "dashboard.html", who)

@@ -24,7 +24,7 @@ from learner.store import Store
 from learner.tables import CorrectionRow, DecisionRow
 from schemas.events import Band, Correction
 from web.broker import CorrectionPublisher
-from web.exceptions import AlreadyReviewed, BadLabel, NotReviewable
+from web.exceptions import AlreadyReviewed, BadLabel, NotReviewable, clip
 
 #: Deletes the claim only if it is still ours (a compare-and-delete in one round trip).
 _RELEASE = """
@@ -131,12 +131,14 @@ class Reviews:
         found = await asyncio.to_thread(decided, self.store, ticket_id)
         if found is None or found[1] not in REVIEW_BANDS:
             raise NotReviewable(
-                f"ticket {ticket_id!r} is not in the review queue (unknown or routed); "
+                f"ticket {clip(ticket_id)!r} is not in the review queue (unknown or routed); "
                 "pick one from the queue"
             )
         known = await asyncio.to_thread(self.labels)
         if label not in known:
-            raise BadLabel(f"label {label!r} is not one of the model's labels: {sorted(known)}")
+            raise BadLabel(
+                f"label {clip(label)!r} is not one of the model's labels: {sorted(known)}"
+            )
         earlier = await asyncio.to_thread(first_reviewer, self.store, ticket_id)
         if earlier is not None:
             raise AlreadyReviewed(ticket_id, earlier)

@@ -18,6 +18,7 @@ from web.auth import hash_password, token_digest
 from web.settings import TokenEntry, UserEntry, WebSettings
 
 PASSWORD = "correct horse battery staple"
+SECRET_KEY = "Jx8kqP2vNw5rT9zLmB4cYh7dFs3gAe6uKo1iWn0tQp-V_xRj"  # shaped like token_urlsafe(36)
 API_TOKEN = "test-api-token-0123456789abcdef"
 USERS = {
     "ana": UserEntry(password_hash=hash_password(PASSWORD), role="reviewer"),
@@ -33,13 +34,21 @@ class WebEnv:
     store: Store
     stream: StreamEnv
 
-    def client(self, services: Services | None = None) -> TestClient:
-        """A client of a fresh app (its own services: two clients may be open at once)."""
+    def client(
+        self,
+        services: Services | None = None,
+        *,
+        settings: WebSettings | None = None,
+        bound_host: str | None = None,
+        base_url: str = "http://testserver",
+    ) -> TestClient:
+        """A client of a fresh app (its own services: two clients may be open at once, like
+        two replicas sharing redis). ``settings`` replaces the test's (``model_copy``)."""
+        settings = settings or self.settings
         app = create_app(
-            services or build_services(self.settings, self.store),
-            secret_key=self.settings.secret_key.get_secret_value(),
+            services or build_services(settings, self.store), settings, bound_host=bound_host
         )
-        return TestClient(app)
+        return TestClient(app, base_url=base_url)
 
 
 def web_settings(stream_env: StreamEnv, database_url: str, model_dir: Path) -> WebSettings:
@@ -50,7 +59,7 @@ def web_settings(stream_env: StreamEnv, database_url: str, model_dir: Path) -> W
         database_url=database_url,
         topic_prefix=stream_env.topics.prefix,
         model_dir=model_dir,
-        secret_key="s" * 40,
+        secret_key=SECRET_KEY,
         web_users=USERS,
         web_tokens=TOKENS,
         worker_group_id=stream_env.group_id,

@@ -29,7 +29,7 @@ from learner.store import Store
 from learner.tables import CorrectionRow
 from schemas.events import Correction, Decision
 from tests.fixtures.stack import StreamEnv, ticket_bytes
-from tests.web.conftest import PASSWORD
+from tests.web.conftest import PASSWORD, SECRET_KEY
 from tests.web.events import HOSTILE_BODY
 from web.auth import hash_password
 
@@ -148,7 +148,7 @@ def system(
         ["web"],
         {
             **base,
-            "TRIAGE_SECRET_KEY": "k" * 48,
+            "TRIAGE_SECRET_KEY": SECRET_KEY,
             "TRIAGE_WEB_USERS": json.dumps(users),
             "TRIAGE_PORT": str(port),
             "TRIAGE_WORKER_GROUP_ID": stream_env.group_id,

@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.web.conftest import SECRET_KEY
 
-def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+
+def run(
+    args: list[str], tmp_path: Path, *, timeout_s: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
     return subprocess.run(
         [sys.executable, "-m", "ops.cli", *args],
@@ -16,7 +20,7 @@ def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProc
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout_s,
     )
 
 
@@ -27,7 +31,7 @@ def test_web_without_a_secret_key_says_what_to_set(tmp_path: Path) -> None:
 
 
 def test_web_without_users_says_how_to_add_them(tmp_path: Path) -> None:
-    result = run(["web"], tmp_path, TRIAGE_SECRET_KEY="x" * 40)
+    result = run(["web"], tmp_path, TRIAGE_SECRET_KEY=SECRET_KEY)
     assert result.returncode == 2
     assert "TRIAGE_WEB_USERS" in result.stderr
 

@@ -230,6 +230,7 @@ def correct_command(
 ) -> None:
     """Publish a reviewer's correction of TICKET_ID to tickets.corrections."""
     from learner.deploy import publish
+    from models.redact import redact_text
     from schemas.events import Correction
     from schemas.topics import Topics
 
@@ -237,7 +238,7 @@ def correct_command(
     fields = {"ticket_id": ticket_id, "label": label, "reviewer": reviewer, "action": action}
     if idempotency_key:
         fields["correction_id"] = idempotency_key
-    correction = Correction.model_validate({**fields, "note": note})
+    correction = Correction.model_validate({**fields, "note": redact_text(note)})
     topic = Topics(settings.topic_prefix).corrections
     publish(settings.kafka_bootstrap, topic, ticket_id, correction.model_dump_json())
     click.echo(f"published correction {correction.correction_id} to {topic}")

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from learner.exceptions import StoreError
 from learner.queue import top_two_margin
 from learner.tables import Base, CorrectionRow, DecisionRow, TrainingRunRow
-from models.redact import redact
+from models.redact import redact, redact_text
 from schemas.events import Correction, Decision
 
 log = logging.getLogger(__name__)
@@ -277,7 +277,7 @@ class Store:
                     label=correction.label,
                     reviewer=correction.reviewer,
                     action=correction.action,
-                    note=correction.note,
+                    note=redact_text(correction.note),  # a note can carry a card number too
                     decided_label=decided.label,
                     decided_band=decided.band,
                     corrected_at=correction.corrected_at,

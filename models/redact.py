@@ -1,47 +1,118 @@
-"""PII redaction: emails, phone numbers, card numbers and account numbers become placeholders.
+"""PII redaction: emails, phone numbers, card numbers, account numbers/IBANs and US social
+security numbers become placeholders.
 
 Tickets are stored, trained on and shown to reviewers; personal data must not travel that far.
-The patterns lean towards precision on the numbers that matter: a digit run is a card only if it
-passes the Luhn check, an IBAN only if its mod-97 check holds, and a bare number is an account
-number only when the text calls it one, so order numbers, amounts and dates survive. Placeholders
-are fixed tokens, so the classifier sees "[CARD]" consistently in training and in production.
+People type numbers however they like (``4111.1111.1111.1111``, a no-break space between groups,
+a lowercase IBAN), so separators are any dash, dot or Unicode space, and letters any case. The
+patterns still lean towards precision on the numbers that matter: a digit run is a card only if
+it passes the Luhn check, an IBAN only if its mod-97 check (and its country's length) holds, an
+SSN only if its area, group and serial can be issued, and a bare number is an account number only
+when the text calls it one, so order numbers, amounts and dates survive. Placeholders are fixed
+tokens, so the classifier sees "[CARD]" consistently in training and in production.
+
+Speed matters (every ticket passes here): every numeric pattern starts with a digit so ``re`` can
+skip to the digits, and they all run only when the text has six digits close together.
 """
 
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
-KINDS = ("email", "phone", "card", "account")
+KINDS = ("email", "phone", "card", "account", "ssn")
 PLACEHOLDERS = {kind: f"[{kind.upper()}]" for kind in KINDS}
 
-_EMAIL = re.compile(
-    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+#: Spaces people (and word processors) put between digit groups: ASCII, no-break, thin, figure,
+#: ideographic; the invisible ones (zero-width, word joiner, soft hyphen, BOM) too, since a copy
+#: from a PDF or a chat app carries them and they hide a number from a plain pattern.
+_SPACES = " \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u200b-\u200d\u2060\ufeff\u00ad\u180e"
+_DASHES = r"\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d"
+_SEP = f"[{_SPACES}{_DASHES}.]"  # between card digit groups
+_GAP = f"[{_SPACES}{_DASHES}]"  # between SSN and IBAN groups: a dot there is an amount
+
+_EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+# A maximal run of 13+ digits with up to three separator characters between digits; which part
+# of it is a card is decided in Python (see _redact_card_run). The look-behinds come after the first
+# digit so `re` can skip straight to digits; they make the run start where the digits start.
+_CARD_RUN = re.compile(
+    rf"\d(?<!\d\d)(?<!\d{_SEP}\d)(?<!\d{_SEP}{{2}}\d)(?<!\d{_SEP}{{3}}\d)"
+    rf"(?:{_SEP}{{0,3}}\d){{12,}}"
 )
-# 13-19 digits, optionally grouped by single spaces or dashes, not glued to more digits
-# (the look-behinds come after the first digit so `re` can skip straight to digits).
-_CARD = re.compile(r"\d(?<!\d\d)(?<!\d[ -]\d)(?:[ -]?\d){12,18}(?![ -]?\d)")
-_IBAN = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]){11,30}\b")
-_ACCOUNT = re.compile(
-    r"(?P<lead>\b(?:account|acct|a/c|iban|routing)\.?"
-    r"(?:\s*(?:number|num|no\.?|nr\.?|#))?\s*(?:is|:|#|-)?\s*)"
-    r"(?P<number>\d(?:[ -]?\d){5,19})(?![ -]?\d)",
+_GROUPS = re.compile(rf"\d+|{_SEP}+")
+_CARD_GROUP_MAX = 6  # a grouped card is written 4-4-4-4, 4-6-5, ...: no group is longer
+_SPACE_RUN = re.compile(f"[{_SPACES}]+")
+_DASH_RUN = re.compile(f"[{_DASHES}]+")
+# The check digits of an IBAN, right after (or one space after) a two-letter country code at a
+# word start; the country code is added back in _replace_ibans (anchoring on a digit keeps the
+# scan fast).
+_IBAN = re.compile(
+    rf"\d(?:(?<=[A-Za-z]{{2}}\d)(?<!\w[A-Za-z]{{2}}\d)|(?<=[A-Za-z]{{2}}{_GAP}\d)"
+    rf"(?<!\w[A-Za-z]{{2}}{_GAP}\d))\d(?:{_GAP}?[A-Za-z0-9]){{11,30}}"
+)
+# 123-45-6789 or 123 45 6789, not glued to other digits, not the tail of a phone (+1 123 45 6789)
+_SSN = re.compile(
+    rf"\d(?<![\w+{_DASHES}]\d)(?<!\d[.,]\d)(?<!\+\d{_GAP}\d)(?<!\+\d\d{_GAP}\d)"
+    rf"(?<!\+\d{{3}}{_GAP}\d)\d\d{_GAP}\d\d{_GAP}\d{{4}}"
+    rf"(?![\w{_DASHES}]|[.,]\d)"
+)
+# A number the text names: "account no. 12345678", "SSN: 123456789". Found digits first (fast),
+# then the words just before it are checked (_LEAD), instead of scanning every word for a lead.
+_NAMED_NUMBER = re.compile(rf"\d(?<!\d\d)(?<!\d{_GAP}\d)(?:{_GAP}?\d){{5,19}}(?!{_GAP}?\d)")
+_LEAD = re.compile(
+    r"\b(?P<word>account|acct|a/c|iban|routing|ssn|ss#|social\s+security)\.?"
+    r"(?:\s*(?:number|num|no\.?|nr\.?|#))?\s*(?:is|:|#|-)?\s*\Z",
     re.IGNORECASE,
 )
+_LEAD_WINDOW = 48
+_LEAD_WORDS = ("acc", "a/c", "iban", "rout", "ss", "social")
+_ALNUM = re.compile("[A-Za-z0-9]")
+_NOT_ALNUM = re.compile("[^A-Za-z0-9]")
+_NOT_DIGIT = re.compile(r"\D")
+_LETTER_VALUES = str.maketrans({letter: str(ord(letter) - 55) for letter in string.ascii_uppercase})
 # Optional +country code, optional (area code), then digit groups split by space, dot or dash;
 # or an unbroken run of 9-14 digits (+447700900123, 07700900123). Each branch starts with its
 # first character and only then looks behind: a leading look-behind would make `re` try every
 # position of every text, which is most of the cost of redaction.
+_P = _SEP
 _PHONE = re.compile(
-    r"(?:\+(?<![\w+]\+)(?:\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{2,6}){1,4}|\d{9,14})"
-    r"|\((?<![\w+]\()\d{1,4}\)[ .-]?\d{1,5}(?:[ .-]\d{2,6}){1,4}"
-    r"|\d(?<![\w+]\d)(?:\d{0,4}(?:[ .-]\d{2,6}){1,4}|\d{8,13}))"
+    rf"(?:\+(?<![\w+]\+)(?:\d{{1,3}}{_P}?(?:\(\d{{1,4}}\){_P}?)?\d{{1,5}}(?:{_P}\d{{2,6}}){{1,4}}"
+    rf"|\d{{9,14}})"
+    rf"|\((?<![\w+]\()\d{{1,4}}\){_P}?\d{{1,5}}(?:{_P}\d{{2,6}}){{1,4}}"
+    rf"|\d(?<![\w+]\d)(?:\d{{0,4}}(?:{_P}\d{{2,6}}){{1,4}}|\d{{8,13}}))"
     r"(?![\w-])"
 )
-# Every number worth redacting has at least six digits close together; most texts have none.
-_NUMBERISH = re.compile(r"\d(?:[ ().+-]{0,2}\d){5}")
-_DATE = re.compile(r"\d{4}[./-]\d{1,2}[./-]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
+# International numbers alone, claimed before cards: "+1 541 200 4597 920" is a phone even when
+# its digits after the country code happen to pass the Luhn check.
+_PLUS_PHONE = re.compile(
+    rf"\+(?<![\w+]\+)\d{{1,3}}{_P}?(?:\(\d{{1,4}}\){_P}?)?\d{{1,5}}(?:{_P}\d{{2,6}}){{1,4}}(?![\w-])"
+)
+_PHONE_SPLIT = re.compile(f"{_SEP}+")
+# Every number worth redacting has at least six digits close together, or is an IBAN (two
+# letters, two digits, then more digits within five characters); most texts have neither.
+_NUMBERISH = re.compile(
+    rf"\d(?:(?:[{_SPACES}{_DASHES}().+]{{0,3}}\d){{5}}"
+    rf"|(?:(?<=[A-Za-z]{{2}}\d)|(?<=[A-Za-z]{{2}}{_GAP}\d))\d(?:{_GAP}?[A-Za-z0-9]){{4}}{_GAP}?\d)"
+)
+# A date at the start of a candidate phone (``01.01.2000 10,000.00``): not a phone.
+_DATE = re.compile(r"(?:\d{4}[./-]\d{1,2}[./-]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})(?!\d)")
+
+#: IBAN length by country (the SWIFT registry): the check then covers exactly the IBAN, not a
+#: word typed after it. Countries not listed are accepted at any group boundary.
+# fmt: off
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28,
+    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
+    "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
+    "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20,
+    "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18,
+    "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24,
+    "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24,
+    "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -53,16 +124,26 @@ class Redaction:
 
 
 def redact(text: str) -> Redaction:
-    """Replace emails, card numbers, account numbers/IBANs and phone numbers with placeholders."""
+    """Replace emails, IBANs, SSNs, international phone numbers, cards, named account/social
+    security numbers and other phone numbers with placeholders, in that order: the stricter
+    shapes claim a number first (no card is written in 3-2-4 groups or after a "+", and an SSN
+    next to another number must not become part of a "card" found across both)."""
     counts = dict.fromkeys(KINDS, 0)
     if "@" in text:
         text = _replace(_EMAIL, text, "email", counts, lambda _m: True)
     if _NUMBERISH.search(text):
-        text = _replace(_IBAN, text, "account", counts, lambda m: _iban_ok(m.group()))
-        text = _replace(_CARD, text, "card", counts, lambda m: luhn_ok(_digits(m.group())))
-        text = _replace_account_numbers(text, counts)
-        text = _replace(_PHONE, text, "phone", counts, lambda m: _phone_ok(m.group()))
+        text = _replace_ibans(text, counts)
+        text = _replace(_SSN, text, "ssn", counts, _ssn_ok)
+        text = _PLUS_PHONE.sub(lambda m: _redact_phone(m.group(), counts), text)
+        text = _CARD_RUN.sub(lambda m: _redact_card_run(m.group(), counts), text)
+        text = _replace_named_numbers(text, counts)
+        text = _PHONE.sub(lambda m: _redact_phone(m.group(), counts), text)
     return Redaction(text=text, counts=counts)
+
+
+def redact_text(text: str | None) -> str | None:
+    """Redacted ``text``, or None: for optional fields (a subject, a reviewer's note)."""
+    return None if text is None else redact(text).text
 
 
 def luhn_ok(digits: str) -> bool:
@@ -94,37 +175,202 @@ def _replace(
     return pattern.sub(substitute, text)
 
 
-def _replace_account_numbers(text: str, counts: dict[str, int]) -> str:
-    def substitute(match: re.Match[str]) -> str:
-        counts["account"] += 1
-        return match.group("lead") + PLACEHOLDERS["account"]
+def _replace_named_numbers(text: str, counts: dict[str, int]) -> str:
+    """Numbers the text calls an account, IBAN, routing or social security number; the words
+    stay, for context. Any such number counts: the text says what it is."""
+    pieces: list[str] = []
+    done = 0
+    for match in _NAMED_NUMBER.finditer(text):
+        start = match.start()
+        window = max(done, start - _LEAD_WINDOW)
+        before = text[window:start].lower()
+        if not any(word in before for word in _LEAD_WORDS):
+            continue  # cheaper than _LEAD's search at every position of the window
+        lead = _LEAD.search(text, window, start)
+        if lead is None:
+            continue
+        kind = "ssn" if lead.group("word")[0] in "sS" else "account"
+        pieces += [text[done:start], PLACEHOLDERS[kind]]
+        counts[kind] += 1
+        done = match.end()
+    return "".join(pieces) + text[done:] if pieces else text
 
-    return _ACCOUNT.sub(substitute, text)
+
+def _redact_card_run(run: str, counts: dict[str, int]) -> str:
+    """The cards inside one run of digit groups. The run may hold more than a card (a CVV, an
+    expiry, an order number, a second card typed next to it), so the stretches of whole groups
+    of 13-19 digits that pass the Luhn check, one group or several of at most six digits joined
+    by one kind of separator, are chosen to cover as many digits as possible."""
+    parts = _GROUPS.findall(run)  # digits, separator, digits, ...
+    digits = parts[::2]
+    whole = "".join(digits)
+    if (
+        len(whole) <= 19
+        and len(set(parts[1::2])) <= 1
+        and (len(digits) == 1 or max(map(len, digits)) <= _CARD_GROUP_MAX)
+        and luhn_ok(whole)
+    ):  # the usual case: the run is one card
+        counts["card"] += 1
+        return PLACEHOLDERS["card"]
+    kinds = [_separator_kind(sep) for sep in parts[1::2]]
+    cards = _card_windows(digits, kinds)
+    if not cards:
+        return run
+    out: list[str] = []
+    i = 0
+    while i < len(digits):
+        end = cards.get(i)
+        if end is None:
+            out.append(digits[i])
+            end = i + 1
+        else:
+            counts["card"] += 1
+            out.append(PLACEHOLDERS["card"])
+        if end < len(digits):
+            out.append(parts[2 * end - 1])
+        i = end
+    return "".join(out)
+
+
+def _card_windows(digits: list[str], kinds: list[str]) -> dict[int, int]:
+    """Start group -> end group (exclusive) of the cards that cover the most digits (dynamic
+    programming over the groups, from the last one back)."""
+    n = len(digits)
+    covered = [0] * (n + 1)  # digits covered by the best choice within groups[i:]
+    choice: list[int | None] = [None] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        covered[i], number = covered[i + 1], ""
+        for j in range(i, n):
+            if j > i and kinds[j - 1] != kinds[i]:
+                break
+            if j > i and max(len(digits[i]), len(digits[j])) > _CARD_GROUP_MAX:
+                break  # "order 667699510 2002-01-01" is two numbers, not a grouped card
+            number += digits[j]
+            if len(number) > 19:
+                break
+            if len(number) >= 13 and luhn_ok(number) and len(number) + covered[j + 1] > covered[i]:
+                covered[i], choice[i] = len(number) + covered[j + 1], j + 1
+    cards: dict[int, int] = {}
+    i = 0
+    while i < n:
+        end = choice[i]
+        if end is None:
+            i += 1
+        else:
+            cards[i], i = end, end
+    return cards
+
+
+def _separator_kind(separator: str) -> str:
+    """Spaces (any number, any kind) are one kind, any dash another: ``4111 - 1111`` is grouped
+    like ``4111-1111``, while ``12.05.2023 10.30`` mixes kinds and is not one number."""
+    return _DASH_RUN.sub("-", _SPACE_RUN.sub("", separator)) or " "
+
+
+def _replace_ibans(text: str, counts: dict[str, int]) -> str:
+    pieces: list[str] = []
+    done = 0
+    for match in _IBAN.finditer(text):
+        spaced = not text[match.start() - 1].isalpha()
+        start = match.start() - (3 if spaced else 2)
+        if start < done or (spaced and text[start : start + 2].upper() not in IBAN_LENGTHS):
+            continue  # "DE 89 ...", but not any two-letter word before a number
+        end = _iban_end(text[start : match.end()])
+        if end is None:
+            continue
+        pieces += [text[done:start], PLACEHOLDERS["account"]]
+        counts["account"] += 1
+        done = start + end
+    return "".join(pieces) + text[done:] if pieces else text
+
+
+def _iban_end(candidate: str) -> int | None:
+    """Where the IBAN at the start of ``candidate`` ends (an index into it), or None.
+
+    A country with a known length gives exactly one place to check; otherwise every group
+    boundary is tried, longest first.
+    """
+    ends = [match.end() for match in _ALNUM.finditer(candidate)]
+    length = IBAN_LENGTHS.get(candidate[:2].upper())
+    if length is not None:
+        tries = [length] if length <= len(ends) else []
+    else:
+        boundaries = {match.start() for match in _NOT_ALNUM.finditer(candidate)}
+        tries = [n for n, end in enumerate(ends, 1) if end in boundaries or end == len(candidate)]
+        tries = [n for n in reversed(tries) if 15 <= n <= 34]
+    compact = _NOT_ALNUM.sub("", candidate).upper()
+    for n in tries:
+        if _mod97_ok(compact[:n]):
+            return ends[n - 1]
+    return None
+
+
+def _mod97_ok(iban: str) -> bool:
+    return int((iban[4:] + iban[:4]).translate(_LETTER_VALUES)) % 97 == 1
+
+
+def _ssn_ok(match: re.Match[str]) -> bool:
+    """Numbers the SSA never issues: area 000, 666 or 900-999, group 00, serial 0000."""
+    digits = _digits(match.group())
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+
+
+def _redact_phone(candidate: str, counts: dict[str, int]) -> str:
+    """The phone numbers in one candidate: the whole, or else its longest stretches of
+    space-separated chunks that are phones, so a number typed next to a phone
+    (``ref 2231 555-123-4567``, ``555-1234 123-45-6789``) does not hide it. Only spaces split:
+    inside ``12.05.2023`` a dot does not start a new number."""
+    if _phone_ok(candidate):
+        counts["phone"] += 1
+        return PLACEHOLDERS["phone"]
+    parts = _SPACE_RUN.split(candidate)
+    if len(parts) == 1:
+        return candidate
+    spaces = _SPACE_RUN.findall(candidate)
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        end = next(
+            (j for j in range(len(parts), i, -1) if _phone_ok(_join(parts, spaces, i, j))), None
+        )
+        if end is None:
+            out.append(parts[i])
+            end = i + 1
+        else:
+            counts["phone"] += 1
+            out.append(PLACEHOLDERS["phone"])
+        if end < len(parts):
+            out.append(spaces[end - 1])
+        i = end
+    return "".join(out)
+
+
+def _join(parts: list[str], spaces: list[str], start: int, end: int) -> str:
+    pieces = [parts[start]]
+    for k in range(start + 1, end):
+        pieces += [spaces[k - 1], parts[k]]
+    return "".join(pieces)
 
 
 def _digits(text: str) -> str:
-    return "".join(char for char in text if char.isdigit())
-
-
-def _iban_ok(candidate: str) -> bool:
-    iban = candidate.replace(" ", "")
-    if not 15 <= len(iban) <= 34:
-        return False
-    rearranged = iban[4:] + iban[:4]
-    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+    return _NOT_DIGIT.sub("", text)
 
 
 def _phone_ok(candidate: str) -> bool:
     digits = _digits(candidate)
-    if not 7 <= len(digits) <= 15 or _DATE.fullmatch(candidate):
+    if not 7 <= len(digits) <= 15 or _DATE.match(candidate):
         return False
     if candidate.startswith(("+", "(")):
         return True
-    if candidate.startswith("0"):  # trunk prefix: a national number has 10-11 digits
-        return len(digits) in (10, 11)
+    groups = tuple(len(group) for group in _PHONE_SPLIT.split(candidate))
+    if candidate.startswith("0"):
+        # Trunk prefix: a national number has 10-11 digits, starts with 0 plus an area code
+        # (07700 900123, 06 12 34 56 78) and keeps one separator: "0.00 2000-01-01" is not one.
+        kinds = {_separator_kind(sep) for sep in _PHONE_SPLIT.findall(candidate)}
+        return len(digits) in (10, 11) and groups[0] >= 2 and len(kinds) <= 1
     # No prefix: only the shapes of North American numbers (555-123-4567, 1 555 123 4567,
     # 555-1234), so amounts, statute numbers and citations are left alone.
-    groups = tuple(len(group) for group in re.split(r"[ .-]", candidate))
     if groups == (3, 4):
         return "." not in candidate  # 867.4001 is a number, not a phone
     return groups in ((3, 3, 4), (1, 3, 3, 4))

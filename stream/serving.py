@@ -25,6 +25,7 @@ from models.artifact import load
 from models.bands import Thresholds
 from models.base import Classifier
 from models.exceptions import ModelError
+from models.redact import redact_text
 from schemas.events import Decision, LabelScore, Ticket
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,18 @@ def decide(
     received_at: Sequence[datetime | None],
     thresholds: Thresholds,
 ) -> list[Decision]:
-    """Score a batch and band each ticket. Blocking (model inference): runs in the executor."""
+    """Score a batch and band each ticket. Blocking (model inference): runs in the executor.
+
+    Personal data is redacted here, before the decision exists: it is cached in redis,
+    published to a band topic and stored, and none of them may hold a card number. The model
+    reads the redacted text too, as it was trained on (training data is redacted).
+    """
+    tickets = [
+        ticket.model_copy(
+            update={"subject": redact_text(ticket.subject), "body": redact_text(ticket.body)}
+        )
+        for ticket in tickets
+    ]
     scores = model.score([ticket.text for ticket in tickets])
     labels = model.labels
     order = np.argsort(-scores.proba, axis=1)[:, :TOP_K]

@@ -22,6 +22,7 @@ from learner import queue, registry
 from learner.queue import REVIEW_BANDS, QueueItem
 from learner.store import Store
 from learner.tables import CorrectionRow, DecisionRow
+from models.redact import redact_text
 from schemas.events import Band, Correction
 from web.broker import CorrectionPublisher
 from web.exceptions import AlreadyReviewed, BadLabel, NotReviewable, clip
@@ -153,7 +154,7 @@ class Reviews:
             label=label,
             reviewer=reviewer,
             action="confirm" if label == found[0] else "override",
-            note=note or None,
+            note=redact_text(note or None),  # the note travels to the topic and the store
         )
         try:
             await self.publisher.publish(correction)

@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv browser demo test test-fast lint bench screenshots clean
+.PHONY: venv browser tools demo test test-fast soak lint bench screenshots clean
 
 venv: $(STAMP)
 
@@ -25,10 +25,17 @@ browser:
 	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		apt-get install -y -qq chromium; } || echo "chromium not installed: browser tests will skip"
 
+# The TLS tests put socat's TLS listener in front of the embedded broker (tansu 0.6 cannot serve
+# TLS itself); openssl makes their throw-away certificate. Installed here as root when missing.
+tools:
+	@command -v socat >/dev/null && command -v openssl >/dev/null || { [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && apt-get install -y -qq socat openssl; } || \
+		echo "socat/openssl not installed: the TLS tests will fail; apt-get install socat openssl"
+
 demo: venv
 	$(BIN)/triage demo
 
-test: venv browser
+test: venv browser tools
 	$(BIN)/python -m pytest
 
 test-fast: venv
@@ -41,6 +48,10 @@ lint: venv
 
 bench: venv
 	$(BIN)/python bench/e2e.py
+
+# 20 minutes at 100 tickets/s; exits non-zero unless RSS stays flat and lag bounded.
+soak: venv
+	$(BIN)/python bench/soak.py
 
 # docs/review-queue.png and docs/ops-dashboard.png, taken by the browser test on sample data.
 screenshots: venv browser

@@ -7,6 +7,11 @@ Latency is produce -> decision: the decision's ``decided_at`` minus ``received_a
 timestamp of the incoming record), both from this machine's clock. Prints the worker's peak RSS.
 
     .venv/bin/python bench/e2e.py [--n 5000] [--rate 100] [--rate-n 1000] [--model-dir DIR]
+                                  [--profile embedded|kafka]
+
+``--profile kafka`` runs the worker with the settings meant for a real cluster (batching
+producer, acks=all, 30 s session timeout, no fetch-wait override) against the embedded broker:
+the profile must not depend on anything only tansu does.
 """
 
 from __future__ import annotations
@@ -141,7 +146,12 @@ def peak_rss_mib(pid: int) -> float:
 
 
 def start_worker(
-    info: StackInfo, topics: Topics, model_dir: Path, work: Path, batch_max: int
+    info: StackInfo,
+    topics: Topics,
+    model_dir: Path,
+    work: Path,
+    batch_max: int,
+    profile: str = "embedded",
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
     env.update(info.env())
@@ -152,6 +162,7 @@ def start_worker(
         TRIAGE_PARTITIONS=str(PARTITIONS),
         TRIAGE_DATA_DIR=str(work / "faust"),
         TRIAGE_BATCH_MAX=str(batch_max),
+        TRIAGE_BROKER_PROFILE=profile,
     )
     log = (work / "worker.log").open("wb")
     return subprocess.Popen(
@@ -163,6 +174,16 @@ def start_worker(
     )
 
 
+def create_topics(info: StackInfo, name: str) -> Topics:
+    """A fresh prefix with the worker's input and output topics, PARTITIONS each."""
+    topics = Topics(prefix=f"{name}{uuid.uuid4().hex[:8]}.")
+    admin = AdminClient({"bootstrap.servers": info.kafka_bootstrap})
+    names = [topics.incoming, *topics.bands, topics.dead_letter]
+    for fut in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in names]).values():
+        fut.result(timeout=10)
+    return topics
+
+
 def run(
     model_dir: Path | None,
     *,
@@ -170,6 +191,7 @@ def run(
     rate: float = 100.0,
     rate_n: int = 1000,
     batch_max: int = 64,
+    profile: str = "embedded",
 ) -> dict[str, float]:
     """Both phases on a fresh embedded stack; prints as it goes and returns the figures
     (`triage bench` calls this)."""
@@ -182,12 +204,8 @@ def run(
         info, _ = stack.start()
         worker = None
         try:
-            topics = Topics(prefix=f"bench{uuid.uuid4().hex[:8]}.")
-            admin = AdminClient({"bootstrap.servers": info.kafka_bootstrap})
-            names = [topics.incoming, *topics.bands, topics.dead_letter]
-            for fut in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in names]).values():
-                fut.result(timeout=10)
-            worker = start_worker(info, topics, model_dir, work, batch_max)
+            topics = create_topics(info, "bench")
+            worker = start_worker(info, topics, model_dir, work, batch_max, profile)
             decisions = Decisions(info.kafka_bootstrap, topics)
             producer = Producer({"bootstrap.servers": info.kafka_bootstrap, "linger.ms": 5})
 
@@ -201,7 +219,7 @@ def run(
             print(f"worker ready and warm in {time.monotonic() - t0:.1f} s (model {model_dir})")
             print(
                 f"data: {source}, {len(bodies)} distinct texts; partitions {PARTITIONS}, "
-                f"batch max {batch_max}"
+                f"batch max {batch_max}, broker profile {profile}"
             )
 
             start = time.monotonic()
@@ -247,8 +265,16 @@ def main() -> None:
     parser.add_argument("--rate-n", type=int, default=1000, help="tickets at the offered rate")
     parser.add_argument("--model-dir", type=Path, default=None, help="default: TF-IDF on sample")
     parser.add_argument("--batch-max", type=int, default=64, help="worker's TRIAGE_BATCH_MAX")
+    parser.add_argument("--profile", choices=["embedded", "kafka"], default="embedded")
     args = parser.parse_args()
-    run(args.model_dir, n=args.n, rate=args.rate, rate_n=args.rate_n, batch_max=args.batch_max)
+    run(
+        args.model_dir,
+        n=args.n,
+        rate=args.rate,
+        rate_n=args.rate_n,
+        batch_max=args.batch_max,
+        profile=args.profile,
+    )
 
 
 if __name__ == "__main__":

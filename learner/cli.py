@@ -7,7 +7,6 @@ Settings are read once here and passed down as typed arguments.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -180,9 +179,7 @@ def models_rollback(version: str) -> None:
     from schemas.topics import Topics
 
     settings = _settings()
-    announcer = Announcer(
-        settings.kafka_bootstrap, settings.redis_url, Topics(settings.topic_prefix)
-    )
+    announcer = Announcer.from_settings(settings, Topics(settings.topic_prefix))
     with _open(settings) as store:
         event = rollback(store, announcer, version)
     click.echo(f"rolled back to {event.version} (was {event.previous_version or '-'})")
@@ -229,7 +226,7 @@ def correct_command(
     idempotency_key: str | None,
 ) -> None:
     """Publish a reviewer's correction of TICKET_ID to tickets.corrections."""
-    from learner.deploy import publish
+    from bus import PublishFailed, producer_config, publish_once
     from models.redact import redact_text
     from schemas.events import Correction
     from schemas.topics import Topics
@@ -240,93 +237,11 @@ def correct_command(
         fields["correction_id"] = idempotency_key
     correction = Correction.model_validate({**fields, "note": redact_text(note)})
     topic = Topics(settings.topic_prefix).corrections
-    publish(settings.kafka_bootstrap, topic, ticket_id, correction.model_dump_json())
+    try:
+        publish_once(producer_config(settings), topic, ticket_id, correction.model_dump_json())
+    except PublishFailed as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"published correction {correction.correction_id} to {topic}")
-
-
-@click.command("simulate")
-@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--seed-fraction", type=click.FloatRange(0, 1, min_open=True), default=0.1, show_default=True
-)
-@click.option("--text-col", default="text", show_default=True)
-@click.option("--label-col", default="label", show_default=True)
-@click.option(
-    "--label-map",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON mapping labels to coarser ones ({label: new} or {group: [labels]})",
-)
-@click.option(
-    "--test-fraction", type=click.FloatRange(0, 0.5, min_open=True), default=0.2, show_default=True
-)
-@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
-@click.option("--retrain-after", type=click.IntRange(min=1), default=None, help="[settings]")
-@click.option("--max-rounds", type=click.IntRange(min=1), default=None, help="stop after N runs")
-@click.option(
-    "--step-timeout",
-    type=click.FloatRange(min=1),
-    default=600.0,
-    show_default=True,
-    help="seconds one step (a training run) may take",
-)
-@click.option(
-    "--backend", type=click.Choice(["lora-transformer", "tfidf"]), default=None, help="[settings]"
-)
-@click.option("--seed", type=int, default=13, show_default=True)
-@click.option(
-    "--work-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("var/simulate"),
-    show_default=True,
-)
-@click.option(
-    "--json",
-    "json_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="write the rows here",
-)
-def simulate_command(
-    data: Path,
-    seed_fraction: float,
-    text_col: str,
-    label_col: str,
-    label_map: Path | None,
-    test_fraction: float,
-    error_rate: float,
-    retrain_after: int | None,
-    max_rounds: int | None,
-    step_timeout: float,
-    backend: str | None,
-    seed: int,
-    work_dir: Path,
-    json_file: Path | None,
-) -> None:
-    """Run the whole learning loop on the embedded stack with a simulated reviewer."""
-    from learner.simulate import SimulationConfig, render, simulate
-
-    settings = _settings()
-    config = SimulationConfig(
-        data=data,
-        text_col=text_col,
-        label_col=label_col,
-        label_map=label_map,
-        seed_fraction=seed_fraction,
-        test_fraction=test_fraction,
-        error_rate=error_rate,
-        retrain_after=retrain_after or settings.retrain_after,
-        max_rounds=max_rounds,
-        step_timeout_s=step_timeout,
-        backend=backend or settings.backend,  # type: ignore[arg-type]
-        seed=seed,
-        work_dir=work_dir,
-        macro_f1_margin=settings.macro_f1_margin,
-        class_f1_margin=settings.class_f1_margin,
-    )
-    result = simulate(config, progress=lambda line: click.echo(line, err=True))
-    click.echo(render(result))
-    if json_file is not None:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(_dump([row.as_dict() for row in result.rows]) + "\n", "utf-8")
 
 
 COMMANDS: list[click.Command] = [
@@ -336,5 +251,4 @@ COMMANDS: list[click.Command] = [
     learner_command,
     correct_command,
     corrections_group,
-    simulate_command,
 ]

@@ -10,10 +10,21 @@ deploying the same version again: every step is idempotent.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from bus import (
+    ConnectionSettings,
+    KafkaSecurity,
+    ModelPointer,
+    ProducerConfig,
+    PublishFailed,
+    producer_config,
+    publish_once,
+    write_pointer,
+)
+from bus.security import redis_options
 from learner import registry
 from learner.exceptions import LearnerError
 from schemas.events import ModelDeployed
@@ -24,8 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PUBLISH_TIMEOUT_S = 30.0
-
 
 class DeployError(LearnerError):
     """A deployment could not be announced (broker or redis unreachable)."""
@@ -33,11 +42,27 @@ class DeployError(LearnerError):
 
 @dataclass(frozen=True)
 class Announcer:
-    """Where a deployment is announced: the redis model pointer and the deployed topic."""
+    """Where a deployment is announced: the redis model pointer and the deployed topic.
+
+    ``producer`` and ``redis_options`` carry the connection's security (``from_settings``);
+    the defaults are a plaintext connection, which is what tests and the embedded stack use.
+    """
 
     kafka_bootstrap: str
     redis_url: str
     topics: Topics
+    producer: ProducerConfig | None = None
+    redis_options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: ConnectionSettings, topics: Topics) -> Announcer:
+        return cls(
+            settings.kafka_bootstrap,
+            settings.redis_url,
+            topics,
+            producer=producer_config(settings),
+            redis_options=redis_options(settings),
+        )
 
     def announce(self, event: ModelDeployed) -> None:
         self.point(event.version, Path(event.model_dir))
@@ -46,10 +71,8 @@ class Announcer:
     def point(self, version: str, model_dir: Path) -> None:
         import redis
 
-        from stream.serving import ModelPointer, write_pointer
-
         try:
-            with redis.Redis.from_url(self.redis_url) as client:
+            with redis.Redis.from_url(self.redis_url, **self.redis_options) as client:
                 write_pointer(
                     client,
                     self.topics.prefix,
@@ -63,32 +86,11 @@ class Announcer:
             ) from exc
 
     def publish(self, event: ModelDeployed) -> None:
-        publish(self.kafka_bootstrap, self.topics.deployed, event.version, event.model_dump_json())
-
-
-def publish(bootstrap: str, topic: str, key: str, value: str) -> None:
-    """Publish one event and wait for the broker's ack; an unacked event is an error."""
-    from confluent_kafka import KafkaException, Producer
-
-    errors: list[str] = []
-
-    def delivered(err: Any, _msg: Any) -> None:
-        if err is not None:
-            errors.append(str(err))
-
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
-    try:
-        producer.produce(
-            topic, value=value.encode("utf-8"), key=key.encode("utf-8"), on_delivery=delivered
-        )
-    except KafkaException as exc:
-        errors.append(str(exc))
-    left = producer.flush(PUBLISH_TIMEOUT_S)
-    if errors or left:
-        raise DeployError(
-            f"could not publish to {topic} at {bootstrap}: {errors or 'timed out'}; check that "
-            "the broker runs (`triage stack up`, TRIAGE_KAFKA_BOOTSTRAP) and try again"
-        )
+        config = self.producer or ProducerConfig(self.kafka_bootstrap, KafkaSecurity())
+        try:
+            publish_once(config, self.topics.deployed, event.version, event.model_dump_json())
+        except PublishFailed as exc:
+            raise DeployError(str(exc)) from exc
 
 
 def deploy(

@@ -23,12 +23,11 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
+from bus import AckedProducer, Send, dead_letter, install_batch_agent, publish_letters
 from learner import registry
 from learner.store import CorrectionOutcome, Store
 from schemas.events import Correction, DeadLetter, Decision
 from schemas.topics import Topics
-from stream.agents import Send, raw_topic
-from stream.deadletter import dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ class RecordStage:
                 decision = Decision.model_validate_json(message.value or b"")
             except ValidationError as exc:
                 outcome.dead_letters.append(
-                    self._letter(message, f"not a Decision: {_first_error(exc)}")
+                    self._letter(message, "schema", f"not a Decision: {_first_error(exc)}")
                 )
                 continue
             if await self._call(self.store.add_decision, decision):
@@ -103,6 +102,7 @@ class RecordStage:
                 outcome.dead_letters.append(
                     self._letter(
                         message,
+                        "schema",
                         f"not a Correction: {_first_error(exc)}; publish one with `triage correct`",
                     )
                 )
@@ -115,22 +115,17 @@ class RecordStage:
             elif result is CorrectionOutcome.duplicate:
                 outcome.duplicates += 1
             else:
-                outcome.dead_letters.append(self._letter(message, result.reason(correction)))
+                outcome.dead_letters.append(
+                    self._letter(message, result.value, result.reason(correction))
+                )
         await self._send_letters(outcome, send)
         return outcome
 
-    def _letter(self, message: Any, reason: str) -> DeadLetter:
-        log.warning(
-            "dead letter %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason
-        )
-        return dead_letter(message, stage=STAGE, reason=reason)
+    def _letter(self, message: Any, kind: str, reason: str) -> DeadLetter:
+        return dead_letter(message, stage=STAGE, kind=kind, reason=reason)
 
     async def _send_letters(self, outcome: RecordOutcome, send: Send) -> None:
-        acks: list[Awaitable[Any]] = []
-        for letter in outcome.dead_letters:
-            key = letter.key.encode() if letter.key is not None else None
-            acks.append(await send(self.topics.dead_letter, key, letter.model_dump_json().encode()))
-        await asyncio.gather(*acks)
+        await publish_letters(outcome.dead_letters, self.topics.dead_letter, send)
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -140,14 +135,14 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def install_recorder(
-    app: faust.App, stage: RecordStage, *, partitions: int, batch_max: int = 200
+    app: faust.App,
+    stage: RecordStage,
+    *,
+    producer: AckedProducer,
+    partitions: int,
+    batch_max: int = 200,
 ) -> None:
-    """Register the two recording agents on ``app``."""
-    dead = raw_topic(app, stage.topics.dead_letter, partitions)
-
-    async def send(topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
-        ack: Awaitable[Any] = await dead.send(key=key, value=value, force=True)
-        return ack
+    """Register the two recording agents on ``app`` (the shared loop: ack only what is durable)."""
 
     def agent(
         name: str, topics: Sequence[str], handle: Callable[..., Awaitable[RecordOutcome]]
@@ -161,25 +156,18 @@ def install_recorder(
             value_serializer="raw",
         )
 
-        async def record(stream: Any) -> None:
-            async for events in stream.noack_take(batch_max, within=0.2):
-                try:
-                    outcome = await handle(events, send)
-                except Exception as exc:
-                    log.critical("%s batch failed, stopping: %r", name, exc, exc_info=True)
-                    await app.crash(exc)
-                    raise
-                for event in events:  # the rows are durable: now faust may commit
-                    await stream.ack(event)
-                log.debug(
-                    "%s: %d stored, %d duplicate, %d dead letters",
-                    name,
-                    outcome.stored,
-                    outcome.duplicates,
-                    len(outcome.dead_letters),
-                )
+        async def run(events: Sequence[Any]) -> RecordOutcome:
+            return await handle(events, producer.send)
 
-        app.agent(source, name=name)(record)
+        install_batch_agent(
+            app,
+            source,
+            name=name,
+            handle=run,
+            batch_max=batch_max,
+            window_s=0.2,
+            before_batch=producer.start,
+        )
 
     agent("record-decisions", stage.topics.bands, stage.decisions)
     agent("record-corrections", [stage.topics.corrections], stage.corrections)

@@ -1,8 +1,7 @@
 """`triage learner`: the recorder agents and the retrain trigger in one long-running service.
 
-The only place LearnerSettings become objects. The faust app is configured like the worker's
-(``stream/app.py`` explains each setting: at-least-once, short session timeout for the
-embedded broker, one record per producer batch, no tables).
+The only place LearnerSettings become objects. The faust app is configured like the worker's,
+by the same factory (``bus.faust_app`` explains each setting and what each broker profile sets).
 
 Training runs on its own thread so the recorder keeps consuming (and heartbeating) while a
 candidate trains; one run at a time.
@@ -16,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import faust
 
+from bus import AckedProducer, faust_app, producer_config
 from learner.deploy import Announcer, adopt
 from learner.gates import Margins
 from learner.recorder import DeployedLabels, RecordStage, install_recorder
@@ -28,9 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: LearnerSettings) -> faust.App:
-    """The learner's app: the same broker settings as the worker's (see :mod:`stream.app`)."""
-    from stream.app import faust_app
-
+    """The learner's app: the same broker settings as the worker's (see :mod:`bus.app`)."""
     return faust_app(settings.group_id, settings)
 
 
@@ -39,7 +37,7 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
 
     topics = Topics(settings.topic_prefix)
     store = Store.open(settings.database_url)
-    announcer = Announcer(settings.kafka_bootstrap, settings.redis_url, topics)
+    announcer = Announcer.from_settings(settings, topics)
     if settings.model_dir.is_dir():
         adopt(store, announcer, settings.model_dir)
     learner = Learner(
@@ -62,7 +60,12 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
         labels=DeployedLabels(store, settings.model_dir),
         executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="record"),
     )
-    install_recorder(app, stage, partitions=settings.partitions)
+    install_recorder(
+        app,
+        stage,
+        producer=AckedProducer(producer_config(settings)),
+        partitions=settings.partitions,
+    )
     training = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain")
     busy = asyncio.Lock()
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ops.settings import FaustServiceSettings
+from bus import FaustServiceSettings
 
 
 class LearnerSettings(FaustServiceSettings):

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "ops.stack_cli:COMMANDS",
     "ops.bench_cli:COMMANDS",
     "learner.cli:COMMANDS",
+    "ops.simulate_cli:COMMANDS",
     "web.cli:COMMANDS",
 )
 

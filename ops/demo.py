@@ -132,6 +132,7 @@ def publish(info: StackInfo, topics: Topics, limit: int | None) -> dict[str, dic
     """Publish the sample test file; returns ticket_id -> row (for the accuracy check)."""
     from tqdm import tqdm
 
+    from bus import KafkaSecurity, ProducerConfig
     from stream.produce import Columns, produce
 
     with TEST.open(newline="") as fh:
@@ -139,7 +140,7 @@ def publish(info: StackInfo, topics: Topics, limit: int | None) -> dict[str, dic
     with tqdm(total=len(rows), unit="ticket", desc="publishing") as bar:
         result = produce(
             TEST,
-            bootstrap=info.kafka_bootstrap,
+            config=ProducerConfig(info.kafka_bootstrap, KafkaSecurity()),
             topic=topics.incoming,
             columns=Columns(text="text"),
             limit=len(rows),

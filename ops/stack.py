@@ -67,6 +67,33 @@ def redis_binary() -> Path:
     return found
 
 
+def redis_args(port: int, data_dir: Path) -> list[str]:
+    """redis-server's arguments: loopback only, and an append-only file fsynced on every write.
+
+    The decision cache is what makes a re-delivered ticket get the *same* decision bytes. Without
+    persistence a redis restart forgets every decision, and a re-delivery is decided afresh
+    (another ``decided_at``, maybe another model). ``appendfsync always`` costs one fsync per
+    pipeline (the worker writes a batch per pipeline), measured in ``bench/e2e.py``.
+    ``noeviction``: an evicted decision is the same loss as a restart without the file.
+    """
+    return [
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--maxmemory-policy",
+        "noeviction",
+        "--dir",
+        str(data_dir),
+    ]
+
+
 def free_port() -> int:
     """A port the kernel considers free right now (the tiny race is caught by the ready probe)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -109,6 +136,8 @@ class StackInfo:
 
     def env(self) -> dict[str, str]:
         return {
+            # tansu's workarounds (see bus.settings) apply only under this profile
+            "TRIAGE_BROKER_PROFILE": "embedded",
             "TRIAGE_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "TRIAGE_REDIS_URL": self.redis_url,
             "TRIAGE_DATABASE_URL": self.database_url,
@@ -215,19 +244,7 @@ class EmbeddedStack:
             )
             redis = self._spawn(
                 "redis",
-                [
-                    str(redis_binary()),
-                    "--port",
-                    str(redis_port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(self.state_dir),
-                ],
+                [str(redis_binary()), *redis_args(redis_port, self.state_dir)],
                 redis_port,
             )
             self._wait_ready(kafka, lambda: kafka_ready(info.kafka_bootstrap))

@@ -84,18 +84,45 @@ class Decision(BaseModel):
     body: str = ""
 
 
+#: What went wrong with a dead-lettered message, for dashboards and alerts (bounded label set).
+DeadLetterKind = Literal[
+    "not_utf8",
+    "invalid_unicode",
+    "not_json",
+    "too_large",
+    "too_deep",
+    "duplicate_key",
+    "schema",
+    "classify_error",
+    "unknown_ticket",
+    "unknown_label",
+    "contradicts_decision",
+    "other",
+]
+DEAD_LETTER_KINDS: tuple[str, ...] = DeadLetterKind.__args__  # type: ignore[attr-defined]
+
+
 class DeadLetter(BaseModel):
-    """A message a stage could not process, with where it came from and what to do about it."""
+    """A message a stage could not process, with where it came from and what to do about it.
+
+    ``payload`` holds at most a bounded prefix of the original bytes (``truncated`` says so);
+    ``payload_bytes`` and ``payload_sha256`` describe the whole original, so a letter always fits
+    the producer's request limit and can still be matched to the sender's copy.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     payload: str
     payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    payload_bytes: int = 0
+    payload_sha256: str = ""
+    truncated: bool = False
     key: str | None = None
     topic: str
     partition: int
     offset: int
     stage: str
+    kind: DeadLetterKind = "other"
     reason: str
     received_at: datetime = Field(default_factory=utcnow)
 
@@ -110,25 +137,33 @@ class DeadLetter(BaseModel):
         offset: int,
         stage: str,
         reason: str,
+        kind: DeadLetterKind = "other",
+        max_payload_bytes: int | None = None,
     ) -> DeadLetter:
-        """Keep the original bytes exactly: UTF-8 text as is, anything else base64."""
+        """UTF-8 text as is, anything else base64; beyond ``max_payload_bytes`` only a prefix."""
         data = raw or b""
+        kept = data if max_payload_bytes is None else data[:max_payload_bytes]
         try:
-            payload, encoding = data.decode("utf-8"), "utf-8"
+            payload, encoding = kept.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
-            payload, encoding = base64.b64encode(data).decode("ascii"), "base64"
+            payload, encoding = base64.b64encode(kept).decode("ascii"), "base64"
         return cls(
             payload=payload,
             payload_encoding=encoding,
-            key=key.decode("utf-8", "replace") if key is not None else None,
+            payload_bytes=len(data),
+            payload_sha256=hashlib.sha256(data).hexdigest(),
+            truncated=len(kept) < len(data),
+            key=key[:1024].decode("utf-8", "replace") if key is not None else None,
             topic=topic,
             partition=partition,
             offset=offset,
             stage=stage,
+            kind=kind,
             reason=reason,
         )
 
     def original_bytes(self) -> bytes:
+        """The original message, or its kept prefix when ``truncated``."""
         if self.payload_encoding == "base64":
             return base64.b64decode(self.payload)
         return self.payload.encode("utf-8")

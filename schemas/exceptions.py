@@ -11,8 +11,12 @@ class TriageError(Exception):
 
 
 class InvalidEvent(TriageError):
-    """A message on a topic does not match its schema; ``reason`` is written for a person."""
+    """A message on a topic does not match its schema; ``reason`` is written for a person.
 
-    def __init__(self, reason: str) -> None:
+    ``kind`` is one of ``schemas.events.DEAD_LETTER_KINDS``: a bounded label for dashboards.
+    """
+
+    def __init__(self, reason: str, kind: str = "schema") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind

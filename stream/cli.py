@@ -34,7 +34,7 @@ def produce_command(
     """Publish a CSV or JSONL export to tickets.incoming, keyed by ticket_id."""
     from tqdm import tqdm
 
-    from ops.settings import ConnectionSettings
+    from bus import ConnectionSettings, producer_config
     from schemas.topics import Topics
     from stream.produce import Columns, produce
 
@@ -43,7 +43,7 @@ def produce_command(
     with tqdm(total=limit, unit="ticket", desc=f"-> {topic}") as bar:
         report = produce(
             file,
-            bootstrap=settings.kafka_bootstrap,
+            config=producer_config(settings),
             topic=topic,
             columns=Columns(text=text_col, ticket_id=id_col, subject=subject_col),
             limit=limit,

@@ -9,7 +9,3 @@ class StreamError(TriageError):
 
 class ProduceError(StreamError):
     """An export cannot be published as it is (unreadable file, unknown column, ...)."""
-
-
-class DedupStateError(StreamError):
-    """The dedup store holds something the worker did not write: fix or flush redis."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bus import AckedProducer, ProducerConfig
 from schemas.events import Ticket
 from stream.exceptions import ProduceError
 
@@ -72,7 +73,7 @@ def tickets_from_records(
 def produce(
     path: Path,
     *,
-    bootstrap: str,
+    config: ProducerConfig,
     topic: str,
     columns: Columns,
     limit: int | None = None,
@@ -82,20 +83,18 @@ def produce(
     from models.data import iter_records
 
     rows = tickets_from_records(iter_records(path), columns, stem=path.stem)
-    return asyncio.run(_publish(rows, bootstrap, topic, limit, on_sent))
+    return asyncio.run(_publish(rows, config, topic, limit, on_sent))
 
 
 async def _publish(
     rows: Iterator[Ticket | RowProblem],
-    bootstrap: str,
+    config: ProducerConfig,
     topic: str,
     limit: int | None,
     on_sent: Callable[[int], object],
 ) -> ProduceReport:
-    from aiokafka import AIOKafkaProducer
-
     report = ProduceReport()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = AckedProducer(config)
     await producer.start()
     pending: list[Awaitable[Any]] = []
 
@@ -113,7 +112,7 @@ async def _publish(
             if limit is not None and report.sent + len(pending) >= limit:
                 break
             value = item.model_dump_json(exclude_none=True).encode("utf-8")
-            pending.append(await producer.send(topic, value, key=item.ticket_id.encode("utf-8")))
+            pending.append(await producer.send(topic, item.ticket_id.encode("utf-8"), value))
             if len(pending) >= IN_FLIGHT:
                 await drain()
         await drain()

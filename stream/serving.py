@@ -9,11 +9,9 @@ every worker (and a restarted one) serves the same model.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import numpy as np
 import redis
 import redis.asyncio as aioredis
 
+from bus import ModelPointer, read_pointer, write_pointer
 from models.artifact import load
 from models.bands import Thresholds
 from models.base import Classifier
@@ -47,37 +46,6 @@ class ModelHolder:
         """Serve ``model`` from the next batch on; returns the model it replaces."""
         previous, self._model = self._model, model
         return previous
-
-
-@dataclass(frozen=True)
-class ModelPointer:
-    """``triage:<prefix>model:current`` in redis: the model directory every worker must serve."""
-
-    version: str
-    model_dir: Path
-
-    @staticmethod
-    def key(namespace: str) -> str:
-        return f"triage:{namespace}model:current"
-
-    def to_json(self) -> str:
-        return json.dumps({"version": self.version, "model_dir": str(self.model_dir)})
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> ModelPointer:
-        data = json.loads(raw)
-        return cls(version=str(data["version"]), model_dir=Path(data["model_dir"]))
-
-
-def read_pointer(client: redis.Redis, namespace: str) -> ModelPointer | None:
-    raw = client.get(ModelPointer.key(namespace))
-    return None if raw is None else ModelPointer.from_json(raw)
-
-
-def write_pointer(
-    client: redis.Redis, namespace: str, pointer: ModelPointer, *, only_if_unset: bool
-) -> bool:
-    return bool(client.set(ModelPointer.key(namespace), pointer.to_json(), nx=only_if_unset))
 
 
 def load_serving_model(

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ops.settings import FaustServiceSettings
+from bus import FaustServiceSettings
 
 Device = Literal["auto", "cpu", "cuda"]
 
@@ -22,6 +22,11 @@ class WorkerSettings(FaustServiceSettings):
     )
     max_body_bytes: int = Field(
         64 * 1024, gt=0, description="UTF-8 size above which a ticket is dead-lettered"
+    )
+    max_message_bytes: int = Field(
+        0,
+        ge=0,
+        description="whole-message size checked before decoding (0: 4x TRIAGE_MAX_BODY_BYTES)",
     )
     dedup_ttl_seconds: int = Field(
         7 * 24 * 3600, gt=0, description="a ticket_id seen again within this window is not re-run"

@@ -6,17 +6,28 @@ The only place that turns settings into objects; everything below takes typed ar
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import faust
 import redis
-import redis.asyncio as aioredis
 
+from bus import (
+    AckedProducer,
+    DecisionStore,
+    Send,
+    async_redis_client,
+    faust_app,
+    install_batch_agent,
+    producer_config,
+    raw_topic,
+    redis_client,
+    topic_guard,
+)
 from models.bands import Thresholds
 from schemas.topics import Topics
-from stream.agents import ClassifyStage, install_classify
-from stream.app import create_app
-from stream.dedup import DecisionStore
+from stream.agents import STAGE, ClassifyStage
 from stream.exceptions import StreamError
 from stream.serving import ModelHolder, ModelWatcher, load_serving_model
 from stream.settings import WorkerSettings
@@ -27,7 +38,7 @@ log = logging.getLogger(__name__)
 def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.Worker:
     topics = Topics(settings.topic_prefix)
     try:
-        with redis.Redis.from_url(settings.redis_url) as sync_client:
+        with redis_client(settings) as sync_client:
             model = load_serving_model(
                 sync_client,
                 settings.topic_prefix,
@@ -42,7 +53,7 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
         ) from exc
     log.info("serving model %s (%d labels)", model.version, len(model.labels))
     holder = ModelHolder(model)
-    client = aioredis.Redis.from_url(settings.redis_url)
+    client = async_redis_client(settings)
     stage = ClassifyStage(
         holder=holder,
         store=DecisionStore(
@@ -50,14 +61,26 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
         ),
         thresholds=Thresholds(settings.route_threshold, settings.shadow_threshold),
         max_body_bytes=settings.max_body_bytes,
+        max_message_bytes=settings.max_message_bytes,
         topics=topics,
         # one thread: the model is not re-entrant, and a second batch must not overtake the first
         executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="classify"),
     )
-    app = create_app(settings)
+    app = faust_app(settings.group_id, settings, web_port=settings.web_port)
+    guard = topic_guard(settings, [*topics.bands, topics.dead_letter])
+    producer = AckedProducer(producer_config(settings), recover=guard.recover)
+
+    async def before_batch() -> None:
+        # The output topics are checked against the broker every few seconds: a broker that
+        # came back empty gets them back (or stops the worker) before anything is counted.
+        await producer.start()
+        await guard.ensure_due()
+
     install_classify(
         app,
         stage,
+        send=producer.send,
+        before_batch=before_batch,
         partitions=settings.partitions,
         batch_max=settings.batch_max,
         window_s=settings.batch_window_s,
@@ -72,6 +95,32 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
     )
     app.timer(settings.model_poll_s)(watcher.refresh)
     return faust.Worker(app, loglevel=loglevel)
+
+
+def install_classify(
+    app: faust.App,
+    stage: ClassifyStage,
+    *,
+    send: Send,
+    partitions: int,
+    batch_max: int,
+    window_s: float,
+    before_batch: Callable[[], Awaitable[None]] | None = None,
+) -> Any:
+    """Register the classify agent: raw bytes in, acked raw bytes out (through ``send``)."""
+
+    async def handle(events: Any) -> Any:
+        return await stage.process(events, send)
+
+    return install_batch_agent(
+        app,
+        raw_topic(app, stage.topics.incoming, partitions),
+        name=STAGE,
+        handle=handle,
+        batch_max=batch_max,
+        window_s=window_s,
+        before_batch=before_batch,
+    )
 
 
 def run(settings: WorkerSettings, *, loglevel: str = "info") -> None:

@@ -15,6 +15,8 @@ pytest_plugins = [
     "tests.fixtures.stack",
     "tests.fixtures.database",
     "tests.fixtures.models",
+    "tests.fixtures.faults",
+    "tests.fixtures.tls",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

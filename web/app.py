@@ -22,16 +22,23 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bus import (
+    DeadLetterTail,
+    DecisionStore,
+    KafkaSecurity,
+    consumer_lag,
+    producer_config,
+)
+from bus.security import redis_options
 from learner import registry
 from learner.store import Store
 from schemas.topics import Topics
-from stream.dedup import DecisionStore
 from web import dashboard
 from web.auth import Directory, Sessions
-from web.broker import CorrectionPublisher, DeadLetterTail, consumer_lag
 from web.exceptions import ConfigError
 from web.limits import BodyLimit, validation_error
 from web.metrics import Snapshot
+from web.publish import CorrectionPublisher
 from web.review import DeployedLabels, Reviews
 from web.settings import WebSettings, secret_key_problem
 from web.throttle import LoginThrottle
@@ -70,6 +77,8 @@ class Services:
     throttle: LoginThrottle
     topics: Topics
     kafka_bootstrap: str
+    kafka_security: KafkaSecurity
+    redis_options: dict[str, Any]
     worker_group_id: str
     partitions: int
 
@@ -77,7 +86,7 @@ class Services:
 
     async def start(self) -> None:
         """Async clients are made here, inside the serving loop they will run on."""
-        self.redis = aioredis.Redis.from_url(self.redis_url)
+        self.redis = aioredis.Redis.from_url(self.redis_url, **self.redis_options)
         self.reviews.redis = self.sessions.redis = self.throttle.redis = self.redis
         await self.publisher.start()
         self.tail.start()
@@ -91,7 +100,11 @@ class Services:
 
     async def lag(self) -> list[Any]:
         return await consumer_lag(
-            self.kafka_bootstrap, self.topics.incoming, self.partitions, self.worker_group_id
+            self.kafka_bootstrap,
+            self.kafka_security,
+            self.topics.incoming,
+            self.partitions,
+            self.worker_group_id,
         )
 
     async def worker_counters(self) -> dict[str, int]:
@@ -167,7 +180,8 @@ class Services:
 
 def build_services(settings: WebSettings, store: Store) -> Services:
     topics = Topics(settings.topic_prefix)
-    publisher = CorrectionPublisher(settings.kafka_bootstrap, topics.corrections)
+    publisher = CorrectionPublisher(producer_config(settings), topics.corrections)
+    security = KafkaSecurity.from_settings(settings)
     reviews = Reviews(
         store=store,
         redis=None,
@@ -181,13 +195,15 @@ def build_services(settings: WebSettings, store: Store) -> Services:
         store=store,
         redis_url=settings.redis_url,
         reviews=reviews,
-        tail=DeadLetterTail(settings.kafka_bootstrap, topics.dead_letter),
+        tail=DeadLetterTail(settings.kafka_bootstrap, security, topics.dead_letter),
         publisher=publisher,
         directory=Directory(settings.web_users, settings.web_tokens),
         sessions=Sessions(None, topics.prefix, settings.session_max_age_s),
         throttle=throttle(settings),
         topics=topics,
         kafka_bootstrap=settings.kafka_bootstrap,
+        kafka_security=security,
+        redis_options=redis_options(settings),
         worker_group_id=settings.worker_group_id,
         partitions=settings.partitions,
     )

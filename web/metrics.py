@@ -23,8 +23,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from bus import KINDS, PartitionLag
 from learner.tables import ACTIONS, BANDS, RUN_OUTCOMES
-from web.broker import KINDS, PartitionLag
 from web.dashboard import LatencyHistogram
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -24,8 +24,8 @@ from learner.store import Store
 from learner.tables import CorrectionRow, DecisionRow
 from models.redact import redact_text
 from schemas.events import Band, Correction
-from web.broker import CorrectionPublisher
 from web.exceptions import AlreadyReviewed, BadLabel, NotReviewable, clip
+from web.publish import CorrectionPublisher
 
 #: Deletes the claim only if it is still ours (a compare-and-delete in one round trip).
 _RELEASE = """

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from ops.settings import ConnectionSettings
+from bus import ConnectionSettings
 
 Role = Literal["reviewer", "ops", "admin"]
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bus import KafkaSecurity, ProducerConfig
 from schemas.events import Ticket
 from stream.exceptions import ProduceError
 from stream.produce import Columns, RowProblem, produce, tickets_from_records
@@ -48,7 +49,7 @@ def test_jsonl_export_lands_on_incoming(stream_env: StreamEnv, tmp_path: Path) -
 
     report = produce(
         export,
-        bootstrap=stream_env.stack.kafka_bootstrap,
+        config=ProducerConfig(stream_env.stack.kafka_bootstrap, KafkaSecurity()),
         topic=stream_env.topics.incoming,
         columns=Columns(),
         limit=4,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shutil
 from collections import defaultdict
@@ -94,7 +95,13 @@ def test_thousand_tickets_and_twenty_malformed(
     assert len(letters) == 20
     dead = [DeadLetter.model_validate_json(value) for _t, _k, value in letters]
     assert all(d.reason and d.topic == incoming and d.stage == "classify" for d in dead)
-    assert {d.original_bytes() for d in dead} == {value or b"" for _k, value in MALFORMED}
+    originals = {hashlib.sha256(value or b"").hexdigest(): value or b"" for _k, value in MALFORMED}
+    assert {d.payload_sha256 for d in dead} == set(originals)
+    for letter in dead:  # the whole original, or (over 16 KiB) its prefix, plus size and hash
+        original = originals[letter.payload_sha256]
+        assert letter.payload_bytes == len(original)
+        assert original.startswith(letter.original_bytes())
+        assert letter.truncated == (letter.original_bytes() != original)
     assert worker.exit_codes == [0]
 
 
@@ -155,7 +162,7 @@ def test_deployed_model_is_swapped_in_between_batches(
     """Moving the redis model pointer makes the running worker serve the new model."""
     import redis
 
-    from stream.serving import ModelPointer
+    from bus import ModelPointer
 
     deployed = Path(shutil.copytree(tfidf_model_dir, tmp_path / "deployed"))
     manifest = json.loads((deployed / "manifest.json").read_text())

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bus import KINDS, reason_kind
 from schemas.events import Correction
 from tests.fixtures.stack import ticket_bytes
 from tests.web.conftest import WebEnv, sign_in
 from tests.web.events import decision
-from web.broker import KINDS, reason_kind
 
 pytestmark = pytest.mark.integration
 

@@ -1,5 +1,4 @@
-"""What the web service reads from and writes to Kafka: true consumer lag, the dead-letter tail,
-and acked corrections.
+"""What operators read from Kafka: true consumer lag and the dead-letter tail.
 
 Lag is the high watermark from a *fetch response* minus the worker group's committed offset.
 The embedded broker answers ListOffsets(latest) with the last batch's base offset + 1 (see the
@@ -18,21 +17,19 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
-from schemas.events import Correction, DeadLetter
-from web.exceptions import PublishFailed
+from bus.security import KafkaSecurity
+from schemas.events import DEAD_LETTER_KINDS, DeadLetter
 
 log = logging.getLogger(__name__)
 
-PUBLISH_TIMEOUT_S = 30.0
 #: How long a lag probe waits for every partition's first fetch response.
 PROBE_TIMEOUT_S = 3.0
 
-#: Dead-letter reasons are free text written by each stage; metrics label them by kind so the
-#: label set stays bounded whatever the text says. First match wins; the rest are "other".
+#: Letters carry their ``kind``; these patterns classify letters written before it existed.
+#: First match wins; the rest are "other".
 REASON_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("not_utf8", re.compile(r"not valid UTF-8")),
     ("not_json", re.compile(r"not JSON|is a JSON \w+, not an object|tombstone")),
@@ -42,7 +39,7 @@ REASON_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("unknown_label", re.compile(r"is not one of the deployed model's labels")),
     ("contradicts_decision", re.compile(r"differs from the decided label")),
 )
-KINDS: tuple[str, ...] = (*(kind for kind, _ in REASON_KINDS), "other")
+KINDS: tuple[str, ...] = DEAD_LETTER_KINDS
 
 
 def reason_kind(reason: str) -> str:
@@ -64,12 +61,12 @@ class PartitionLag:
 
 
 async def consumer_lag(
-    bootstrap: str, topic: str, partitions: int, group_id: str
+    bootstrap: str, security: KafkaSecurity, topic: str, partitions: int, group_id: str
 ) -> list[PartitionLag]:
     """Per-partition backlog of ``group_id`` on ``topic``; a partition that answered no fetch
     within :data:`PROBE_TIMEOUT_S` is left out rather than reported as zero."""
     tps = [TopicPartition(topic, p) for p in range(partitions)]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.aiokafka_options())
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group_id, partitions=tps)
@@ -82,6 +79,7 @@ async def consumer_lag(
         enable_auto_commit=False,
         fetch_max_wait_ms=100,
         max_partition_fetch_bytes=64 * 1024,
+        **security.aiokafka_options(),
     )
     await probe.start()
     try:
@@ -108,6 +106,7 @@ class DeadLetterTail:
     latest few letters for the dashboard. Group-less, so it never competes with anyone."""
 
     bootstrap: str
+    security: KafkaSecurity
     topic: str
     keep: int = 20
     counts: Counter[str] = field(default_factory=Counter)
@@ -127,7 +126,8 @@ class DeadLetterTail:
             self.unreadable += 1
             log.warning("unreadable message on %s: %r", self.topic, (raw or b"")[:200])
             return
-        self.counts[reason_kind(letter.reason)] += 1
+        kind = letter.kind if letter.kind != "other" else reason_kind(letter.reason)
+        self.counts[kind] += 1
         self.latest.appendleft(letter)
         while len(self.latest) > self.keep:
             self.latest.pop()
@@ -140,6 +140,7 @@ class DeadLetterTail:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=200,
+            **self.security.aiokafka_options(),
         )
         await consumer.start()
         try:
@@ -162,40 +163,3 @@ class DeadLetterTail:
 def _log_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.critical("dead-letter tail stopped: %r", task.exception())
-
-
-class CorrectionPublisher:
-    """Publishes corrections and waits for the broker's ack: an unacked one is an error."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.topic = topic
-        self.bootstrap = bootstrap
-        self._producer: AIOKafkaProducer | None = None
-
-    async def start(self) -> None:
-        """Inside the serving event loop: aiokafka binds its producer to the running loop."""
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
-        await self._producer.start()
-
-    async def stop(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
-
-    async def publish(self, correction: Correction) -> None:
-        if self._producer is None:
-            raise PublishFailed("the correction publisher is not started; start the web app")
-        try:
-            await asyncio.wait_for(
-                self._producer.send_and_wait(
-                    self.topic,
-                    correction.model_dump_json().encode("utf-8"),
-                    key=correction.ticket_id.encode("utf-8"),
-                ),
-                PUBLISH_TIMEOUT_S,
-            )
-        except (KafkaError, TimeoutError) as exc:
-            raise PublishFailed(
-                f"the broker at {self.bootstrap} did not ack the correction of ticket "
-                f"{correction.ticket_id!r} ({exc!r}); nothing was recorded, try again"
-            ) from exc

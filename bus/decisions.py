@@ -1,4 +1,4 @@
-"""Dedup and idempotent publishing, with redis as the only state.
+"""The decision cache: dedup and idempotent publishing, with redis as the only state.
 
 Why this order keeps "no ticket lost, duplicates only identical" under SIGKILL:
 
@@ -10,6 +10,12 @@ A kill between 1 and 2 leaves a stored, unmarked decision: the re-delivered tick
 those exact bytes instead of classifying again (the model may have changed meanwhile). A kill
 between 2 and 3 re-delivers a ticket that is marked: it is skipped. So a consumer of the band
 topics sees either one decision per ticket or byte-identical copies of it.
+
+That promise lasts as long as redis keeps the keys: for ``TRIAGE_DEDUP_TTL_SECONDS`` and across
+redis restarts only with persistence on (the embedded stack and the compose file run redis with
+``appendonly yes``, ``appendfsync always``, ``noeviction``). A redis that comes back *empty*
+forgets every decision; a ticket delivered again after that is decided afresh (same ticket_id
+and key, a new ``decided_at``, maybe a newer ``model_version``). The README says so.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from stream.exceptions import DedupStateError
+from bus.exceptions import DecisionCacheError
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,7 @@ class DecisionStore:
             result[ticket_id] = stored.payload
         missing = set(ids) - set(result)
         if missing:
-            raise DedupStateError(
+            raise DecisionCacheError(
                 f"redis refused to store and returned no decision for {sorted(missing)[:5]}; "
                 "is redis evicting keys (maxmemory-policy)? use noeviction"
             )

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from learner.simulate import (
+from models.data import LabelledData
+from ops.simulate import (
     Row,
     SimulationConfig,
     SimulationError,
@@ -18,7 +19,6 @@ from learner.simulate import (
     simulate,
     stratified,
 )
-from models.data import LabelledData
 
 
 def test_stratified_keeps_every_class_and_every_row() -> None:

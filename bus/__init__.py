@@ -1,0 +1,65 @@
+"""The plumbing every service stands on: broker and redis connections, and nothing else.
+
+``stream``, ``learner`` and ``web`` reach Kafka and redis only through what this package
+exports; none of them imports another. What lives here: connection settings and their security
+(TLS/SASL) applied identically to every client, broker profiles, the faust app factory, raw
+topics and the topic guard, the one batch-agent loop, dead letters, the one acked producer,
+the redis decision cache, the model pointer, and the operator's lag and dead-letter readers.
+"""
+
+from bus.agent import install_batch_agent
+from bus.app import async_redis_client, faust_app, producer_config, redis_client, topic_guard
+from bus.deadletter import MAX_PAYLOAD_BYTES, dead_letter, publish_letters
+from bus.decisions import DecisionStore, Stored
+from bus.exceptions import (
+    BrokerStateLost,
+    BusError,
+    ConnectionConfigError,
+    DecisionCacheError,
+    PublishFailed,
+    TopicMissing,
+)
+from bus.inspect import KINDS, DeadLetterTail, PartitionLag, consumer_lag, reason_kind
+from bus.pointer import ModelPointer, read_pointer, write_pointer
+from bus.producer import AckedProducer, ProducerConfig, Send, publish_once
+from bus.security import KafkaSecurity
+from bus.settings import STACK_ENV, ConnectionSettings, FaustServiceSettings
+from bus.topics import TopicGuard, raw_topic
+
+__all__ = [
+    "KINDS",
+    "MAX_PAYLOAD_BYTES",
+    "STACK_ENV",
+    "AckedProducer",
+    "BrokerStateLost",
+    "BusError",
+    "ConnectionConfigError",
+    "ConnectionSettings",
+    "DeadLetterTail",
+    "DecisionCacheError",
+    "DecisionStore",
+    "FaustServiceSettings",
+    "KafkaSecurity",
+    "ModelPointer",
+    "PartitionLag",
+    "ProducerConfig",
+    "PublishFailed",
+    "Send",
+    "Stored",
+    "TopicGuard",
+    "TopicMissing",
+    "async_redis_client",
+    "consumer_lag",
+    "dead_letter",
+    "faust_app",
+    "install_batch_agent",
+    "producer_config",
+    "publish_letters",
+    "publish_once",
+    "raw_topic",
+    "read_pointer",
+    "reason_kind",
+    "redis_client",
+    "topic_guard",
+    "write_pointer",
+]

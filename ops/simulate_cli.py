@@ -1,0 +1,101 @@
+"""`triage simulate`: the whole learning loop on a stack of its own, with a simulated reviewer.
+
+It starts the embedded stack, so it lives at the top (``ops``), which may use every package.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("simulate")
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--seed-fraction", type=click.FloatRange(0, 1, min_open=True), default=0.1, show_default=True
+)
+@click.option("--text-col", default="text", show_default=True)
+@click.option("--label-col", default="label", show_default=True)
+@click.option(
+    "--label-map",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON mapping labels to coarser ones ({label: new} or {group: [labels]})",
+)
+@click.option(
+    "--test-fraction", type=click.FloatRange(0, 0.5, min_open=True), default=0.2, show_default=True
+)
+@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--retrain-after", type=click.IntRange(min=1), default=None, help="[settings]")
+@click.option("--max-rounds", type=click.IntRange(min=1), default=None, help="stop after N runs")
+@click.option(
+    "--step-timeout",
+    type=click.FloatRange(min=1),
+    default=600.0,
+    show_default=True,
+    help="seconds one step (a training run) may take",
+)
+@click.option(
+    "--backend", type=click.Choice(["lora-transformer", "tfidf"]), default=None, help="[settings]"
+)
+@click.option("--seed", type=int, default=13, show_default=True)
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/simulate"),
+    show_default=True,
+)
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write the rows here",
+)
+def simulate_command(
+    data: Path,
+    seed_fraction: float,
+    text_col: str,
+    label_col: str,
+    label_map: Path | None,
+    test_fraction: float,
+    error_rate: float,
+    retrain_after: int | None,
+    max_rounds: int | None,
+    step_timeout: float,
+    backend: str | None,
+    seed: int,
+    work_dir: Path,
+    json_file: Path | None,
+) -> None:
+    """Run the whole learning loop on the embedded stack with a simulated reviewer."""
+    from learner.settings import LearnerSettings
+    from ops.simulate import SimulationConfig, render, simulate
+
+    settings = LearnerSettings()
+    config = SimulationConfig(
+        data=data,
+        text_col=text_col,
+        label_col=label_col,
+        label_map=label_map,
+        seed_fraction=seed_fraction,
+        test_fraction=test_fraction,
+        error_rate=error_rate,
+        retrain_after=retrain_after or settings.retrain_after,
+        max_rounds=max_rounds,
+        step_timeout_s=step_timeout,
+        backend=backend or settings.backend,  # type: ignore[arg-type]
+        seed=seed,
+        work_dir=work_dir,
+        macro_f1_margin=settings.macro_f1_margin,
+        class_f1_margin=settings.class_f1_margin,
+    )
+    result = simulate(config, progress=lambda line: click.echo(line, err=True))
+    click.echo(render(result))
+    if json_file is not None:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        rows = [row.as_dict() for row in result.rows]
+        json_file.write_text(json.dumps(rows, indent=2, default=str) + "\n", "utf-8")
+
+
+COMMANDS: list[click.Command] = [simulate_command]

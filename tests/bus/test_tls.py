@@ -218,3 +218,31 @@ async def run_tail(tail: DeadLetterTail) -> None:
     while tail.total < 1 and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     await tail.stop()
+
+
+def test_redis_over_tls_with_a_ca_file(tls_broker: TlsBroker, tmp_path: Path) -> None:
+    """``rediss://`` + ``TRIAGE_REDIS_SSL_CA_FILE``: the same socat front, before redis."""
+    from bus import ConnectionSettings, redis_client
+    from ops.stack import free_port
+    from tests.fixtures.tls import self_signed, wait_port
+
+    cert, key = self_signed(tmp_path)
+    port = free_port()
+    front = subprocess.Popen(
+        [
+            "socat",
+            f"OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert={cert},key={key},verify=0",
+            "TCP:127.0.0.1:6379",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port)
+        settings = ConnectionSettings(  # type: ignore[call-arg]
+            _env_file=None, redis_url=f"rediss://127.0.0.1:{port}/0", redis_ssl_ca_file=cert
+        )
+        with redis_client(settings) as client:
+            assert client.ping()
+    finally:
+        front.terminate()
+        front.wait(timeout=10)

@@ -20,8 +20,9 @@ from bus.exceptions import (
     TopicMissing,
 )
 from bus.inspect import KINDS, DeadLetterTail, PartitionLag, consumer_lag, reason_kind
+from bus.lock import LockNotAcquired, RedisLock
 from bus.pointer import ModelPointer, read_pointer, write_pointer
-from bus.producer import AckedProducer, ProducerConfig, Send, publish_once
+from bus.producer import AckedProducer, ProducerConfig, Send, publish_all, publish_once
 from bus.security import KafkaSecurity
 from bus.settings import STACK_ENV, ConnectionSettings, FaustServiceSettings
 from bus.topics import TopicGuard, raw_topic
@@ -40,10 +41,12 @@ __all__ = [
     "DecisionStore",
     "FaustServiceSettings",
     "KafkaSecurity",
+    "LockNotAcquired",
     "ModelPointer",
     "PartitionLag",
     "ProducerConfig",
     "PublishFailed",
+    "RedisLock",
     "Send",
     "Stored",
     "TopicGuard",
@@ -54,6 +57,7 @@ __all__ = [
     "faust_app",
     "install_batch_agent",
     "producer_config",
+    "publish_all",
     "publish_letters",
     "publish_once",
     "raw_topic",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,12 +134,20 @@ async def _checked(topic: str, future: Awaitable[Any]) -> Any:
 
 def publish_once(config: ProducerConfig, topic: str, key: str, value: str) -> None:
     """Publish one record from synchronous code (a CLI command) and wait for its ack."""
+    publish_all(config, topic, [(key.encode("utf-8"), value.encode("utf-8"))])
+
+
+def publish_all(
+    config: ProducerConfig, topic: str, records: Sequence[tuple[bytes | None, bytes]]
+) -> None:
+    """Publish records from synchronous code and return once every one was acknowledged."""
 
     async def run() -> None:
         producer = AckedProducer(config)
         try:
             await producer.start()
-            await producer.publish(topic, key.encode("utf-8"), value.encode("utf-8"))
+            acks = [await producer.send(topic, key, value) for key, value in records]
+            await asyncio.wait_for(asyncio.gather(*acks), PUBLISH_TIMEOUT_S)
         except (KafkaError, OSError, TimeoutError) as exc:
             raise PublishFailed(
                 f"could not publish to {topic} at {config.bootstrap} ({exc!r}); check that the "

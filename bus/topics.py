@@ -54,6 +54,7 @@ class TopicGuard:
     interval_s: float = 5.0
     _checked_at: float = field(default=0.0, init=False)
     _all_seen: bool = field(default=False, init=False)
+    _admin: AIOKafkaAdminClient | None = field(default=None, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     async def ensure(self) -> list[str]:
@@ -61,23 +62,21 @@ class TopicGuard:
         async with self._lock:
             if self._checked_at and time.monotonic() - self._checked_at < 0.2:
                 return []  # another caller checked while this one waited for the lock
-            admin = AIOKafkaAdminClient(
-                bootstrap_servers=self.bootstrap, **self.security.aiokafka_options()
-            )
-            await admin.start()
+            admin = await self._client()
             try:
                 existing = set(await admin.list_topics())
-                missing = [name for name in self.names if name not in existing]
-                if missing and not self.create:
-                    raise TopicMissing(
-                        f"topics {missing} do not exist on {self.bootstrap} and "
-                        "TRIAGE_TOPIC_CREATE is off: create them (see the README's topic "
-                        "table) or turn topic creation on"
-                    )
-                if missing:
-                    await self._create(admin, missing)
-            finally:
-                await admin.close()
+            except KafkaError:
+                await self.close()  # a broker that went away: reconnect on the next check
+                raise
+            missing = [name for name in self.names if name not in existing]
+            if missing and not self.create:
+                raise TopicMissing(
+                    f"topics {missing} do not exist on {self.bootstrap} and "
+                    "TRIAGE_TOPIC_CREATE is off: create them (see the README's topic "
+                    "table) or turn topic creation on"
+                )
+            if missing:
+                await self._create(admin, missing)
             self._checked_at = time.monotonic()
             if missing and self._all_seen:
                 raise BrokerStateLost(
@@ -87,6 +86,21 @@ class TopicGuard:
                 )
             self._all_seen = True
             return missing
+
+    async def _client(self) -> AIOKafkaAdminClient:
+        """One admin connection, kept: the embedded profile checks before every batch."""
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.bootstrap, **self.security.aiokafka_options()
+            )
+            await admin.start()
+            self._admin = admin
+        return self._admin
+
+    async def close(self) -> None:
+        if self._admin is not None:
+            admin, self._admin = self._admin, None
+            await admin.close()
 
     async def _create(self, admin: AIOKafkaAdminClient, names: list[str]) -> None:
         log.warning("output topics missing on %s, creating them: %s", self.bootstrap, names)

@@ -181,8 +181,7 @@ def _wait(
 def simulate(
     config: SimulationConfig, progress: Callable[[str], object] = print
 ) -> SimulationResult:
-    from confluent_kafka import Producer
-
+    from bus import KafkaSecurity, ProducerConfig, publish_all
     from models.gates import EvalPack
     from ops.stack import EmbeddedStack
 
@@ -233,7 +232,7 @@ def simulate(
 
     procs: list[subprocess.Popen[bytes]] = []
     logs = []
-    producer: Producer | None = None
+    producer = ProducerConfig(info.kafka_bootstrap, KafkaSecurity())
     try:
         for name in ("worker", "learner"):
             log = (work / f"{name}.log").open("ab")
@@ -248,18 +247,21 @@ def simulate(
                 )
             )
         truth: dict[str, str] = {}
-        producer = Producer({"bootstrap.servers": info.kafka_bootstrap, "linger.ms": 5})
         answered: set[str] = set()
         pending: list[Correction] = []
         rounds = 0
         for start in range(0, len(stream), config.chunk):
-            for i in range(start, min(start + config.chunk, len(stream))):
-                ticket = Ticket(ticket_id=f"sim-{run}-{i}", body=stream.texts[i])
-                truth[ticket.ticket_id] = stream.labels[i]
-                producer.produce(
-                    topics.incoming, ticket.model_dump_json().encode(), ticket.ticket_id.encode()
-                )
-            producer.flush(60)
+            tickets = [
+                Ticket(ticket_id=f"sim-{run}-{i}", body=stream.texts[i])
+                for i in range(start, min(start + config.chunk, len(stream)))
+            ]
+            for ticket, label in zip(tickets, stream.labels[start:], strict=False):
+                truth[ticket.ticket_id] = label
+            publish_all(
+                producer,
+                topics.incoming,
+                [(t.ticket_id.encode(), t.model_dump_json().encode()) for t in tickets],
+            )
             _wait(
                 "decisions",
                 lambda: _count(store, DecisionRow) >= len(truth),
@@ -271,11 +273,11 @@ def simulate(
                 batch, pending = pending[: config.retrain_after], pending[config.retrain_after :]
                 runs_before = _finished_runs(store)
                 stored_before = _count(store, CorrectionRow)
-                for c in batch:
-                    producer.produce(
-                        topics.corrections, c.model_dump_json().encode(), c.ticket_id.encode()
-                    )
-                producer.flush(60)
+                publish_all(
+                    producer,
+                    topics.corrections,
+                    [(c.ticket_id.encode(), c.model_dump_json().encode()) for c in batch],
+                )
                 _wait(
                     "corrections",
                     lambda n=stored_before + len(batch): _count(store, CorrectionRow) >= n,  # type: ignore[misc]
@@ -303,9 +305,6 @@ def simulate(
             "ModelWatcher); models.deployed is published for everything else"
         )
     finally:
-        # dropped before the broker stops: a live librdkafka client would log a failed
-        # reconnect every second for as long as the reference model below trains
-        producer = None
         for proc in procs:
             if proc.poll() is None:
                 proc.terminate()

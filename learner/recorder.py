@@ -7,7 +7,13 @@ the store ignores a decision or correction it already holds.
 
 Error policy: bad input (unparsable event, a correction naming an unknown ticket or label, a
 confirm that contradicts the decision) is dead-lettered with topic, partition, offset and the
-store's reason; anything else (database, broker) crashes the service with nothing acked.
+store's reason. A store that is unavailable (server down, failing over, refusing connections)
+pauses the batch: the store call is retried with capped backoff, logged at ERROR every time,
+nothing acked, for up to ``TRIAGE_STORE_RETRY_S``; only then does the service crash. Pausing
+rather than crashing because an outage of minutes would otherwise be a crash loop, each restart
+re-joining the group and re-reading the same batch; the store calls run on an executor, so the
+event loop (and the consumer's heartbeats) keep running while one waits. Anything else
+(a broker fault, a bug) crashes the service at once with nothing acked.
 """
 
 from __future__ import annotations
@@ -22,9 +28,12 @@ from typing import Any
 
 import faust
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bus import AckedProducer, Send, dead_letter, install_batch_agent, publish_letters
 from learner import registry
+from learner.exceptions import StoreError
 from learner.store import CorrectionOutcome, Store
 from schemas.events import Correction, DeadLetter, Decision
 from schemas.topics import Topics
@@ -56,6 +65,33 @@ class DeployedLabels:
         return self._cache[key]
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """True for faults of the connection, not of the statement: retrying the same call later
+    can succeed (every store call is one idempotent transaction, so a retry after a commit
+    whose answer was lost finds its row and counts a duplicate)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout)
+
+
+@dataclass(frozen=True)
+class StoreRetry:
+    """How the recorder waits out a store outage: doubling delays up to ``max_delay_s``,
+    for at most ``give_up_s`` in all (``TRIAGE_STORE_RETRY_S``)."""
+
+    give_up_s: float = 600.0
+    first_delay_s: float = 0.5
+    max_delay_s: float = 10.0
+
+    def delay(self, attempt: int, waited_s: float) -> float:
+        backoff = self.first_delay_s * float(2 ** min(attempt - 1, 30))
+        return max(0.0, min(self.max_delay_s, backoff, self.give_up_s - waited_s))
+
+
+class StoreUnavailable(StoreError):
+    """The store stayed unavailable for longer than the recorder may pause."""
+
+
 @dataclass
 class RecordOutcome:
     stored: int = 0
@@ -69,9 +105,48 @@ class RecordStage:
     topics: Topics
     labels: Callable[[], Collection[str]]
     executor: Executor
+    retry: StoreRetry = field(default_factory=StoreRetry)
 
-    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+    async def store_call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` on the executor, waiting out a store outage (see the module doc)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        attempt = 0
+        while True:
+            try:
+                result = await loop.run_in_executor(self.executor, fn, *args)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                attempt += 1
+                waited = loop.time() - started
+                if waited >= self.retry.give_up_s:
+                    raise StoreUnavailable(
+                        f"the store is unavailable since {waited:.0f} s ({brief_error(exc)}); "
+                        f"giving up after TRIAGE_STORE_RETRY_S={self.retry.give_up_s:g}: "
+                        "bring the database back (TRIAGE_DATABASE_URL) or raise that setting"
+                    ) from exc
+                delay = self.retry.delay(attempt, waited)
+                log.error(
+                    "the store is unavailable for %s (attempt %d, %.0f s so far): %s; this "
+                    "batch stays unacked, retrying in %.1f s, stopping after "
+                    "TRIAGE_STORE_RETRY_S=%g s",
+                    getattr(fn, "__name__", type(fn).__name__),
+                    attempt,
+                    waited,
+                    brief_error(exc),
+                    delay,
+                    self.retry.give_up_s,
+                )
+                await asyncio.sleep(delay)
+                continue
+            if attempt:
+                log.warning(
+                    "the store is back after %.1f s and %d failed attempts; recording resumes",
+                    loop.time() - started,
+                    attempt,
+                )
+            return result
 
     async def decisions(self, events: Sequence[Any], send: Send) -> RecordOutcome:
         outcome = RecordOutcome()
@@ -84,7 +159,7 @@ class RecordStage:
                     self._letter(message, "schema", f"not a Decision: {_first_error(exc)}")
                 )
                 continue
-            if await self._call(self.store.add_decision, decision):
+            if await self.store_call(self.store.add_decision, decision):
                 outcome.stored += 1
             else:
                 outcome.duplicates += 1
@@ -93,7 +168,7 @@ class RecordStage:
 
     async def corrections(self, events: Sequence[Any], send: Send) -> RecordOutcome:
         outcome = RecordOutcome()
-        labels = await self._call(self.labels)
+        labels = await self.store_call(self.labels)
         for event in events:
             message = event.message
             try:
@@ -107,7 +182,7 @@ class RecordStage:
                     )
                 )
                 continue
-            result: CorrectionOutcome = await self._call(
+            result: CorrectionOutcome = await self.store_call(
                 self.store.add_correction, correction, labels
             )
             if result is CorrectionOutcome.stored:
@@ -126,6 +201,12 @@ class RecordStage:
 
     async def _send_letters(self, outcome: RecordOutcome, send: Send) -> None:
         await publish_letters(outcome.dead_letters, self.topics.dead_letter, send)
+
+
+def brief_error(exc: BaseException) -> str:
+    """The driver's first line: enough to tell a refused connection from a dead server."""
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
 
 
 def _first_error(exc: ValidationError) -> str:

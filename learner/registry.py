@@ -9,6 +9,10 @@ Transitions::
 Each transition is one transaction of conditional UPDATEs, and a partial unique index allows a
 single ``deployed`` row, so two racing deployers cannot both win: the loser gets a
 :class:`RegistryError` and nothing changes.
+
+Training runs that never finished (the learner was killed, or lost its store, mid-run) are
+closed by :func:`close_interrupted_runs` before the next run starts, so no run looks
+``running`` forever and ``triage models list`` shows how each one ended.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from learner.exceptions import RegistryError
-from learner.tables import ModelVersionRow
+from learner.tables import ModelVersionRow, TrainingRunRow
 
 if TYPE_CHECKING:
     from learner.store import Store
@@ -181,3 +185,40 @@ def list_versions(store: Store) -> list[ModelRecord]:
             )
         ).all()
         return [_record(row) for row in rows]
+
+
+#: What an interrupted run's report says; ``failed`` is its outcome (the closed vocabulary of
+#: outcomes has no word of its own for it, and a new one would need a migration).
+INTERRUPTED = (
+    "interrupted: the learner stopped before this run finished (killed, or its store became "
+    "unavailable); nothing of it was deployed and its corrections were left for the next run"
+)
+
+
+def close_interrupted_runs(store: Store) -> list[int]:
+    """Mark every run without an outcome ``failed`` (interrupted); returns their ids.
+
+    Call it only when no other run can be alive: right before starting one, in the one
+    learner replica that trains (one run at a time). A run is open only between
+    ``start_run`` and ``finish_run``, which the same call of ``Learner.run`` makes, so an open
+    run found then belongs to a process that died.
+    """
+    with store.session() as session:
+        ids = list(
+            session.scalars(
+                select(TrainingRunRow.id).where(
+                    TrainingRunRow.outcome.is_(None), TrainingRunRow.finished_at.is_(None)
+                )
+            )
+        )
+        if ids:
+            session.execute(
+                update(TrainingRunRow)
+                .where(TrainingRunRow.id.in_(ids), TrainingRunRow.outcome.is_(None))
+                .values(
+                    outcome="failed",
+                    finished_at=datetime.now(UTC),
+                    report={"error": INTERRUPTED, "interrupted": True},
+                )
+            )
+    return ids

@@ -3,6 +3,11 @@
 The candidate is trained by the classifier's own training code (``models.train.train`` for the
 LoRA transformer, ``TfidfClassifier.fit`` for TF-IDF), never a copy of it, so a retrained model
 is built exactly like the one a person trains with ``triage train``.
+
+A candidate is written to ``<out_root>/.staging-<random>`` and renamed to ``<out_root>/<version>``
+only once complete, so a version directory is always a whole artifact; a training killed
+before the rename leaves only a staging directory, which nothing serves and
+:func:`sweep_staging` removes before the next run.
 """
 
 from __future__ import annotations
@@ -98,6 +103,22 @@ def training_set(gold: LabelledData, corrections: Sequence[TrainingCorrection]) 
     )
 
 
+STAGING_PREFIX = ".staging-"
+
+
+def sweep_staging(out_root: Path) -> list[Path]:
+    """Remove the staging directories dead trainings left under ``out_root``; returns them.
+
+    Only safe while no training writes there (the trigger calls it before a run starts).
+    """
+    if not out_root.is_dir():
+        return []
+    swept = [p for p in out_root.iterdir() if p.name.startswith(STAGING_PREFIX) and p.is_dir()]
+    for path in swept:
+        shutil.rmtree(path, ignore_errors=True)
+    return swept
+
+
 @dataclass(frozen=True)
 class Candidate:
     version: str
@@ -117,7 +138,7 @@ def fit_candidate(
 ) -> Candidate:
     """Train on ``data`` and write the artifact to ``<out_root>/<version>`` (atomically)."""
     out_root.mkdir(parents=True, exist_ok=True)
-    staging = out_root / f".staging-{uuid.uuid4().hex[:8]}"
+    staging = out_root / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
     try:
         model: Any
         if backend == "tfidf":

@@ -4,7 +4,8 @@ The only place LearnerSettings become objects. The faust app is configured like 
 by the same factory (``bus.faust_app`` explains each setting and what each broker profile sets).
 
 Training runs on its own thread so the recorder keeps consuming (and heartbeating) while a
-candidate trains; one run at a time.
+candidate trains; one run at a time. A store outage pauses both halves instead of crashing the
+service: the recorder retries (``TRIAGE_STORE_RETRY_S``), the trigger skips a poll.
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ import faust
 from bus import AckedProducer, faust_app, producer_config
 from learner.deploy import Announcer, adopt
 from learner.gates import Margins
-from learner.recorder import DeployedLabels, RecordStage, install_recorder
+from learner.recorder import (
+    DeployedLabels,
+    RecordStage,
+    StoreRetry,
+    brief_error,
+    database_unavailable,
+    install_recorder,
+)
 from learner.settings import LearnerSettings
 from learner.store import Store
-from learner.trigger import Learner
+from learner.trigger import Learner, RunResult
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -59,6 +67,7 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
         topics=topics,
         labels=DeployedLabels(store, settings.model_dir),
         executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="record"),
+        retry=StoreRetry(give_up_s=settings.store_retry_s),
     )
     install_recorder(
         app,
@@ -66,6 +75,12 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
         producer=AckedProducer(producer_config(settings)),
         partitions=settings.partitions,
     )
+    install_trigger(app, learner, settings.trigger_poll_s)
+    return faust.Worker(app, loglevel=loglevel)
+
+
+def install_trigger(app: faust.App, learner: Learner, poll_s: float) -> None:
+    """Every ``poll_s``, one retrain cycle if due, on its own thread; never two at once."""
     training = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain")
     busy = asyncio.Lock()
 
@@ -78,23 +93,35 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
                     training, learner.maybe_run
                 )
             except Exception as exc:
+                if database_unavailable(exc):
+                    # the recorder waits the outage out; a run cut short by it stays open and
+                    # is closed as interrupted by the next one, which retrains its corrections
+                    log.error(
+                        "retrain check skipped, the store is unavailable: %s; trying again in %g s",
+                        brief_error(exc),
+                        poll_s,
+                    )
+                    return
                 log.critical("training run failed, stopping the learner: %r", exc, exc_info=True)
                 await app.crash(exc)
                 raise
             if result is not None:
-                log.info(
-                    "run %d: candidate %s, %d corrections, gold macro-F1 %.4f, %s",
-                    result.run_id,
-                    result.version,
-                    result.corrections_used,
-                    result.macro_f1,
-                    "deployed"
-                    if result.deployed
-                    else f"rejected, {result.quarantined} corrections quarantined",
-                )
+                _log_result(result)
 
-    app.timer(settings.trigger_poll_s)(trigger)
-    return faust.Worker(app, loglevel=loglevel)
+    app.timer(poll_s)(trigger)
+
+
+def _log_result(result: RunResult) -> None:
+    log.info(
+        "run %d: candidate %s, %d corrections, gold macro-F1 %.4f, %s",
+        result.run_id,
+        result.version,
+        result.corrections_used,
+        result.macro_f1,
+        "deployed"
+        if result.deployed
+        else f"rejected, {result.quarantined} corrections quarantined",
+    )
 
 
 def run(settings: LearnerSettings, *, loglevel: str = "info") -> None:

@@ -61,6 +61,12 @@ class LearnerSettings(FaustServiceSettings):
         5, ge=1, description="a class with fewer rows in an evaluation set is not gated per class"
     )
     trigger_poll_s: float = Field(5.0, gt=0, description="how often unused corrections are counted")
+    store_retry_s: float = Field(
+        600.0,
+        ge=0,
+        description="how long the recorder retries a store that is unavailable (nothing acked "
+        "meanwhile) before the service stops; keep it under the consumer's max poll interval",
+    )
     group_id: str = Field(
         "triage-learner", min_length=1, description="consumer group of the recorder"
     )

@@ -9,7 +9,9 @@ flood of bad ones are judged on their own.
 
 Error policy: a run that raises is recorded as ``failed`` with the error, its corrections stay
 unconsumed, and the exception propagates so the service crashes loudly instead of retrying a
-broken training forever.
+broken training forever. A run that never got to record anything (the learner was killed
+mid-training) is found open by the next run, which closes it as interrupted and removes its
+staging directory first: the next run then trains on the same corrections, from scratch.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from learner.retrain import (
     as_labelled,
     fit_candidate,
     split_corrections,
+    sweep_staging,
     training_set,
 )
 
@@ -76,9 +79,24 @@ class Learner:
         """One cycle if enough corrections piled up, else None. Blocking: call off the loop."""
         return self.run() if self.due() else None
 
+    def _clean_up_dead_runs(self) -> None:
+        """What a killed run left: an open run row and maybe a half-written candidate."""
+        closed = registry.close_interrupted_runs(self.store)
+        swept = sweep_staging(self.registry_dir)
+        if closed or swept:
+            log.warning(
+                "closed %d interrupted training run(s) %s and removed %d staging "
+                "director(y/ies) %s; retraining their corrections now",
+                len(closed),
+                closed,
+                len(swept),
+                [p.name for p in swept],
+            )
+
     def run(self) -> RunResult:
         from models.artifact import load
 
+        self._clean_up_dead_runs()
         gold = GoldSet.read(self.gold_dir)
         every = self.store.training_corrections(unused_only=False)
         fresh = {c.correction_id for c in self.store.training_corrections()}

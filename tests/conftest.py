@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures.models",
     "tests.fixtures.faults",
     "tests.fixtures.tls",
+    "tests.fixtures.learner",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

@@ -44,6 +44,10 @@ _GROUPS = re.compile(rf"\d+|{_SEP}+")
 _CARD_GROUP_MAX = 6  # a grouped card is written 4-4-4-4, 4-6-5, ...: no group is longer
 _SPACE_RUN = re.compile(f"[{_SPACES}]+")
 _DASH_RUN = re.compile(f"[{_DASHES}]+")
+_DASH = re.compile(f"[{_DASHES}]")
+_PHONE_SHAPES = ((3, 4), (3, 3, 4), (1, 3, 3, 4))  # group sizes _phone_ok takes without a 0
+# The area code of a phone written "(555) 123 4567", just before a run of digit groups.
+_AREA_CODE = re.compile(rf"\((?<![\w+]\()\d{{1,4}}\){_SEP}?\Z")
 # The check digits of an IBAN, right after (or one space after) a two-letter country code at a
 # word start; the country code is added back in _replace_ibans (anchoring on a digit keeps the
 # scan fast).
@@ -135,7 +139,7 @@ def redact(text: str) -> Redaction:
         text = _replace_ibans(text, counts)
         text = _replace(_SSN, text, "ssn", counts, _ssn_ok)
         text = _PLUS_PHONE.sub(lambda m: _redact_phone(m.group(), counts), text)
-        text = _CARD_RUN.sub(lambda m: _redact_card_run(m.group(), counts), text)
+        text = _CARD_RUN.sub(lambda m: _redact_card_run(m, counts), text)
         text = _replace_named_numbers(text, counts)
         text = _PHONE.sub(lambda m: _redact_phone(m.group(), counts), text)
     return Redaction(text=text, counts=counts)
@@ -196,11 +200,13 @@ def _replace_named_numbers(text: str, counts: dict[str, int]) -> str:
     return "".join(pieces) + text[done:] if pieces else text
 
 
-def _redact_card_run(run: str, counts: dict[str, int]) -> str:
+def _redact_card_run(match: re.Match[str], counts: dict[str, int]) -> str:
     """The cards inside one run of digit groups. The run may hold more than a card (a CVV, an
-    expiry, an order number, a second card typed next to it), so the stretches of whole groups
-    of 13-19 digits that pass the Luhn check, one group or several of at most six digits joined
-    by one kind of separator, are chosen to cover as many digits as possible."""
+    expiry, an order number, a phone or a second card typed next to it), so the stretches of
+    whole groups of 13-19 digits that pass the Luhn check, one group or several of at most six
+    digits joined by one kind of separator, are chosen to cover as many digits as possible,
+    together with the phone numbers next to them (see _run_windows)."""
+    run = match.group()
     parts = _GROUPS.findall(run)  # digits, separator, digits, ...
     digits = parts[::2]
     whole = "".join(digits)
@@ -212,8 +218,8 @@ def _redact_card_run(run: str, counts: dict[str, int]) -> str:
     ):  # the usual case: the run is one card
         counts["card"] += 1
         return PLACEHOLDERS["card"]
-    kinds = [_separator_kind(sep) for sep in parts[1::2]]
-    cards = _card_windows(digits, kinds)
+    area = _AREA_CODE.search(match.string, max(0, match.start() - 8), match.start())
+    cards = _card_windows(parts, area.group() if area else "")
     if not cards:
         return run
     out: list[str] = []
@@ -232,14 +238,25 @@ def _redact_card_run(run: str, counts: dict[str, int]) -> str:
     return "".join(out)
 
 
-def _card_windows(digits: list[str], kinds: list[str]) -> dict[int, int]:
-    """Start group -> end group (exclusive) of the cards that cover the most digits (dynamic
-    programming over the groups, from the last one back)."""
+def _card_windows(parts: list[str], area: str = "") -> dict[int, int]:
+    """Start group -> end group (exclusive) of the cards that, with the phones the cards leave
+    whole, cover the most digits of a run (dynamic programming over the groups, from the last
+    one back).
+
+    Phones count because a card typed next to a phone (``3000 0000 0000 7   100 100 1000``)
+    makes one run, and a Luhn-valid window reaching into the phone (``0000 0000 7 100 100``, 15
+    digits) covers more digits than the card alone (13) while leaving a piece of each behind:
+    card plus phone covers all 23. The phones are only counted, not replaced: the phone pass
+    replaces them later with what is around them (the "(555)" of ``(555) 123 4567``, a lead
+    that makes it an account number). So a phone here is a stretch that pass would take: the
+    _PHONE shape, _phone_ok, and no dash right after it; ``area`` is the "(555) " just before
+    the run, which belongs to a phone at its start. On a tie, more card digits win."""
+    digits = parts[::2]
+    kinds = [_separator_kind(sep) for sep in parts[1::2]]
     n = len(digits)
-    covered = [0] * (n + 1)  # digits covered by the best choice within groups[i:]
-    choice: list[int | None] = [None] * (n + 1)
-    for i in range(n - 1, -1, -1):
-        covered[i], number = covered[i + 1], ""
+    card_ends: list[list[int]] = [[] for _ in range(n)]  # the cards starting at each group
+    for i in range(n):
+        number = ""
         for j in range(i, n):
             if j > i and kinds[j - 1] != kinds[i]:
                 break
@@ -248,17 +265,66 @@ def _card_windows(digits: list[str], kinds: list[str]) -> dict[int, int]:
             number += digits[j]
             if len(number) > 19:
                 break
-            if len(number) >= 13 and luhn_ok(number) and len(number) + covered[j + 1] > covered[i]:
-                covered[i], choice[i] = len(number) + covered[j + 1], j + 1
+            if len(number) >= 13 and luhn_ok(number):
+                card_ends[i].append(j + 1)
+    if not any(card_ends):
+        return {}
+    # The area code's digits count for a phone at the start: a card there would leave them.
+    area_digits = len(_digits(area))
+    # (digits covered, card digits) of the best choice within groups[i:]
+    best: list[tuple[int, int]] = [(0, 0)] * (n + 1)
+    choice: list[tuple[int, bool] | None] = [None] * (n + 1)  # (end, is a card)
+    for i in range(n - 1, -1, -1):
+        best[i] = best[i + 1]
+        for end in card_ends[i]:
+            size = sum(map(len, digits[i:end]))
+            score = (size + best[end][0], size + best[end][1])
+            if score > best[i]:
+                best[i], choice[i] = score, (end, True)
+        lead = "" if i else area
+        if not lead and digits[i][0] != "0" and len(digits[i]) not in (1, 3):
+            continue  # no phone starts here (see _PHONE_SHAPES)
+        size = 0
+        shape: tuple[int, ...] = ()
+        for j in range(i, min(n, i + 5)):
+            size += len(digits[j])
+            shape += (len(digits[j]),)
+            if size > 15:  # E.164
+                break
+            if j + 1 < n and _DASH.match(parts[2 * j + 1]):
+                continue  # "555-123-4567-9999": the phone pass would not take it
+            if _phone_in_run(parts, i, j, shape, lead):
+                score = (size + area_digits * bool(lead) + best[j + 1][0], best[j + 1][1])
+                if score > best[i]:
+                    best[i], choice[i] = score, (j + 1, False)
     cards: dict[int, int] = {}
     i = 0
     while i < n:
-        end = choice[i]
-        if end is None:
+        window = choice[i]
+        if window is None:
             i += 1
         else:
-            cards[i], i = end, end
+            end, card = window
+            if card:
+                cards[i] = end
+            i = end
     return cards
+
+
+def _phone_in_run(parts: list[str], i: int, j: int, shape: tuple[int, ...], lead: str) -> bool:
+    """Whether groups i to j (inclusive) of a run, after ``lead``, are a phone that the phone
+    pass would take: what _PHONE and _phone_ok come to, with cheap tests first."""
+    if lead or parts[2 * i][0] == "0":
+        if not lead and not 10 <= sum(shape) <= 11:
+            return False  # the length of a national number with its trunk prefix
+        phone = lead + "".join(parts[2 * i : 2 * j + 1])
+        return bool(_PHONE.fullmatch(phone)) and _phone_ok(phone)
+    if shape not in _PHONE_SHAPES:
+        return False
+    # These shapes are never a date, and _PHONE takes them with one separator character
+    # between groups; a dot alone makes 867.4001 a number.
+    seps = parts[2 * i + 1 : 2 * j + 1 : 2]
+    return all(len(sep) == 1 for sep in seps) and (len(seps) > 1 or seps[0] != ".")
 
 
 def _separator_kind(separator: str) -> str:

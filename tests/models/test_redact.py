@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import string
 from datetime import date
 
@@ -117,12 +119,55 @@ def test_more_look_alikes_survive(text: str) -> None:
     assert redact(text).text == text
 
 
+@pytest.mark.parametrize(
+    ("text", "expected", "found"),
+    [
+        # A card and a phone next to each other are one run of digit groups; a Luhn-valid
+        # window reaching into the phone ("0000 0000 7 100 100") must not beat card + phone.
+        (" 3000 0000 0000 7   100 100 1000 ", " [CARD]   [PHONE] ", {"card": 1, "phone": 1}),
+        ("4111 1111 1111 1111 555 123 4567", "[CARD] [PHONE]", {"card": 1, "phone": 1}),
+        (
+            "42370 436700 030   1\u00a0207\u00a0300\u00a07793",
+            "[CARD]   [PHONE]",
+            {"card": 1, "phone": 1},
+        ),
+        ("(793) 359 3500   3000000000007", "[PHONE]   [CARD]", {"card": 1, "phone": 1}),
+        # "3404 3000 0000 0000" passes the Luhn check too; the "(100)" makes 100.3404 a phone.
+        (" (100) 100.3404   3000 0000 0000 7 ", " [PHONE]   [CARD] ", {"card": 1, "phone": 1}),
+        # Two phones whose digits together pass the Luhn check: a card would leave the "(933)".
+        ("(933) 900\u20097389   546 678 6700", "[PHONE]   [PHONE]", {"phone": 2}),
+        (
+            "account no. 555 123 4567 4111 1111 1111 1111",
+            "account no. [ACCOUNT] [CARD]",
+            {"card": 1, "account": 1},
+        ),
+    ],
+)
+def test_card_next_to_phone(text: str, expected: str, found: dict[str, int]) -> None:
+    result = redact(text)
+    assert result.text == expected
+    assert result.counts == counts(**found)
+
+
 def test_redact_text_keeps_none() -> None:
     assert redact_text(None) is None
     assert redact_text("a@b.io") == "[EMAIL]"
 
 
 # -- property-based: generated PII in generated text -----------------------------------------
+
+#: CI runs the property tests derandomized (the same examples every run, no example database),
+#: so a red build is the code's doing, not the draw's. ``REDACT_EXAMPLES=20000 pytest
+#: tests/models/test_redact.py`` runs a larger randomized search (a new draw each run) for
+#: looking for new bugs; a failure it finds belongs in the parametrized cases above.
+_EXAMPLES = int(os.environ.get("REDACT_EXAMPLES", "0"))
+PROPERTY = settings(
+    max_examples=_EXAMPLES or 400,
+    derandomize=not _EXAMPLES,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 SPACES = [" ", "\u00a0", "\u2009", "\u202f", "\u2007", "\u3000", "\t"]
 DASHES = ["-", "\u2010", "\u2011", "\u2013", "\u2212"]
@@ -261,17 +306,22 @@ def texts_with_pii(draw: st.DrawFn) -> tuple[str, list[str]]:
     return " ".join(pieces), found
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PLACEHOLDER = re.compile(r"\[[A-Z]+\]")
+
+
+@PROPERTY
 @given(texts_with_pii())
 def test_generated_pii_never_survives(case: tuple[str, list[str]]) -> None:
     text, found = case
     out = redact(text).text
     assert not any(char.isdigit() for char in out), (text, out)
     assert "@" not in out, (text, out)
+    # The placeholders' own letters are not PII: an email "-@-.ai" leaves "ai" in "[EMAIL]".
+    letters = "".join(char for char in PLACEHOLDER.sub("", out) if char.isalnum()).lower()
     for item in found:
-        assert item not in out
+        assert item not in out, (text, out)
         compact = "".join(char for char in item if char.isalnum()).lower()
-        assert compact not in "".join(char for char in out if char.isalnum()).lower()
+        assert compact not in letters, (text, out)
 
 
 DATES = st.dates(date(1990, 1, 1), date(2040, 12, 31))
@@ -290,8 +340,15 @@ SAFE = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(WORDS, SAFE), min_size=1, max_size=12))
+#: Words that name the number after them ("A/C 2000-01-01" reads as an account number, as
+#: "account 2000-01-01" should) are left out here: that is the named-number rule, not a leak.
+NOT_LEADS = WORDS.filter(
+    lambda word: not re.search(r"acc|a/c|iban|rout|ss|social", word, re.IGNORECASE)
+)
+
+
+@PROPERTY
+@given(st.lists(st.one_of(NOT_LEADS, SAFE), min_size=1, max_size=12))
 def test_amounts_dates_and_order_numbers_survive(pieces: list[str]) -> None:
     text = " ".join(pieces)
     assert redact(text).text == text

@@ -5,14 +5,22 @@ rejected model). Workers follow the redis pointer (``stream.serving.ModelWatcher
 it is what makes them swap. The ``models.deployed`` event tells everything else (dashboards,
 audit, a worker that listens instead of polling). A crash between steps is repaired by
 deploying the same version again: every step is idempotent.
+
+One deployer at a time: registry change and announcement run under a redis lock
+(``triage:<prefix>lock:deploy``, :class:`bus.RedisLock`). Two learners started by mistake
+would otherwise interleave, the registry naming one version and the pointer another, each
+event's ``previous_version`` wrong. Under the lock the second deploy waits, then sees the
+first one's result. ``run_exclusively`` does the same for a whole training run.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from bus import (
     ConnectionSettings,
@@ -20,6 +28,7 @@ from bus import (
     ModelPointer,
     ProducerConfig,
     PublishFailed,
+    RedisLock,
     producer_config,
     publish_once,
     write_pointer,
@@ -35,9 +44,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 class DeployError(LearnerError):
     """A deployment could not be announced (broker or redis unreachable)."""
+
+
+class DeployBusy(DeployError):
+    """Another learner held the lock for as long as this one would wait."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,10 @@ class Announcer:
     topics: Topics
     producer: ProducerConfig | None = None
     redis_options: dict[str, Any] = field(default_factory=dict)
+    #: How long a learner that died mid-deploy blocks the next one (renewed while alive).
+    lock_ttl_ms: int = 30_000
+    #: How long a deploy waits for another one to finish: a deploy takes seconds.
+    lock_wait_s: float = 120.0
 
     @classmethod
     def from_settings(cls, settings: ConnectionSettings, topics: Topics) -> Announcer:
@@ -63,6 +82,44 @@ class Announcer:
             producer=producer_config(settings),
             redis_options=redis_options(settings),
         )
+
+    def lock_key(self, name: str) -> str:
+        return f"triage:{self.topics.prefix}lock:{name}"
+
+    @contextmanager
+    def exclusive(
+        self, name: str = "deploy", *, wait_s: float | None = None
+    ) -> Iterator[RedisLock]:
+        """Hold ``lock_key(name)`` for the block; nothing has changed yet if this raises."""
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url, **self.redis_options)
+        lock = RedisLock(
+            client,
+            self.lock_key(name),
+            ttl_ms=self.lock_ttl_ms,
+            wait_s=self.lock_wait_s if wait_s is None else wait_s,
+        )
+        try:
+            try:
+                got = lock.acquire()
+            except redis.ConnectionError as exc:
+                raise DeployError(
+                    f"cannot reach redis at {self.redis_url} to take {lock.key} ({exc}); "
+                    "nothing was changed: start redis and run it again"
+                ) from exc
+            if not got:
+                raise DeployBusy(
+                    f"{lock.key} is held by {lock.holder() or 'nobody (just freed)'} after "
+                    f"{lock.wait_s:g} s: another learner is deploying or training. Run one "
+                    f"learner replica; a holder that died frees it within {lock.ttl_ms / 1000:g} s"
+                )
+            try:
+                yield lock
+            finally:
+                _release(lock)
+        finally:
+            client.close()
 
     def announce(self, event: ModelDeployed) -> None:
         self.point(event.version, Path(event.model_dir))
@@ -101,7 +158,19 @@ def deploy(
     gate_report: dict[str, Any] | None = None,
     reason: Literal["deploy", "initial"] = "deploy",
 ) -> ModelDeployed:
-    """Make a candidate that passed its gates the served model."""
+    """Make a candidate that passed its gates the served model (waits for another deploy)."""
+    with announcer.exclusive("deploy") as lock:
+        return _deploy_held(store, announcer, lock, version, gate_report, reason)
+
+
+def _deploy_held(
+    store: Store,
+    announcer: Announcer,
+    lock: RedisLock,
+    version: str,
+    gate_report: dict[str, Any] | None,
+    reason: Literal["deploy", "initial"],
+) -> ModelDeployed:
     previous = registry.deployed(store)
     record = registry.mark_deployed(store, version, gate_report=gate_report)
     event = ModelDeployed(
@@ -110,24 +179,65 @@ def deploy(
         previous_version=previous.version if previous and previous.version != version else None,
         reason=reason,
     )
-    announcer.announce(event)
+    _announce_held(announcer, lock, event)
     log.info("deployed model %s (was %s)", version, event.previous_version)
     return event
 
 
 def rollback(store: Store, announcer: Announcer, version: str) -> ModelDeployed:
     """Serve an earlier deployed version again, announced with reason ``rollback``."""
-    previous = registry.deployed(store)
-    record = registry.rollback(store, version)
-    event = ModelDeployed(
-        version=record.version,
-        model_dir=str(Path(record.model_dir).resolve()),
-        previous_version=previous.version if previous and previous.version != version else None,
-        reason="rollback",
-    )
-    announcer.announce(event)
+    with announcer.exclusive("deploy") as lock:
+        previous = registry.deployed(store)
+        record = registry.rollback(store, version)
+        event = ModelDeployed(
+            version=record.version,
+            model_dir=str(Path(record.model_dir).resolve()),
+            previous_version=previous.version if previous and previous.version != version else None,
+            reason="rollback",
+        )
+        _announce_held(announcer, lock, event)
     log.warning("rolled back to model %s (was %s)", version, event.previous_version)
     return event
+
+
+def _announce_held(announcer: Announcer, lock: RedisLock, event: ModelDeployed) -> None:
+    """Announce only while the lock is still ours: a learner that stalled past the TTL must
+    not move the pointer over a newer deploy (the registry change is repaired by redeploying)."""
+    if not lock.renew():
+        raise DeployError(
+            f"lost {lock.key} before announcing {event.version} (stalled past "
+            f"{lock.ttl_ms / 1000:g} s?); the registry says {event.version} is deployed but "
+            f"workers were not told: check `triage models list`, then deploy it again"
+        )
+    announcer.announce(event)
+
+
+def run_exclusively(announcer: Announcer, run: Callable[[], T | None]) -> T | None:
+    """``run()`` under the training lock, or None at once if another learner holds it.
+
+    Skipping (not waiting) is right for a training run: the other learner is consuming the
+    same corrections, and the next trigger poll sees whether any are still due.
+    """
+    entered = False
+    try:
+        with announcer.exclusive("training", wait_s=0):
+            entered = True
+            return run()
+    except DeployBusy as exc:
+        if entered:  # the run's own deploy gave up waiting: a failure, not a skip
+            raise
+        log.warning("not training now: %s", exc)
+        return None
+
+
+def _release(lock: RedisLock) -> None:
+    import redis
+
+    try:
+        if not lock.release():
+            log.error("%s expired before release: another learner may have deployed", lock.key)
+    except redis.RedisError as exc:
+        log.warning("could not release %s (%r); it expires in %d ms", lock.key, exc, lock.ttl_ms)
 
 
 def adopt(store: Store, announcer: Announcer, model_dir: Path) -> registry.ModelRecord:
@@ -139,15 +249,19 @@ def adopt(store: Store, announcer: Announcer, model_dir: Path) -> registry.Model
     from models.artifact import read_manifest
 
     current = registry.deployed(store)
-    if current is not None:
+    if current is not None:  # the usual start: no lock (and no redis) needed
         return current
-    manifest = read_manifest(model_dir)
-    known = {r.version for r in registry.list_versions(store)}
-    if manifest.version not in known:
-        registry.register_candidate(
-            store, manifest.version, str(model_dir.resolve()), metrics=manifest.metrics or None
-        )
-    deploy(store, announcer, manifest.version, reason="initial")
+    with announcer.exclusive("deploy") as lock:  # two learners starting at once adopt once
+        current = registry.deployed(store)
+        if current is not None:
+            return current
+        manifest = read_manifest(model_dir)
+        known = {r.version for r in registry.list_versions(store)}
+        if manifest.version not in known:
+            registry.register_candidate(
+                store, manifest.version, str(model_dir.resolve()), metrics=manifest.metrics or None
+            )
+        _deploy_held(store, announcer, lock, manifest.version, None, "initial")
     record = registry.deployed(store)
     assert record is not None
     return record

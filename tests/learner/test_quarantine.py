@@ -9,6 +9,7 @@ judged on gold plus honest corrections alone.
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,7 +67,9 @@ def test_rejected_runs_are_quarantined_and_honest_corrections_train_without_them
     labels = list(first.model.labels)
     rng = random.Random(11)
     loop = learner(store, tmp_path, retrain_after=100)
-    loop.announcer = announcer = Recorded("unused:1", "redis://unused:1/0", Topics("unused."))
+    loop.announcer = announcer = Recorded(
+        "unused:1", "redis://127.0.0.1:6379/0", Topics(f"q{uuid.uuid4().hex[:8]}.")
+    )
 
     flood: list[str] = []
     for wave in range(2):

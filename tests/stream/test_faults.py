@@ -8,10 +8,8 @@ is lost, and copies of a decision are byte-identical.
 from __future__ import annotations
 
 import json
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ import pytest
 from ops.stack import StackInfo
 from schemas.topics import Topics
 from tests.fixtures.faults import OwnBroker, OwnRedis
-from tests.fixtures.stack import PARTITIONS, StreamEnv, WorkerProcess, ticket_bytes
+from tests.fixtures.stack import PARTITIONS, StreamEnv, WorkerProcess, Workers, ticket_bytes
 from tests.stream.test_worker import by_ticket, sample_texts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -42,26 +40,8 @@ def drill_env(bootstrap: str, redis_url: str, tmp_path: Path) -> StreamEnv:
     return env
 
 
-@pytest.fixture
-def started() -> Iterator[list[WorkerProcess]]:
-    """Every worker a drill starts; each is stopped (or killed) after the test, pass or fail."""
-    workers: list[WorkerProcess] = []
-    yield workers
-    for worker in workers:
-        if worker.proc is not None and worker.proc.poll() is None:
-            worker.stop(timeout_s=10)
-
-
-def start_worker(
-    env: StreamEnv, model_dir: Path, tmp_path: Path, name: str, started: list[WorkerProcess]
-) -> WorkerProcess:
-    worker = WorkerProcess(
-        argv=[sys.executable, "-m", "ops.cli", "worker"],
-        env=env.worker_env(model_dir, TRIAGE_DATA_DIR=str(tmp_path / "faust")),
-        cwd=tmp_path,
-        log=tmp_path / f"{name}.log",
-    ).start()
-    started.append(worker)
+def start_worker(env: StreamEnv, model_dir: Path, workers: Workers) -> WorkerProcess:
+    worker = workers.start(env, model_dir)
     worker.wait_ready()
     return worker
 
@@ -78,7 +58,7 @@ def test_broker_restart_loses_no_ticket(
     tfidf_model_dir: Path,
     sample_dir: Path,
     tmp_path: Path,
-    started: list[WorkerProcess],
+    workers: Workers,
 ) -> None:
     """The broker restarts empty (tansu keeps nothing): tickets sent after it are all decided.
 
@@ -87,7 +67,7 @@ def test_broker_restart_loses_no_ticket(
     """
     texts = sample_texts(sample_dir)
     env = drill_env(own_broker.bootstrap, "redis://127.0.0.1:6379/0", tmp_path)
-    worker = start_worker(env, tfidf_model_dir, tmp_path, "worker", started)
+    worker = start_worker(env, tfidf_model_dir, workers)
     bands = list(env.topics.bands)
     produce(env, [f"B-{i}" for i in range(100)], texts)
     before = env.collect(bands, until=lambda r: len(by_ticket(r)) >= 100, timeout_s=60)
@@ -107,7 +87,7 @@ def test_broker_restart_loses_no_ticket(
             break
         if worker.proc is not None and worker.proc.poll() is not None:
             # a worker may stop loudly instead of counting; its supervisor restarts it
-            worker = start_worker(env, tfidf_model_dir, tmp_path, f"worker-{time.time()}", started)
+            worker = start_worker(env, tfidf_model_dir, workers)
     assert set(found) == set(after_ids), f"{len(found)} of 1000 decided\n{worker.tail()}"
     assert all(len(set(copies)) == 1 for copies in found.values())
     worker.stop()
@@ -119,7 +99,7 @@ def test_redis_restart_keeps_redeliveries_identical(
     tfidf_model_dir: Path,
     sample_dir: Path,
     tmp_path: Path,
-    started: list[WorkerProcess],
+    workers: Workers,
 ) -> None:
     """redis is killed mid-stream and restarted; tickets sent again get the same bytes.
 
@@ -128,7 +108,7 @@ def test_redis_restart_keeps_redeliveries_identical(
     """
     texts = sample_texts(sample_dir)
     env = drill_env(stack_info.kafka_bootstrap, own_redis.url, tmp_path)
-    worker = start_worker(env, tfidf_model_dir, tmp_path, "worker", started)
+    worker = start_worker(env, tfidf_model_dir, workers)
     bands = list(env.topics.bands)
     ids = [f"R-{i}" for i in range(300)]
     produce(env, ids, texts)
@@ -138,7 +118,7 @@ def test_redis_restart_keeps_redeliveries_identical(
     own_redis.restart()
     if worker.proc is not None and worker.proc.poll() is None:
         worker.stop()
-    worker = start_worker(env, tfidf_model_dir, tmp_path, "worker-2", started)
+    worker = start_worker(env, tfidf_model_dir, workers)
     produce(env, [*ids, "marker"], texts)  # the integration re-sends everything
     records = env.collect(bands, until=lambda r: "marker" in by_ticket(r), settle_s=3.0)
     worker.stop()

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +25,7 @@ import redis
 from bus import ModelPointer, read_pointer, write_pointer
 from ops.stack import StackInfo
 from schemas.topics import Topics
-from tests.fixtures.stack import StreamEnv, WorkerProcess, ticket_bytes
+from tests.fixtures.stack import StreamEnv, WorkerProcess, Workers, ticket_bytes
 from tests.stream.test_worker import sample_texts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -97,38 +96,6 @@ class BandReader:
 
     def close(self) -> None:
         self.consumer.close()
-
-
-@pytest.fixture
-def started() -> Iterator[list[WorkerProcess]]:
-    """Every worker a test starts; each is stopped after the test, pass or fail."""
-    workers: list[WorkerProcess] = []
-    yield workers
-    for worker in workers:
-        if worker.proc is not None and worker.proc.poll() is None:
-            worker.stop(timeout_s=10)
-
-
-def start_worker(
-    env: StreamEnv,
-    model_dir: Path,
-    tmp_path: Path,
-    started: list[WorkerProcess],
-    **extra: str,
-) -> WorkerProcess:
-    worker = WorkerProcess(
-        argv=[sys.executable, "-m", "ops.cli", "worker"],
-        env=env.worker_env(
-            model_dir,
-            TRIAGE_DATA_DIR=str(tmp_path / "faust"),
-            TRIAGE_PARTITIONS=str(PARTITIONS),
-            **extra,
-        ),
-        cwd=tmp_path,
-        log=tmp_path / f"worker-{len(started)}.log",
-    ).start()
-    started.append(worker)
-    return worker
 
 
 def new_version(model_dir: Path, dest: Path, version: str) -> Path:
@@ -314,7 +281,7 @@ def test_three_workers_a_kill_a_join_and_a_deploy_during_the_rebalance(
     tfidf_model_dir: Path,
     sample_dir: Path,
     tmp_path: Path,
-    started: list[WorkerProcess],
+    workers: Workers,
 ) -> None:
     """3 workers over 8 partitions, 5,000 tickets; one is SIGKILLed a quarter in, a fourth is
     started, and the model pointer moves while the group rebalances. Batches of 4 keep the
@@ -331,31 +298,29 @@ def test_three_workers_a_kill_a_join_and_a_deploy_during_the_rebalance(
     knobs = {"TRIAGE_BATCH_MAX": "4", "TRIAGE_MODEL_POLL_S": "0.2"}
 
     def spawn() -> WorkerProcess:
-        return start_worker(env, tfidf_model_dir, tmp_path, started, **knobs)
+        return workers.start(env, tfidf_model_dir, TRIAGE_PARTITIONS=str(PARTITIONS), **knobs)
 
-    workers = [spawn() for _ in range(3)]
-    for worker in workers:
+    group = [spawn() for _ in range(3)]
+    for worker in group:
         worker.wait_ready(timeout_s=90)
     reader = BandReader(env)
     try:
-        seen = kill_join_and_deploy(env, reader, workers, spawn, (new, new_dir))
+        seen = kill_join_and_deploy(env, reader, group, spawn, (new, new_dir))
         seen.fourth.wait_ready(timeout_s=90)
         reader.until(lambda f: len(f) >= total, timeout_s=150, settle_s=3.0)
     finally:
         reader.close()
-    for worker in started:
-        if worker.proc is not None and worker.proc.poll() is None:
-            worker.stop()
+    workers.stop_all()
 
-    assert_one_decision_each(reader.found, ids, first_tail(started))
+    assert_one_decision_each(reader.found, ids, first_tail(workers.started))
     by_version = Counter(json.loads(c[0])["model_version"] for c in reader.found.values())
     assert set(by_version) == {old, new}, by_version
     assert seen.at_kill < total, "every ticket was decided before the kill"
-    assert workers[0].exit_codes == [-9]
-    assert all(w.exit_codes == [0] for w in [*workers[1:], seen.fourth]), first_tail(started)
-    survivors = [*workers[1:], seen.fourth]
-    assert any(swapped_while_rebalancing(w, seen.offsets[id(w)], new) for w in workers[1:]), (
-        "no survivor swapped between revocation and assignment:\n" + first_tail(workers[1:])
+    assert group[0].exit_codes == [-9]
+    assert all(w.exit_codes == [0] for w in [*group[1:], seen.fourth]), first_tail(workers.started)
+    survivors = [*group[1:], seen.fourth]
+    assert any(swapped_while_rebalancing(w, seen.offsets[id(w)], new) for w in group[1:]), (
+        "no survivor swapped between revocation and assignment:\n" + first_tail(group[1:])
     )
     fourth_log = seen.fourth.log.read_text("utf-8", "replace")
     assert f"-> {new}" in fourth_log or f"serving the deployed model {new}" in fourth_log
@@ -403,7 +368,7 @@ def test_worker_killed_during_a_model_swap_loses_nothing(
     tfidf_model_dir: Path,
     sample_dir: Path,
     tmp_path: Path,
-    started: list[WorkerProcess],
+    workers: Workers,
 ) -> None:
     """Issue 10's drill: the pointer moves and the worker is SIGKILLed while it polls, loads
     or swaps (four rounds, kills spread over the ~0.5 s load and past it), then restarted.
@@ -422,7 +387,7 @@ def test_worker_killed_during_a_model_swap_loses_nothing(
     knobs = {"TRIAGE_BATCH_MAX": "4", "TRIAGE_MODEL_POLL_S": str(poll_s)}
 
     def spawn() -> WorkerProcess:
-        worker = start_worker(env, tfidf_model_dir, tmp_path, started, **knobs)
+        worker = workers.start(env, tfidf_model_dir, TRIAGE_PARTITIONS=str(PARTITIONS), **knobs)
         worker.wait_ready(timeout_s=90)
         return worker
 
@@ -444,7 +409,7 @@ def test_worker_killed_during_a_model_swap_loses_nothing(
     worker.stop()
 
     assert rounds[-1].decided_at_kill < total, "the stream ended before the last kill"
-    assert_one_decision_each(reader.found, [*ids, *markers], first_tail(started))
+    assert_one_decision_each(reader.found, [*ids, *markers], first_tail(workers.started))
     with redis.Redis.from_url(env.stack.redis_url) as client:
         pointer = read_pointer(client, env.namespace)
     assert pointer is not None

@@ -138,9 +138,10 @@ def publish(
     return ids
 
 
-def peak_rss_mib(pid: int) -> float:
+def memory_mib(pid: int, field: str = "VmHWM") -> float:
+    """A memory line of /proc/PID/status in MiB: ``VmHWM`` the peak RSS, ``VmRSS`` the current."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -243,7 +244,7 @@ def run(
                 f"offered {rate:.0f}/s: {rate_n} tickets; latency p50 "
                 f"{pct(lat, 50):,.1f} ms, p95 {pct(lat, 95):,.1f} ms, max {max(lat):,.1f} ms"
             )
-            figures["worker_peak_rss_mb"] = peak_rss_mib(worker.pid)
+            figures["worker_peak_rss_mb"] = memory_mib(worker.pid)
             print(f"worker peak RSS: {figures['worker_peak_rss_mb']:,.0f} MiB")
             bands: dict[str, int] = {}
             for d in decisions.found.values():

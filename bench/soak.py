@@ -25,16 +25,16 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from confluent_kafka import Producer  # noqa: E402
-from e2e import Decisions, create_topics, start_worker, texts, train_tfidf  # noqa: E402
+from e2e import (  # noqa: E402
+    Decisions,
+    create_topics,
+    memory_mib,
+    start_worker,
+    texts,
+    train_tfidf,
+)
 
 from ops.stack import EmbeddedStack  # noqa: E402
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def publisher(
@@ -90,7 +90,7 @@ def main() -> int:
             while thread.is_alive():
                 time.sleep(args.sample_s)
                 lag = sent[0] - len(decisions.found)
-                samples.append((time.monotonic() - started, rss_mib(worker.pid), lag))
+                samples.append((time.monotonic() - started, memory_mib(worker.pid, "VmRSS"), lag))
                 print(f"t={samples[-1][0]:6.0f} s  rss {samples[-1][1]:6.1f} MiB  lag {lag:5d}")
             decisions.wait({f"soak-{i}" for i in range(sent[0])}, timeout_s=120)
             decisions.close()

@@ -128,11 +128,14 @@ class ClassifyStage:
         except Exception as exc:
             log.warning("a batch of %d failed to score (%r); scoring one by one", len(batch), exc)
         decisions: list[Decision] = []
+        canary_passed = False
         for item in batch:
             try:
                 decisions.extend(await self._decide(model, [item]))
             except Exception as exc:
-                await self._model_still_scores(model)
+                if not canary_passed:  # one canary per batch: the model does not change inside it
+                    await self._model_still_scores(model)
+                    canary_passed = True
                 outcome.dead_letters.append(
                     dead_letter(
                         item[2], stage=STAGE, kind="classify_error", reason=_unexpected(exc)

@@ -10,7 +10,7 @@ the redis decision cache, the model pointer, and the operator's lag and dead-let
 from bus.agent import install_batch_agent
 from bus.app import async_redis_client, faust_app, producer_config, redis_client, topic_guard
 from bus.deadletter import MAX_PAYLOAD_BYTES, dead_letter, publish_letters
-from bus.decisions import DecisionStore, Stored
+from bus.decisions import DecisionCache, Stored
 from bus.exceptions import (
     BrokerStateLost,
     BusError,
@@ -37,8 +37,8 @@ __all__ = [
     "ConnectionConfigError",
     "ConnectionSettings",
     "DeadLetterTail",
+    "DecisionCache",
     "DecisionCacheError",
-    "DecisionStore",
     "FaustServiceSettings",
     "KafkaSecurity",
     "LockNotAcquired",

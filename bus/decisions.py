@@ -34,7 +34,7 @@ class Stored:
     published: bool
 
 
-class DecisionStore:
+class DecisionCache:
     """Decisions by ticket_id for ``ttl_s`` seconds, plus live counters for operators."""
 
     def __init__(self, client: aioredis.Redis, *, namespace: str, ttl_s: int) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bus import DecisionStore, Send, dead_letter, publish_letters
+from bus import DecisionCache, Send, dead_letter, publish_letters
 from models.bands import Thresholds
 from models.base import Classifier
 from schemas.events import DeadLetter, Decision, Ticket
@@ -61,7 +61,7 @@ def received_at(message: Any) -> datetime | None:
 @dataclass
 class ClassifyStage:
     holder: ModelHolder
-    store: DecisionStore
+    cache: DecisionCache
     thresholds: Thresholds
     max_body_bytes: int
     topics: Topics
@@ -72,12 +72,12 @@ class ClassifyStage:
         """Handle one batch of faust events; returns only after every output was acked."""
         outcome = BatchOutcome()
         tickets = self._parse(events, outcome)
-        stored = await self.store.lookup(list(tickets))
+        stored = await self.cache.lookup(list(tickets))
         fresh = [tid for tid in tickets if tid not in stored]
         payloads: dict[str, bytes] = {}
         if fresh:
             decisions = await self._classify([tickets[tid] for tid in fresh], outcome)
-            payloads = await self.store.claim(
+            payloads = await self.cache.claim(
                 {d.ticket_id: d.model_dump_json().encode("utf-8") for d in decisions}
             )
         for tid, previous in stored.items():
@@ -173,7 +173,7 @@ class ClassifyStage:
         await publish_letters(outcome.dead_letters, self.topics.dead_letter, send)
         counts["dead_letters"] = len(outcome.dead_letters)
         counts["duplicates"] = outcome.duplicates
-        await self.store.mark_published(payloads, counts)
+        await self.cache.mark_published(payloads, counts)
 
 
 def _where(message: Any) -> tuple[str, int, int]:

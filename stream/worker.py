@@ -15,7 +15,7 @@ import redis
 
 from bus import (
     AckedProducer,
-    DecisionStore,
+    DecisionCache,
     Send,
     async_redis_client,
     faust_app,
@@ -56,7 +56,7 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
     client = async_redis_client(settings)
     stage = ClassifyStage(
         holder=holder,
-        store=DecisionStore(
+        cache=DecisionCache(
             client, namespace=settings.topic_prefix, ttl_s=settings.dedup_ttl_seconds
         ),
         thresholds=Thresholds(settings.route_threshold, settings.shadow_threshold),

@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from bus import (
     DeadLetterTail,
-    DecisionStore,
+    DecisionCache,
     KafkaSecurity,
     consumer_lag,
     producer_config,
@@ -109,7 +109,7 @@ class Services:
 
     async def worker_counters(self) -> dict[str, int]:
         assert self.redis is not None, "services not started"
-        return await DecisionStore(self.redis, namespace=self.topics.prefix, ttl_s=1).counters()
+        return await DecisionCache(self.redis, namespace=self.topics.prefix, ttl_s=1).counters()
 
     async def dashboard(self) -> dict[str, Any]:
         stored, lag, counters = await asyncio.gather(

@@ -15,7 +15,7 @@ import faust
 import pytest
 import redis.asyncio as aioredis
 
-from bus import MAX_PAYLOAD_BYTES, DecisionStore
+from bus import MAX_PAYLOAD_BYTES, DecisionCache
 from models.artifact import load
 from models.bands import Thresholds
 from schemas.events import DeadLetter, Decision
@@ -58,7 +58,7 @@ class Recorder:
 def make_stage(env: StreamEnv, model_dir: Path) -> ClassifyStage:
     return ClassifyStage(
         holder=ModelHolder(load(model_dir, "cpu")),
-        store=DecisionStore(
+        cache=DecisionCache(
             aioredis.Redis.from_url(env.stack.redis_url), namespace=env.namespace, ttl_s=60
         ),
         thresholds=Thresholds(),
@@ -115,12 +115,12 @@ def test_redelivery_republishes_the_stored_bytes_or_skips(
             .model_dump_json()
             .encode()
         )
-        await stage.store.claim({"R": stored})  # as if killed between store and publish
+        await stage.cache.claim({"R": stored})  # as if killed between store and publish
         first, second, third = Recorder(), Recorder(), Recorder()
         await stage.process(events(ticket_bytes("R", "I lost my card")), first)
         await stage.process(events(ticket_bytes("R", "I lost my card")), second)
         await stage.process(events(ticket_bytes("S", "I lost my card")), third)
-        return first, second, third, await stage.store.counters()
+        return first, second, third, await stage.cache.counters()
 
     first, second, third, counters = asyncio.run(run())
     assert first.sent == [(stream_env.topics.manual, b"R", first.sent[0][2])]

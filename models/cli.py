@@ -97,7 +97,7 @@ def train_command(
     written unless training finishes; a model that fails its gates is written but the command
     exits with an error saying which gate and class failed.
     """
-    from models.bands import Thresholds
+    from models.bands import resolve_thresholds
     from models.data import LabelledData, read_labelled
     from models.gates import load_pack
     from models.health import HealthConfig, prepare, refuse_if_severe
@@ -138,7 +138,7 @@ def train_command(
         pack=pack,
         val=val_data,
         test=test_data,
-        thresholds=Thresholds(settings.route_threshold, settings.shadow_threshold),
+        thresholds=resolve_thresholds(None, settings),
     )
     click.echo(result.evaluation.render())
     result.save(out, health=health_report)
@@ -177,6 +177,7 @@ def evaluate_command(
 ) -> None:
     """Score a model directory on a labelled file, beside its TF-IDF baseline, against gates."""
     from models.artifact import load
+    from models.bands import resolve_thresholds
     from models.data import read_labelled
     from models.evaluate import evaluate
     from models.gates import load_pack
@@ -192,7 +193,14 @@ def evaluate_command(
     labels = [normalise_label(label, synonyms) for label in labelled.labels]
     model = load(model_dir, device or settings.device)
     baseline = load(model_dir / BASELINE_DIR) if (model_dir / BASELINE_DIR).is_dir() else None
-    evaluation = evaluate(model, labelled.texts, labels, pack=pack, baseline=baseline)
+    evaluation = evaluate(
+        model,
+        labelled.texts,
+        labels,
+        pack=pack,
+        baseline=baseline,
+        thresholds=resolve_thresholds(model, settings),
+    )
     if report_dir is not None:
         from models.report import write_reports
 
@@ -213,7 +221,7 @@ def predict_command(
 ) -> None:
     """Classify TEXT... (or one text per line on stdin with `-`): one JSON line per text."""
     from models.artifact import load
-    from models.bands import Thresholds
+    from models.bands import resolve_thresholds
 
     if texts == ("-",):
         texts = tuple(line.rstrip("\n") for line in sys.stdin if line.strip())
@@ -223,9 +231,7 @@ def predict_command(
         )
     settings = _settings()
     model = load(model_dir, device or settings.device)
-    thresholds = getattr(model, "thresholds", None) or Thresholds(
-        settings.route_threshold, settings.shadow_threshold
-    )
+    thresholds = resolve_thresholds(model, settings)
     scores = model.score(list(texts))
     labels = model.labels
     for i, _text in enumerate(texts):

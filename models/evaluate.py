@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from models.bands import Thresholds
+from models.bands import Thresholds, resolve_thresholds
 from models.base import Classifier, FloatArray
 from models.calibration import expected_calibration_error, softmax
 from models.exceptions import DataError
@@ -134,7 +134,7 @@ def evaluate(
     if not texts:
         raise DataError("cannot evaluate on 0 rows; pass a file with labelled rows")
     if thresholds is None:
-        thresholds = getattr(classifier, "thresholds", None) or Thresholds()
+        thresholds = resolve_thresholds(classifier)
     model_labels = classifier.labels
     index = {label: i for i, label in enumerate(model_labels)}
     scores = classifier.score(texts)

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bus import DecisionCache, Send, dead_letter, publish_letters
-from models.bands import Thresholds
+from models.bands import ThresholdOverrides
 from models.base import Classifier
 from schemas.events import DeadLetter, Decision, Ticket
 from schemas.exceptions import InvalidEvent
@@ -62,7 +62,7 @@ def received_at(message: Any) -> datetime | None:
 class ClassifyStage:
     holder: ModelHolder
     cache: DecisionCache
-    thresholds: Thresholds
+    thresholds: ThresholdOverrides
     max_body_bytes: int
     topics: Topics
     executor: Executor

@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 
 from bus import ModelPointer, read_pointer, write_pointer
 from models.artifact import load
-from models.bands import Thresholds
+from models.bands import ThresholdOverrides
 from models.base import Classifier
 from models.exceptions import ModelError
 from models.redact import redact_text
@@ -80,9 +80,13 @@ def decide(
     model: Classifier,
     tickets: Sequence[Ticket],
     received_at: Sequence[datetime | None],
-    thresholds: Thresholds,
+    thresholds: ThresholdOverrides,
 ) -> list[Decision]:
     """Score a batch and band each ticket. Blocking (model inference): runs in the executor.
+
+    The thresholds are resolved against the model scoring this batch (its manifest, overridden
+    where the operator set them), so a deployed model brings its own unless TRIAGE_* says
+    otherwise, exactly as `triage predict` bands it.
 
     Personal data is redacted here, before the decision exists: it is cached in redis,
     published to a band topic and stored, and none of them may hold a card number. The model
@@ -94,6 +98,7 @@ def decide(
         )
         for ticket in tickets
     ]
+    bands = thresholds.for_model(model)
     scores = model.score([ticket.text for ticket in tickets])
     labels = model.labels
     order = np.argsort(-scores.proba, axis=1)[:, :TOP_K]
@@ -107,7 +112,7 @@ def decide(
                 ticket_id=ticket.ticket_id,
                 label=top[0].label,
                 confidence=confidence,
-                band=thresholds.band(confidence, novel=novel),
+                band=bands.band(confidence, novel=novel),
                 top_k=top,
                 model_version=model.version,
                 novel=novel,

@@ -45,7 +45,10 @@ class WorkerSettings(FaustServiceSettings):
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> WorkerSettings:
-        if not self.shadow_threshold <= self.route_threshold:
+        """Only when both are set: one alone is checked against the model's manifest value
+        (:func:`models.bands.resolve_thresholds`), which the settings cannot see."""
+        both = {"route_threshold", "shadow_threshold"} <= self.model_fields_set
+        if both and not self.shadow_threshold <= self.route_threshold:
             raise ValueError(
                 f"TRIAGE_SHADOW_THRESHOLD={self.shadow_threshold} is above "
                 f"TRIAGE_ROUTE_THRESHOLD={self.route_threshold}; shadow must be <= route"

@@ -25,7 +25,7 @@ from bus import (
     redis_client,
     topic_guard,
 )
-from models.bands import Thresholds
+from models.bands import ThresholdOverrides
 from schemas.topics import Topics
 from stream.agents import STAGE, ClassifyStage
 from stream.exceptions import StreamError
@@ -59,7 +59,7 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
         cache=DecisionCache(
             client, namespace=settings.topic_prefix, ttl_s=settings.dedup_ttl_seconds
         ),
-        thresholds=Thresholds(settings.route_threshold, settings.shadow_threshold),
+        thresholds=ThresholdOverrides.from_settings(settings),
         max_body_bytes=settings.max_body_bytes,
         max_message_bytes=settings.max_message_bytes,
         topics=topics,

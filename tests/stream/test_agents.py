@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from bus import MAX_PAYLOAD_BYTES, DecisionCache
 from models.artifact import load
-from models.bands import Thresholds
+from models.bands import ThresholdOverrides
 from schemas.events import DeadLetter, Decision
 from stream.agents import ClassifyStage
 from stream.serving import ModelHolder
@@ -61,7 +61,7 @@ def make_stage(env: StreamEnv, model_dir: Path) -> ClassifyStage:
         cache=DecisionCache(
             aioredis.Redis.from_url(env.stack.redis_url), namespace=env.namespace, ttl_s=60
         ),
-        thresholds=Thresholds(),
+        thresholds=ThresholdOverrides(),
         max_body_bytes=1000,
         topics=env.topics,
         executor=ThreadPoolExecutor(max_workers=1),

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from models.artifact import load
-from models.bands import Thresholds
+from models.bands import ThresholdOverrides
 from models.base import Scores
 from ops.stack import StackInfo
 from schemas.events import Ticket
@@ -43,7 +43,7 @@ def test_bands_follow_thresholds_and_novelty() -> None:
         [False, False, False, True],
     )
     when = datetime(2026, 1, 1, tzinfo=UTC)
-    out = decide(model, tickets(4), [when] * 4, Thresholds(0.85, 0.60))  # type: ignore[arg-type]
+    out = decide(model, tickets(4), [when] * 4, ThresholdOverrides(0.85, 0.60))  # type: ignore[arg-type]
     assert [(d.label, d.band) for d in out] == [
         ("cards", "routed"),
         ("fx", "shadow"),
@@ -62,7 +62,7 @@ def test_bands_follow_thresholds_and_novelty() -> None:
 def test_real_model_decides_every_ticket(tfidf_model_dir: Path) -> None:
     model = load(tfidf_model_dir, "cpu")
     batch = [Ticket(ticket_id="a", body="I lost my card, please block it")]
-    (decision,) = decide(model, batch, [None], Thresholds())
+    (decision,) = decide(model, batch, [None], ThresholdOverrides())
     assert decision.label == "cards"
     assert decision.model_version == model.version
     assert len(decision.top_k) == 3

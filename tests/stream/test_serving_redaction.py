@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.bands import Thresholds
+from models.bands import ThresholdOverrides
 from models.base import Scores
 from schemas.events import Ticket
 from stream.serving import decide
@@ -42,7 +42,7 @@ def leaked(text: str) -> list[str]:
 def test_decision_and_model_see_only_redacted_text() -> None:
     model = RecordingModel()
     ticket = Ticket(ticket_id="pii-1", subject=SUBJECT, body=BODY)
-    (decision,) = decide(model, [ticket], [None], Thresholds())  # type: ignore[arg-type]
+    (decision,) = decide(model, [ticket], [None], ThresholdOverrides())  # type: ignore[arg-type]
     assert decision.subject == "refund to [ACCOUNT]"
     assert decision.body == (
         "charged twice on [CARD] and [CARD]; my ssn is [SSN], mail [EMAIL], call [PHONE]. "
@@ -57,6 +57,6 @@ def test_ticket_without_subject_keeps_none() -> None:
         RecordingModel(),  # type: ignore[arg-type]
         [Ticket(ticket_id="pii-2", body="card 4111 1111 1111 1111")],
         [None],
-        Thresholds(),
+        ThresholdOverrides(),
     )
     assert (decision.subject, decision.body) == (None, "card [CARD]")

@@ -8,10 +8,10 @@ Parts (run one with ``--part``, or ``all``):
 - ``speed``: training time on 2,000 banking77 tickets;
 - ``load``: model directory load time (after imports, and cold in a fresh process).
 
-Each part prints its figures next to the target; ``--json FILE`` also writes them. Training is
+Each part prints its figures next to the target; ``--json-out FILE`` also writes them. Training is
 CPU-heavy (about 220 s per epoch on 10,000 short tickets on 2 cores), so run parts separately:
 
-    .venv/bin/python bench/classifier.py --part speed --part load --json bench/out/speed.json
+    .venv/bin/python bench/classifier.py --part speed --part load --json-out bench/out/speed.json
 """
 
 from __future__ import annotations
@@ -297,7 +297,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--part", action="append", choices=(*PARTS, "all"), required=True)
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--json-out", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--epochs", type=int, help="override the part's default epochs")
     parser.add_argument("--max-length", type=int, help="override the part's default tokens")
     parser.add_argument("--cap", type=int, default=1500, help="cfpb: max train rows per class")
@@ -316,9 +316,9 @@ def main() -> None:
         print(f"== {part} (target: {TARGETS[part]})", flush=True)
         results[part] = RUNNERS[part](args)
         print(json.dumps(results[part], indent=2), flush=True)
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        if args.json_out:
+            args.json_out.parent.mkdir(parents=True, exist_ok=True)
+            args.json_out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

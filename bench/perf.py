@@ -1,6 +1,6 @@
 """Inference benchmark (issue #6): the same code as `triage bench`, runnable as a script.
 
-.venv/bin/python bench/perf.py --model-dir bench/out/speed-model --json bench/out/perf.json
+.venv/bin/python bench/perf.py --model-dir bench/out/speed-model --json-out bench/out/perf.json
 """
 
 from __future__ import annotations

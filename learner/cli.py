@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from learner.corrections_cli import corrections_group
+from learner.corrections_cli import corrections_group, limit_option
 
 if TYPE_CHECKING:
     from learner.settings import LearnerSettings
@@ -35,14 +35,14 @@ def _dump(value: Any) -> str:
 
 
 @click.command("queue")
-@click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
+@limit_option(20, "tickets shown")
 @click.option("--band", type=click.Choice(["shadow", "manual"]), help="only this band")
 @click.option("--label", help="only tickets the model gave this label")
 @click.option("--model-version", help="only decisions of this model version")
 @click.option(
     "--per-label-cap", type=click.IntRange(min=1), help="most tickets per label [settings]"
 )
-@click.option("--json", "as_json", is_flag=True, help="print a JSON list instead of a table")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
 def queue_command(
     limit: int,
     band: str | None,
@@ -104,7 +104,7 @@ def report_group() -> None:
 @report_group.command("bands")
 @click.option("--since", default="24h", show_default=True, help="window: 30m, 24h, 7d, 2w")
 @click.option("--all-time", is_flag=True, help="ignore --since and use every decision")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
 @click.option(
     "--fail-below-target",
     is_flag=True,
@@ -131,7 +131,7 @@ def models_group() -> None:
 
 
 @models_group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
 def models_list(as_json: bool) -> None:
     """Every model version, newest first; the deployed one is marked with *."""
     from learner.registry import list_versions
@@ -191,6 +191,7 @@ def models_rollback(version: str) -> None:
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
+    help="log level",
 )
 def learner_command(loglevel: str) -> None:
     """Run the learner: record decisions and corrections, retrain, gate and deploy."""
@@ -202,7 +203,9 @@ def learner_command(loglevel: str) -> None:
 @click.command("correct")
 @click.argument("ticket_id")
 @click.argument("label")
-@click.option("--reviewer", required=True, help="who decided (kept with the correction)")
+@click.option(
+    "--reviewer", required=True, help="the reviewer's name; who decided, kept with the correction"
+)
 @click.option(
     "--action",
     type=click.Choice(["confirm", "override"]),
@@ -225,7 +228,10 @@ def correct_command(
     note: str | None,
     idempotency_key: str | None,
 ) -> None:
-    """Publish a reviewer's correction of TICKET_ID to tickets.corrections."""
+    """Publish a reviewer's correction of TICKET_ID to tickets.corrections.
+
+    LABEL is the team the ticket belongs to (with --action confirm, the model's own label).
+    """
     from bus import PublishFailed, producer_config, publish_once
     from models.redact import redact_text
     from schemas.events import Correction

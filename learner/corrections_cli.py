@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import getpass
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -48,13 +49,36 @@ def _report(verb: str, entry: AuditEntry | None) -> None:
     )
 
 
+run_option = click.option(
+    "--run", type=int, help="the training run; only corrections it consumed (or held)"
+)
+reviewer_option = click.option("--reviewer", help="the reviewer's name; only corrections they sent")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def limit_option(default: int, note: str) -> Callable[[F], F]:
+    """``--limit``/``-n`` of a listing; each listing says what it counts."""
+    return click.option(
+        "--limit",
+        "-n",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=True,
+        help=f"at most N; {note}",
+    )
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
+
+
 def _change_options(fn: Any) -> Any:
     """The selection and the who/why every change takes, in one place."""
     for option in reversed(
         [
-            click.argument("correction_ids", nargs=-1),
-            click.option("--run", type=int, help="corrections consumed (or held) by this run"),
-            click.option("--reviewer", help="corrections this reviewer sent"),
+            click.argument("correction_ids", nargs=-1, metavar="CORRECTION_ID"),
+            run_option,
+            reviewer_option,
             click.option("--reason", required=True, help="why, for the audit log"),
             click.option(
                 "--by",
@@ -76,11 +100,11 @@ def corrections_group() -> None:
 
 @corrections_group.command("list")
 @click.option("--status", type=click.Choice(["active", "quarantined"]), help="only this status")
-@click.option("--run", type=int, help="only corrections consumed (or held) by this run")
-@click.option("--reviewer", help="only this reviewer's corrections")
+@run_option
+@reviewer_option
 @click.option("--ticket", "ticket_id", help="only this ticket's corrections")
-@click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="print a JSON list instead of a table")
+@limit_option(50, "newest first")
+@json_option
 def corrections_list(
     status: str | None,
     run: int | None,
@@ -121,7 +145,10 @@ def corrections_list(
 def corrections_quarantine(
     correction_ids: tuple[str, ...], run: int | None, reviewer: str | None, reason: str, actor: str
 ) -> None:
-    """Hold corrections out of training and the retrain count until released."""
+    """Hold corrections out of training and the retrain count until released.
+
+    Select them by CORRECTION_ID..., --run or --reviewer.
+    """
     from learner.corrections import quarantine
 
     with _store() as store:
@@ -136,7 +163,10 @@ def corrections_quarantine(
 def corrections_release(
     correction_ids: tuple[str, ...], run: int | None, reviewer: str | None, reason: str, actor: str
 ) -> None:
-    """Return quarantined corrections to training; they count toward the next retrain."""
+    """Return quarantined corrections to training; they count toward the next retrain.
+
+    Select them by CORRECTION_ID..., --run or --reviewer.
+    """
     from learner.corrections import release
 
     with _store() as store:
@@ -157,7 +187,10 @@ def corrections_delete(
     actor: str,
     yes: bool,
 ) -> None:
-    """Delete corrections for good (the audit log keeps what they said, not their notes)."""
+    """Delete corrections for good (the audit log keeps what they said, not their notes).
+
+    Select them by CORRECTION_ID..., --run or --reviewer.
+    """
     from learner.corrections import delete_corrections
 
     selection = _selection(correction_ids, run, reviewer)
@@ -169,8 +202,8 @@ def corrections_delete(
 
 
 @corrections_group.command("audit")
-@click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="print a JSON list instead of a table")
+@limit_option(50, "newest first")
+@json_option
 def corrections_audit(limit: int, as_json: bool) -> None:
     """Who quarantined, released or deleted which corrections, when and why; newest first."""
     from learner.corrections import audit_log

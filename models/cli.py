@@ -47,7 +47,9 @@ def _settings() -> Any:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="new model directory")
 @click.option("--val", type=click.Path(path_type=Path), help="explicit validation file")
 @click.option("--test", type=click.Path(path_type=Path), help="explicit test file")
-@click.option("--epochs", type=int, default=3, show_default=True)
+@click.option(
+    "--epochs", type=int, default=3, show_default=True, help="passes over the training data"
+)
 @click.option("--max-length", type=int, default=64, show_default=True, help="tokens per ticket")
 @click.option(
     "--truncation",
@@ -56,18 +58,31 @@ def _settings() -> Any:
     show_default=True,
     help="long tickets: keep the start, or the start and the end",
 )
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--lr", type=float, default=2e-3, show_default=True)
-@click.option("--lora-r", type=int, default=16, show_default=True)
+@click.option("--batch-size", type=int, default=16, show_default=True, help="tickets per step")
+@click.option("--lr", type=float, default=2e-3, show_default=True, help="learning rate")
+@click.option(
+    "--lora-r", type=int, default=16, show_default=True, help="LoRA rank (alpha is twice it)"
+)
 @click.option(
     "--imbalance",
     type=click.Choice(["weighted", "oversample", "none"]),
     default="weighted",
     show_default=True,
+    help="rare classes: weight their loss, draw their rows more often, or neither",
 )
-@click.option("--seed", type=int, default=13, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=13,
+    show_default=True,
+    help="random seed; splits, initialisation and batch order",
+)
 @click.option("--eval-pack", type=click.Path(path_type=Path), help="gate floors (JSON)")
-@click.option("--config", type=click.Path(path_type=Path), help="data-health config (JSON)")
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="data-health config (JSON); synonyms, allowed_labels, min_class_count, ...",
+)
 @click.option("--force", is_flag=True, help="train even on a severely imbalanced export")
 @device_option
 def train_command(
@@ -90,7 +105,7 @@ def train_command(
     force: bool,
     device: str | None,
 ) -> None:
-    """Train a calibrated LoRA classifier on a labelled CSV/JSONL export.
+    """Train a calibrated LoRA classifier on DATA, a labelled CSV/JSONL export.
 
     Data health runs first (cleaning, redaction, de-duplication, imbalance check); the model is
     then evaluated on held-out rows against a TF-IDF baseline and the eval gates. Nothing is
@@ -151,7 +166,9 @@ def train_command(
 @click.argument("data", type=click.Path(path_type=Path))
 @text_col_option
 @label_col_option
-@click.option("--json", "as_json", is_flag=True, help="print the metrics as one JSON object")
+@click.option(
+    "--json", "as_json", is_flag=True, help="print JSON instead of text; one object of metrics"
+)
 @click.option("--eval-pack", type=click.Path(path_type=Path), help="gate floors (JSON)")
 @click.option(
     "--report-dir",
@@ -161,7 +178,7 @@ def train_command(
 @click.option(
     "--config",
     type=click.Path(path_type=Path),
-    help="data-health config (JSON) used at training: its label synonyms apply here too",
+    help="data-health config (JSON); the one used at training, so its label synonyms apply",
 )
 @device_option
 def evaluate_command(
@@ -175,7 +192,7 @@ def evaluate_command(
     config: Path | None,
     device: str | None,
 ) -> None:
-    """Score a model directory on a labelled file, beside its TF-IDF baseline, against gates."""
+    """Score MODEL_DIR on DATA (a labelled file), beside its TF-IDF baseline, against gates."""
     from models.artifact import load
     from models.bands import resolve_thresholds
     from models.data import read_labelled
@@ -213,13 +230,20 @@ def evaluate_command(
 
 @click.command("predict")
 @click.argument("model_dir", type=click.Path(path_type=Path))
-@click.argument("texts", nargs=-1)
-@click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True)
+@click.argument("texts", nargs=-1, metavar="TEXT")
+@click.option(
+    "--top-k",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="labels listed per text, most likely first",
+)
 @device_option
 def predict_command(
     model_dir: Path, texts: tuple[str, ...], top_k: int, device: str | None
 ) -> None:
-    """Classify TEXT... (or one text per line on stdin with `-`): one JSON line per text."""
+    """Classify TEXT... with MODEL_DIR (one text per line on stdin with `-`): one JSON line
+    per text."""
     from models.artifact import load
     from models.bands import resolve_thresholds
 

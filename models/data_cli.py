@@ -24,15 +24,19 @@ def data_group() -> None:
 
 @data_group.command("inspect")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--text-col", default="text", show_default=True, help="column holding the text")
-@click.option("--label-col", default="label", show_default=True, help="column holding the label")
+@click.option(
+    "--text-col", default="text", show_default=True, help="column holding the ticket text"
+)
+@click.option(
+    "--label-col", default="label", show_default=True, help="column holding the team/label"
+)
 @click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
-    help="JSON file with synonyms, allowed_labels, min_class_count, ...",
+    help="data-health config (JSON); synonyms, allowed_labels, min_class_count, ...",
 )
-@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
 def inspect(
     file: Path, text_col: str, label_col: str, config_path: Path | None, as_json: bool
 ) -> None:

@@ -13,7 +13,11 @@ import click
     type=click.Path(path_type=Path, file_okay=False),
     help="trained transformer model; without it a quick one is trained on the sample",
 )
-@click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--json-out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="also write the results to this JSON file",
+)
 @click.option("--single-n", default=100, show_default=True, help="single-ticket calls timed")
 @click.option("--naive-n", default=60, show_default=True, help="naive pipeline calls timed")
 @click.option("--long-n", default=256, show_default=True, help="CFPB tickets for throughput")
@@ -74,15 +78,30 @@ def bench(
     "--model-dir",
     required=True,
     type=click.Path(path_type=Path, file_okay=False, exists=True),
-    help="trained transformer model (the teacher); the student is recorded in it",
+    help="trained transformer model; the teacher, in which the student is recorded",
 )
-@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path, exists=True))
-@click.option("--test", "test_path", type=click.Path(path_type=Path, exists=True))
-@click.option("--text-col", default="text", show_default=True)
-@click.option("--label-col", default="team", show_default=True)
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(path_type=Path, exists=True),
+    help="labelled CSV/JSONL the student learns from",
+)
+@click.option(
+    "--test",
+    "test_path",
+    type=click.Path(path_type=Path, exists=True),
+    help="explicit test file; without it the student is scored on rows held out of --data",
+)
+@click.option(
+    "--text-col", default="text", show_default=True, help="column holding the ticket text"
+)
+@click.option(
+    "--label-col", default="label", show_default=True, help="column holding the team/label"
+)
 @click.option("--layers", default=3, show_default=True, help="encoder layers the student keeps")
-@click.option("--epochs", default=3, show_default=True)
-@click.option("--limit", type=int, help="use at most this many rows of --data")
+@click.option("--epochs", default=3, show_default=True, help="passes over the training data")
+@click.option("--limit", type=click.IntRange(min=1), help="at most N; rows of --data used")
 def distill(
     model_dir: Path,
     data_path: Path,

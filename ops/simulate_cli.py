@@ -14,20 +14,43 @@ import click
 @click.command("simulate")
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
-    "--seed-fraction", type=click.FloatRange(0, 1, min_open=True), default=0.1, show_default=True
+    "--seed-fraction",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.1,
+    show_default=True,
+    help="share of the non-test rows the starter model is trained on",
 )
-@click.option("--text-col", default="text", show_default=True)
-@click.option("--label-col", default="label", show_default=True)
+@click.option(
+    "--text-col", default="text", show_default=True, help="column holding the ticket text"
+)
+@click.option(
+    "--label-col", default="label", show_default=True, help="column holding the team/label"
+)
 @click.option(
     "--label-map",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON mapping labels to coarser ones ({label: new} or {group: [labels]})",
 )
 @click.option(
-    "--test-fraction", type=click.FloatRange(0, 0.5, min_open=True), default=0.2, show_default=True
+    "--test-fraction",
+    type=click.FloatRange(0, 0.5, min_open=True),
+    default=0.2,
+    show_default=True,
+    help="share of the rows held out to score every model on",
 )
-@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
-@click.option("--retrain-after", type=click.IntRange(min=1), default=None, help="[settings]")
+@click.option(
+    "--error-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="share of the simulated reviewer's answers that are wrong",
+)
+@click.option(
+    "--retrain-after",
+    type=click.IntRange(min=1),
+    default=None,
+    help="corrections that trigger a retrain [settings: TRIAGE_RETRAIN_AFTER]",
+)
 @click.option("--max-rounds", type=click.IntRange(min=1), default=None, help="stop after N runs")
 @click.option(
     "--step-timeout",
@@ -37,20 +60,29 @@ import click
     help="seconds one step (a training run) may take",
 )
 @click.option(
-    "--backend", type=click.Choice(["lora-transformer", "tfidf"]), default=None, help="[settings]"
+    "--backend",
+    type=click.Choice(["lora-transformer", "tfidf"]),
+    default=None,
+    help="model family retrained [settings: TRIAGE_BACKEND]",
 )
-@click.option("--seed", type=int, default=13, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=13,
+    show_default=True,
+    help="random seed; splits and the reviewer's mistakes",
+)
 @click.option(
     "--work-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("var/simulate"),
     show_default=True,
+    help="where each run's stack, store and models go",
 )
 @click.option(
-    "--json",
-    "json_file",
+    "--json-out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="write the rows here",
+    help="also write the results to this JSON file; one row per round",
 )
 def simulate_command(
     data: Path,
@@ -66,9 +98,12 @@ def simulate_command(
     backend: str | None,
     seed: int,
     work_dir: Path,
-    json_file: Path | None,
+    json_out: Path | None,
 ) -> None:
-    """Run the whole learning loop on the embedded stack with a simulated reviewer."""
+    """Run the whole learning loop on the embedded stack with a simulated reviewer.
+
+    DATA is a labelled CSV/JSONL file; the reviewer answers with its labels.
+    """
     from learner.settings import LearnerSettings
     from ops.simulate import SimulationConfig, render, simulate
 
@@ -92,10 +127,10 @@ def simulate_command(
     )
     result = simulate(config, progress=lambda line: click.echo(line, err=True))
     click.echo(render(result))
-    if json_file is not None:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
         rows = [row.as_dict() for row in result.rows]
-        json_file.write_text(json.dumps(rows, indent=2, default=str) + "\n", "utf-8")
+        json_out.write_text(json.dumps(rows, indent=2, default=str) + "\n", "utf-8")
 
 
 COMMANDS: list[click.Command] = [simulate_command]

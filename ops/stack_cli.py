@@ -50,7 +50,9 @@ def status() -> None:
 
 
 @click.command("demo")
-@click.option("--limit", type=int, default=None, help="stream only the first N test tickets")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="at most N; test tickets streamed"
+)
 def demo(limit: int | None) -> None:
     """Stack up, starter model, worker, stream the sample tickets, print decisions, stop."""
     from ops.demo import run_demo

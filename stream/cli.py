@@ -13,6 +13,7 @@ import click
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
+    help="log level",
 )
 def worker(loglevel: str) -> None:
     """Run the classify worker (settings from TRIAGE_* env and var/stack.env)."""
@@ -24,14 +25,24 @@ def worker(loglevel: str) -> None:
 
 @click.command("produce")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--text-col", default="body", show_default=True, help="column holding the text")
-@click.option("--id-col", default="ticket_id", show_default=True, help="absent: <stem>-<row>")
+@click.option(
+    "--body-col",
+    default="body",
+    show_default=True,
+    help="column holding the ticket body (the Ticket event's body)",
+)
+@click.option(
+    "--id-col",
+    default="ticket_id",
+    show_default=True,
+    help="column holding the ticket id; absent: <stem>-<row>",
+)
 @click.option("--subject-col", default=None, help="column holding the subject, if any")
-@click.option("--limit", type=int, default=None, help="publish at most N tickets")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="at most N; tickets sent")
 def produce_command(
-    file: Path, text_col: str, id_col: str, subject_col: str | None, limit: int | None
+    file: Path, body_col: str, id_col: str, subject_col: str | None, limit: int | None
 ) -> None:
-    """Publish a CSV or JSONL export to tickets.incoming, keyed by ticket_id."""
+    """Publish FILE, a CSV or JSONL export, to tickets.incoming, keyed by ticket_id."""
     from tqdm import tqdm
 
     from bus import ConnectionSettings, producer_config
@@ -45,7 +56,7 @@ def produce_command(
             file,
             config=producer_config(settings),
             topic=topic,
-            columns=Columns(text=text_col, ticket_id=id_col, subject=subject_col),
+            columns=Columns(text=body_col, ticket_id=id_col, subject=subject_col),
             limit=limit,
             on_sent=bar.update,
         )

@@ -49,7 +49,7 @@ def tickets_from_records(
         if columns.text not in record:
             raise ProduceError(
                 f"row {row} has no column {columns.text!r} (columns: {sorted(record)}); "
-                "pass the text column with --text-col"
+                "pass the column holding the ticket body with --body-col"
             )
         text = record[columns.text]
         if not isinstance(text, str) or not text.strip():

@@ -36,7 +36,9 @@ def _settings() -> WebSettings:
 
 @click.group("web", invoke_without_command=True)
 @click.option("--host", default=None, help="bind address [settings: TRIAGE_HOST]")
-@click.option("--port", type=click.IntRange(1, 65535), default=None, help="[TRIAGE_PORT]")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="port [settings: TRIAGE_PORT]"
+)
 @click.pass_context
 def web_group(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the review queue and ops dashboard (and /metrics, /api/*)."""
@@ -71,7 +73,13 @@ def web_group(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 
 @web_group.command("hash-password")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="the password; asked for (twice, hidden) when not given",
+)
 def hash_password_command(password: str) -> None:
     """Print an scrypt hash of a password for TRIAGE_WEB_USERS."""
     from web.auth import hash_password

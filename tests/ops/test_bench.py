@@ -64,7 +64,7 @@ def test_triage_bench_json_has_every_required_key(lora_model_dir: Path, tmp_path
     result = CliRunner().invoke(
         cli,
         [
-            "bench", "--model-dir", str(model_dir), "--json", str(out),
+            "bench", "--model-dir", str(model_dir), "--json-out", str(out),
             "--single-n", "5", "--naive-n", "5", "--long-n", "8", "--short-n", "16",
             "--eval-rows", "40", "--e2e-n", "60", "--e2e-rate", "50", "--e2e-rate-n", "30",
         ],

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from bus.exceptions import PublishFailed
 from bus.security import KafkaSecurity
@@ -72,7 +72,11 @@ class AckedProducer:
     async def start(self) -> None:
         if self._producer is None:
             producer = AIOKafkaProducer(**self.config.options())
-            await producer.start()
+            try:
+                await producer.start()
+            except (KafkaConnectionError, OSError) as exc:
+                await producer.stop()  # a half-started client would warn "Unclosed" at exit
+                raise PublishFailed(unreachable(self.config.bootstrap)) from exc
             self._producer = producer
 
     async def stop(self) -> None:
@@ -117,6 +121,14 @@ class AckedProducer:
         """Send one record and wait for its ack (bounded)."""
         ack = await self.send(topic, key, value)
         return await asyncio.wait_for(ack, PUBLISH_TIMEOUT_S)
+
+
+def unreachable(bootstrap: str) -> str:
+    """The one line every command prints when no broker answers: the address and its setting."""
+    return (
+        f"no Kafka broker answers at {bootstrap} (TRIAGE_KAFKA_BOOTSTRAP): start the embedded "
+        "one with `triage stack up`, or set TRIAGE_KAFKA_BOOTSTRAP to your brokers' host:port"
+    )
 
 
 async def _checked(topic: str, future: Awaitable[Any]) -> Any:

@@ -232,7 +232,9 @@ def correct_command(
 
     LABEL is the team the ticket belongs to (with --action confirm, the model's own label).
     """
-    from bus import PublishFailed, producer_config, publish_once
+    import logging
+
+    from bus import producer_config, publish_once
     from models.redact import redact_text
     from schemas.events import Correction
     from schemas.topics import Topics
@@ -243,10 +245,10 @@ def correct_command(
         fields["correction_id"] = idempotency_key
     correction = Correction.model_validate({**fields, "note": redact_text(note)})
     topic = Topics(settings.topic_prefix).corrections
-    try:
-        publish_once(producer_config(settings), topic, ticket_id, correction.model_dump_json())
-    except PublishFailed as exc:
-        raise click.ClickException(str(exc)) from exc
+    # A failed send raises PublishFailed, one line naming the broker and its setting; aiokafka's
+    # own log of the same failure would only repeat it.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    publish_once(producer_config(settings), topic, ticket_id, correction.model_dump_json())
     click.echo(f"published correction {correction.correction_id} to {topic}")
 
 

@@ -210,6 +210,7 @@ def evaluate_command(
     labels = [normalise_label(label, synonyms) for label in labelled.labels]
     model = load(model_dir, device or settings.device)
     baseline = load(model_dir / BASELINE_DIR) if (model_dir / BASELINE_DIR).is_dir() else None
+    click.echo(f"scoring {len(labels)} rows of {data} with model {model.version} ...", err=True)
     evaluation = evaluate(
         model,
         labelled.texts,

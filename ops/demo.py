@@ -130,14 +130,13 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
 
 def publish(info: StackInfo, topics: Topics, limit: int | None) -> dict[str, dict[str, str]]:
     """Publish the sample test file; returns ticket_id -> row (for the accuracy check)."""
-    from tqdm import tqdm
-
     from bus import KafkaSecurity, ProducerConfig
+    from models.progress import progress_bar
     from stream.produce import Columns, produce
 
     with TEST.open(newline="") as fh:
         rows = list(csv.DictReader(fh))[:limit]
-    with tqdm(total=len(rows), unit="ticket", desc="publishing") as bar:
+    with progress_bar(total=len(rows), unit="ticket", desc="publishing") as bar:
         result = produce(
             TEST,
             config=ProducerConfig(info.kafka_bootstrap, KafkaSecurity()),

@@ -43,15 +43,19 @@ def produce_command(
     file: Path, body_col: str, id_col: str, subject_col: str | None, limit: int | None
 ) -> None:
     """Publish FILE, a CSV or JSONL export, to tickets.incoming, keyed by ticket_id."""
-    from tqdm import tqdm
+    import logging
 
     from bus import ConnectionSettings, producer_config
+    from models.progress import progress_bar
     from schemas.topics import Topics
     from stream.produce import Columns, produce
 
     settings = ConnectionSettings()
     topic = Topics(settings.topic_prefix).incoming
-    with tqdm(total=limit, unit="ticket", desc=f"-> {topic}") as bar:
+    # No broker is one line (PublishFailed names the address and TRIAGE_KAFKA_BOOTSTRAP);
+    # aiokafka's own log of the same failure would only repeat it.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    with progress_bar(total=limit, unit="ticket", desc=f"-> {topic}") as bar:
         report = produce(
             file,
             config=producer_config(settings),

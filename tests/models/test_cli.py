@@ -67,7 +67,7 @@ def test_train_evaluate_predict(tiny_csv: Path, tmp_path: Path, sample_dir: Path
         cli, ["evaluate", str(out), str(test_file), "--label-col", "team", "--json"]
     )
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert {"accuracy", "macro_f1", "per_class", "ece", "bands", "gates", "baseline"} <= set(report)
     assert set(report["bands"]) == {"routed", "shadow", "manual"}
     assert set(report["baseline"]) == {"accuracy", "macro_f1"}
@@ -204,6 +204,6 @@ def test_evaluate_reads_labels_the_way_training_did(
         cli, ["evaluate", str(tfidf_model_dir), str(path), "--label-col", "label", "--json"]
     )
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["unknown_labels"] == []
     assert report["accuracy"] > 0.8

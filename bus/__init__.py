@@ -8,7 +8,14 @@ the redis decision cache, the model pointer, and the operator's lag and dead-let
 """
 
 from bus.agent import install_batch_agent
-from bus.app import async_redis_client, faust_app, producer_config, redis_client, topic_guard
+from bus.app import (
+    async_redis_client,
+    faust_app,
+    faust_worker,
+    producer_config,
+    redis_client,
+    topic_guard,
+)
 from bus.deadletter import MAX_PAYLOAD_BYTES, dead_letter, publish_letters
 from bus.decisions import DecisionCache, Stored
 from bus.exceptions import (
@@ -21,7 +28,9 @@ from bus.exceptions import (
 )
 from bus.inspect import KINDS, DeadLetterTail, PartitionLag, consumer_lag, reason_kind
 from bus.lock import LockNotAcquired, RedisLock
+from bus.logs import LogFormat, configure_logging, logging_config
 from bus.pointer import ModelPointer, read_pointer, write_pointer
+from bus.probes import Check, install_probes, readiness
 from bus.producer import AckedProducer, ProducerConfig, Send, publish_all, publish_once
 from bus.security import KafkaSecurity
 from bus.settings import STACK_ENV, ConnectionSettings, FaustServiceSettings
@@ -34,6 +43,7 @@ __all__ = [
     "AckedProducer",
     "BrokerStateLost",
     "BusError",
+    "Check",
     "ConnectionConfigError",
     "ConnectionSettings",
     "DeadLetterTail",
@@ -42,6 +52,7 @@ __all__ = [
     "FaustServiceSettings",
     "KafkaSecurity",
     "LockNotAcquired",
+    "LogFormat",
     "ModelPointer",
     "PartitionLag",
     "ProducerConfig",
@@ -52,16 +63,21 @@ __all__ = [
     "TopicGuard",
     "TopicMissing",
     "async_redis_client",
+    "configure_logging",
     "consumer_lag",
     "dead_letter",
     "faust_app",
+    "faust_worker",
     "install_batch_agent",
+    "install_probes",
+    "logging_config",
     "producer_config",
     "publish_all",
     "publish_letters",
     "publish_once",
     "raw_topic",
     "read_pointer",
+    "readiness",
     "reason_kind",
     "redis_client",
     "topic_guard",

@@ -22,6 +22,7 @@ import faust
 import redis
 import redis.asyncio as aioredis
 
+from bus.logs import logging_config
 from bus.producer import ProducerConfig
 from bus.security import KafkaSecurity, redis_options
 from bus.settings import ConnectionSettings, FaustServiceSettings
@@ -54,10 +55,11 @@ def topic_guard(settings: FaustServiceSettings, names: Sequence[str]) -> TopicGu
     )
 
 
-def faust_app(
-    app_id: str, settings: FaustServiceSettings, *, web_port: int | None = None
-) -> faust.App:
-    """Every faust service of the project (worker, learner) is configured here, once."""
+def faust_app(app_id: str, settings: FaustServiceSettings) -> faust.App:
+    """Every faust service of the project (worker, learner) is configured here, once.
+
+    faust's web server is on only with ``TRIAGE_PROBE_PORT``: it serves the probes
+    (:mod:`bus.probes`) and nothing else."""
     brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     embedded = settings.broker_profile == "embedded"
@@ -76,9 +78,9 @@ def faust_app(
         consumer_auto_offset_reset="earliest",
         datadir=str(settings.data_dir / app_id),
         autodiscover=False,
-        web_enabled=web_port is not None,
-        web_port=web_port or 6066,
-        web_bind="127.0.0.1",
+        web_enabled=settings.probe_port is not None,
+        web_port=settings.probe_port or 6066,
+        web_bind=settings.probe_host,
     )
     if embedded:
         options["producer_max_batch_size"] = 1
@@ -88,6 +90,19 @@ def faust_app(
     if wait is not None:
         return App(app_id, fetch_max_wait_ms=wait, **options)
     return faust.App(app_id, **options)
+
+
+def faust_worker(
+    app: faust.App, service: str, settings: ConnectionSettings, loglevel: str
+) -> faust.Worker:
+    """The process around a faust app, logging in the format the settings ask for."""
+    json_logs = settings.log_format == "json"
+    return faust.Worker(
+        app,
+        loglevel=loglevel,
+        logging_config=logging_config(service, settings.log_format, loglevel),
+        quiet=json_logs,  # the start-up banner is not a log record
+    )
 
 
 def redis_client(settings: ConnectionSettings) -> redis.Redis:

@@ -23,6 +23,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bus.logs import LogFormat
+
 STACK_ENV = Path("var/stack.env")
 
 Profile = Literal["kafka", "embedded"]
@@ -72,6 +74,9 @@ class ConnectionSettings(BaseSettings):
     model_dir: Path = Field(
         Path("var/models/current"), description="model served when no deployment is recorded"
     )
+    log_format: LogFormat = Field(
+        "text", description="json: one object per line for a log collector (bus.logs)"
+    )
 
     @model_validator(mode="after")
     def _security_complete(self) -> ConnectionSettings:
@@ -104,6 +109,12 @@ class FaustServiceSettings(ConnectionSettings):
         5, ge=0, description="how long the producer waits to fill a batch (kafka profile)"
     )
     data_dir: Path = Field(Path("var/faust"), description="faust's local state (no tables)")
+    probe_port: int | None = Field(
+        None, gt=0, lt=65536, description="port of /healthz, /readyz, /metrics; unset = off"
+    )
+    probe_host: str = Field(
+        "127.0.0.1", description="address the probe server binds (0.0.0.0 for a scraper)"
+    )
 
     @property
     def replication(self) -> int:

@@ -117,6 +117,16 @@ class TopicGuard:
                 "TRIAGE_TOPIC_REPLICATION against the cluster size and the ACLs"
             ) from exc
 
+    async def reachable(self) -> str:
+        """For readiness probes: the broker answers a metadata request (raises if not)."""
+        admin = await self._client()
+        try:
+            topics = await admin.list_topics()
+        except KafkaError:
+            await self.close()
+            raise
+        return f"{self.bootstrap}, {len(topics)} topics"
+
     async def recover(self) -> None:
         """After a refused send: check now, unless a check finished in the last second (many
         records of one batch fail together and need one check)."""

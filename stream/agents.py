@@ -50,6 +50,11 @@ class BatchOutcome:
     duplicates: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
     bands: Counter[str] = field(default_factory=Counter)
+    #: (band, label) of every decision published, fresh or re-published
+    labels: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: seconds from the ticket's broker timestamp to its (fresh) decision
+    latencies: list[float] = field(default_factory=list)
+    size: int = 0
 
 
 def received_at(message: Any) -> datetime | None:
@@ -70,15 +75,16 @@ class ClassifyStage:
 
     async def process(self, events: Sequence[Any], send: Send) -> BatchOutcome:
         """Handle one batch of faust events; returns only after every output was acked."""
-        outcome = BatchOutcome()
+        outcome = BatchOutcome(size=len(events))
         tickets = self._parse(events, outcome)
         stored = await self.cache.lookup(list(tickets))
         fresh = [tid for tid in tickets if tid not in stored]
         payloads: dict[str, bytes] = {}
+        fresh_decisions: list[Decision] = []
         if fresh:
-            decisions = await self._classify([tickets[tid] for tid in fresh], outcome)
+            fresh_decisions = await self._classify([tickets[tid] for tid in fresh], outcome)
             payloads = await self.cache.claim(
-                {d.ticket_id: d.model_dump_json().encode("utf-8") for d in decisions}
+                {d.ticket_id: d.model_dump_json().encode("utf-8") for d in fresh_decisions}
             )
         for tid, previous in stored.items():
             if previous.published:
@@ -88,6 +94,11 @@ class ClassifyStage:
                 outcome.republished += 1
         await self._publish(payloads, outcome, send)
         outcome.decided = len(payloads) - outcome.republished
+        outcome.latencies = [
+            (d.decided_at - d.received_at).total_seconds()
+            for d in fresh_decisions
+            if d.received_at is not None
+        ]
         return outcome
 
     def _parse(
@@ -108,7 +119,14 @@ class ClassifyStage:
                 )
                 continue
             except Exception as exc:  # a parser bug must cost one message, not the worker
-                log.exception("parse_ticket raised on %s[%d]@%d", *_where(message))
+                topic, partition, offset = _where(message)
+                log.exception(
+                    "parse_ticket raised on %s[%d]@%d",
+                    topic,
+                    partition,
+                    offset,
+                    extra={"topic": topic, "partition": partition, "offset": offset},
+                )
                 outcome.dead_letters.append(
                     dead_letter(message, stage=STAGE, kind="other", reason=_unexpected(exc))
                 )
@@ -169,6 +187,7 @@ class ClassifyStage:
             counts[f"band:{decision.band}"] += 1
             counts[f"label:{decision.label}"] += 1
             outcome.bands[decision.band] += 1
+            outcome.labels[decision.band, decision.label] += 1
         await asyncio.gather(*acks)  # raises if any record was not acknowledged
         await publish_letters(outcome.dead_letters, self.topics.dead_letter, send)
         counts["dead_letters"] = len(outcome.dead_letters)

@@ -41,7 +41,6 @@ class WorkerSettings(FaustServiceSettings):
     model_poll_s: float = Field(
         2.0, gt=0, description="how often the redis model pointer is checked for a deploy"
     )
-    web_port: int | None = Field(None, description="faust web server port; unset = web server off")
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> WorkerSettings:

@@ -12,14 +12,18 @@ from typing import Any
 
 import faust
 import redis
+import redis.asyncio as aioredis
 
 from bus import (
     AckedProducer,
     DecisionCache,
     Send,
+    TopicGuard,
     async_redis_client,
     faust_app,
+    faust_worker,
     install_batch_agent,
+    install_probes,
     producer_config,
     raw_topic,
     redis_client,
@@ -29,6 +33,7 @@ from models.bands import ThresholdOverrides
 from schemas.topics import Topics
 from stream.agents import STAGE, ClassifyStage
 from stream.exceptions import StreamError
+from stream.metrics import WorkerMetrics
 from stream.serving import ModelHolder, ModelWatcher, load_serving_model
 from stream.settings import WorkerSettings
 
@@ -66,7 +71,7 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
         # one thread: the model is not re-entrant, and a second batch must not overtake the first
         executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="classify"),
     )
-    app = faust_app(settings.group_id, settings, web_port=settings.web_port)
+    app = faust_app(settings.group_id, settings)
     guard = topic_guard(settings, [*topics.bands, topics.dead_letter])
     producer = AckedProducer(producer_config(settings), recover=guard.recover)
 
@@ -76,9 +81,11 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
         await producer.start()
         await guard.ensure_due()
 
+    metrics = WorkerMetrics()
     install_classify(
         app,
         stage,
+        metrics=metrics,
         send=producer.send,
         before_batch=before_batch,
         partitions=settings.partitions,
@@ -94,23 +101,63 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
         runtime=settings.runtime,
     )
     app.timer(settings.model_poll_s)(watcher.refresh)
-    return faust.Worker(app, loglevel=loglevel)
+    install_worker_probes(app, metrics, client=client, guard=guard, holder=holder)
+    return faust_worker(app, "worker", settings, loglevel)
+
+
+def install_worker_probes(
+    app: faust.App,
+    metrics: WorkerMetrics,
+    *,
+    client: aioredis.Redis,
+    guard: TopicGuard,
+    holder: ModelHolder,
+) -> None:
+    """``/readyz``: redis, the broker and the served model answer; ``/metrics``: this worker."""
+
+    async def redis_ready() -> str:
+        await client.ping()
+        return "ping"
+
+    async def model_ready() -> str:
+        return holder.current.version
+
+    async def before_scrape() -> None:
+        await metrics.refresh(app.consumer, lambda: holder.current.version)
+
+    install_probes(
+        app,
+        checks={"redis": redis_ready, "broker": guard.reachable, "model": model_ready},
+        registry=metrics.registry,
+        before_scrape=before_scrape,
+    )
 
 
 def install_classify(
     app: faust.App,
     stage: ClassifyStage,
     *,
+    metrics: WorkerMetrics | None = None,
     send: Send,
     partitions: int,
     batch_max: int,
     window_s: float,
     before_batch: Callable[[], Awaitable[None]] | None = None,
 ) -> Any:
-    """Register the classify agent: raw bytes in, acked raw bytes out (through ``send``)."""
+    """Register the classify agent: raw bytes in, acked raw bytes out (through ``send``).
+
+    ``metrics`` count a batch only once ``stage.process`` returned, i.e. after every ack."""
 
     async def handle(events: Any) -> Any:
-        return await stage.process(events, send)
+        try:
+            outcome = await stage.process(events, send)
+        except Exception as exc:
+            if metrics is not None:
+                metrics.failed(exc)
+            raise
+        if metrics is not None:
+            metrics.observe(outcome)
+        return outcome
 
     return install_batch_agent(
         app,

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from models.base import Classifier
-from models.exceptions import ArtifactError
+from models.exceptions import ArtifactError, ModelMissing
 
 FORMAT = "triage-model"
 FORMAT_VERSION = 1
@@ -96,7 +96,7 @@ def read_manifest(path: Path) -> Manifest:
     path = Path(path)
     manifest_path = path / MANIFEST
     if not path.is_dir():
-        raise ArtifactError(
+        raise ModelMissing(
             f"model directory {path} does not exist; train one with `triage train` "
             "or point TRIAGE_MODEL_DIR at an existing model"
         )

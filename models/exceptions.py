@@ -15,6 +15,10 @@ class ArtifactError(ModelError):
     """A model directory is missing, incomplete or of an unknown format."""
 
 
+class ModelMissing(ArtifactError):
+    """No model directory where one was expected: a deployment nobody initialised yet."""
+
+
 class GateFailed(ModelError):
     """A model did not pass its eval pack; ``report`` says which gate and class."""
 

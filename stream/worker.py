@@ -30,6 +30,8 @@ from bus import (
     topic_guard,
 )
 from models.bands import ThresholdOverrides
+from models.base import Classifier
+from models.exceptions import ModelMissing
 from schemas.topics import Topics
 from stream.agents import STAGE, ClassifyStage
 from stream.exceptions import StreamError
@@ -40,11 +42,11 @@ from stream.settings import WorkerSettings
 log = logging.getLogger(__name__)
 
 
-def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.Worker:
-    topics = Topics(settings.topic_prefix)
+def first_model(settings: WorkerSettings) -> Classifier:
+    """The model to serve from the first batch: the deployed one, else TRIAGE_MODEL_DIR."""
     try:
         with redis_client(settings) as sync_client:
-            model = load_serving_model(
+            return load_serving_model(
                 sync_client,
                 settings.topic_prefix,
                 settings.model_dir,
@@ -56,6 +58,16 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
             f"cannot reach redis at {settings.redis_url} ({exc}); start the embedded stack "
             "with `triage stack up` or set TRIAGE_REDIS_URL"
         ) from exc
+    except ModelMissing as exc:
+        raise StreamError(
+            f"no model to serve: {exc}. Run `triage init` once for this deployment (it trains "
+            "or imports the first model), or point TRIAGE_MODEL_DIR at a `triage train` output"
+        ) from exc
+
+
+def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.Worker:
+    topics = Topics(settings.topic_prefix)
+    model = first_model(settings)
     log.info("serving model %s (%d labels)", model.version, len(model.labels))
     holder = ModelHolder(model)
     client = async_redis_client(settings)

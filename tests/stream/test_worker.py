@@ -212,3 +212,14 @@ def test_worker_serves_the_lora_transformer_through_the_same_loader(
     decisions = [Decision.model_validate_json(v) for *_, v in records]
     assert {d.ticket_id for d in decisions} == {f"L-{i}" for i in range(len(texts))}
     assert {d.model_version for d in decisions} == {manifest["version"]}
+
+
+def test_a_worker_with_no_model_says_to_run_init(
+    stream_env: StreamEnv, workers, tmp_path: Path
+) -> None:
+    """A fresh deployment (no redis pointer, no model directory) must not crash-loop mutely."""
+    worker = workers.start(stream_env, tmp_path / "no-model-here")
+    assert worker.proc is not None
+    code = worker.proc.wait(timeout=120)
+    assert code != 0
+    assert "triage init" in worker.tail(), worker.tail()

@@ -17,3 +17,7 @@ class RegistryError(LearnerError):
 
 class ReportError(LearnerError):
     """A report was asked for with arguments it cannot use (e.g. an unparsable time window)."""
+
+
+class RetrainError(LearnerError):
+    """Training a candidate cannot start (no gold set, bad data)."""

@@ -1,8 +1,9 @@
 """Retraining: the gold set plus every correction in, a candidate model directory out.
 
-The candidate is trained by the classifier's own training code (``models.train.train`` for the
-LoRA transformer, ``TfidfClassifier.fit`` for TF-IDF), never a copy of it, so a retrained model
-is built exactly like the one a person trains with ``triage train``.
+The candidate is trained by the models pipeline (:mod:`models.pipeline`: data health, fit,
+calibration, novelty, evaluation, gates, save), with the backend chosen through its one registry,
+never a copy of it, so a retrained model is built exactly like the one a person trains with
+``triage train``.
 
 A candidate is written to ``<out_root>/.staging-<random>`` and renamed to ``<out_root>/<version>``
 only once complete, so a version directory is always a whole artifact; a training killed
@@ -15,11 +16,11 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-from learner.exceptions import LearnerError
+from learner.exceptions import RetrainError
 from learner.gates import is_held_out
 from learner.store import TrainingCorrection
 from models.data import LabelledData, read_labelled
@@ -27,15 +28,11 @@ from models.data import LabelledData, read_labelled
 if TYPE_CHECKING:
     from models.base import Classifier
     from models.gates import EvalPack
-    from models.train import TrainConfig
+    from models.train_config import TrainConfig
 
 Backend = Literal["lora-transformer", "tfidf"]
 GOLD_TEXT_COL = "text"
 GOLD_LABEL_COL = "label"
-
-
-class RetrainError(LearnerError):
-    """Training a candidate cannot start (no gold set, bad data)."""
 
 
 @dataclass(frozen=True)
@@ -135,33 +132,32 @@ def fit_candidate(
     pack: EvalPack,
     base_model: str | None = None,
     config: TrainConfig | None = None,
+    device: str | None = None,
 ) -> Candidate:
-    """Train on ``data`` and write the artifact to ``<out_root>/<version>`` (atomically)."""
+    """Train on ``data`` through the models pipeline (data health included) and write the
+    artifact to ``<out_root>/<version>`` (atomically); ``device`` overrides the config's."""
+    from models.backends import BACKENDS
+    from models.pipeline import TrainRequest, run
+    from models.settings import default_base_model
+    from models.train_config import TrainConfig
+
     out_root.mkdir(parents=True, exist_ok=True)
     staging = out_root / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
+    if backend not in BACKENDS:
+        raise RetrainError(f"backend {backend!r} is unknown; use one of {sorted(BACKENDS)}")
+    config = config or TrainConfig()
+    request = TrainRequest(
+        data=data,
+        config=replace(config, device=device) if device is not None else config,
+        pack=pack,
+        kind=backend,
+        base_model=base_model or default_base_model(),
+        test=test,
+        progress=False,
+    )
     try:
-        model: Any
-        if backend == "tfidf":
-            from models.tfidf import TfidfClassifier
-
-            model = TfidfClassifier().fit(data.texts, data.labels)
-            model.save(staging)
-        elif backend == "lora-transformer":
-            from models.settings import default_base_model
-            from models.train import TrainConfig, train
-
-            result = train(
-                data,
-                config or TrainConfig(),
-                base_model=base_model or default_base_model(),
-                pack=pack,
-                test=test,
-                progress=False,
-            )
-            result.save(staging)
-            model = result.classifier
-        else:
-            raise RetrainError(f"backend {backend!r} is unknown; use lora-transformer or tfidf")
+        result = run(request, staging)
+        model = result.classifier
         final = out_root / model.version
         if final.exists():
             raise RetrainError(

@@ -1,5 +1,7 @@
 """The model artifact: one directory format and ONE loader, used by worker, CLI and learner.
 
+Backends (how each ``kind`` is fitted and loaded) are registered in :mod:`models.backends`.
+
 Layout (``format_version`` 1)::
 
     <dir>/
@@ -14,7 +16,6 @@ entry, not a new format. ``primary_head`` is the one that bands and routes.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,24 +23,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from models.backends import backend, resolve
 from models.base import Classifier
 from models.exceptions import ArtifactError, ModelMissing
 
 FORMAT = "triage-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-
-#: kind -> "module:Class"; the class has ``load(path, manifest, device) -> Classifier``.
-BACKENDS: dict[str, str] = {
-    "tfidf": "models.tfidf:TfidfClassifier",
-    "lora-transformer": "models.transformer:TransformerClassifier",
-}
-
-#: kind -> "module:function" that may swap a loaded model's forward pass for a faster runtime:
-#: ``attach(model, path, manifest, runtime) -> Classifier`` (see :mod:`models.onnx`).
-RUNTIMES: dict[str, str] = {
-    "lora-transformer": "models.onnx:attach",
-}
 
 
 class Head(BaseModel):
@@ -132,22 +122,13 @@ def load(path: Path | str, device: str = "auto", runtime: str = "auto") -> Class
     """
     path = Path(path)
     manifest = read_manifest(path)
-    target = BACKENDS.get(manifest.kind)
-    if target is None:
-        raise ArtifactError(
-            f"{path} holds a model of kind {manifest.kind!r}; known kinds: {sorted(BACKENDS)}"
-        )
-    module_name, class_name = target.split(":")
-    backend = getattr(importlib.import_module(module_name), class_name)
-    model: Classifier = backend.load(path, manifest, device)
+    entry = backend(manifest.kind, str(path))
+    model: Classifier = resolve(entry.model).load(path, manifest, device)
     if runtime not in ("auto", "torch", "onnx"):
         raise ArtifactError(f"runtime {runtime!r} is unknown: use auto, torch or onnx")
-    accelerator = RUNTIMES.get(manifest.kind)
-    if accelerator is not None and runtime != "torch":
-        module_name, function_name = accelerator.split(":")
-        attach = getattr(importlib.import_module(module_name), function_name)
-        model = attach(model, path, manifest, runtime)
-    elif accelerator is None and runtime == "onnx":
+    if entry.runtime is not None and runtime != "torch":
+        model = resolve(entry.runtime)(model, path, manifest, runtime)
+    elif entry.runtime is None and runtime == "onnx":
         raise ArtifactError(
             f"{path} is a {manifest.kind!r} model, which has no ONNX runtime; use runtime auto"
         )

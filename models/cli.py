@@ -115,8 +115,9 @@ def train_command(
     from models.bands import resolve_thresholds
     from models.data import LabelledData, read_labelled
     from models.gates import load_pack
-    from models.health import HealthConfig, prepare, refuse_if_severe
-    from models.train import TrainConfig, train
+    from models.health import HealthConfig, HealthReport
+    from models.pipeline import TrainRequest, run
+    from models.train import TrainConfig
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ModelError(f"--out {out} already exists and is not empty; choose a new directory")
@@ -133,30 +134,27 @@ def train_command(
         imbalance=imbalance,  # type: ignore[arg-type]
         device=device or settings.device,
     )
-    pack = load_pack(eval_pack)
-    health_config = HealthConfig.from_json(config) if config else HealthConfig()
 
-    def health(path: Path, role: str) -> tuple[LabelledData, dict[str, Any]]:
-        cleaned, report = prepare(read_labelled(path, text_col, label_col), health_config)
-        click.echo(f"data health ({role}: {path})\n{report.render()}\n", err=True)
-        if role == "train":
-            refuse_if_severe(report, force=force)
-        return cleaned, report.to_dict()
+    def read(path: Path | None) -> LabelledData | None:
+        return read_labelled(path, text_col, label_col) if path is not None else None
 
-    train_data, health_report = health(data, "train")
-    val_data = health(val, "validation")[0] if val else None
-    test_data = health(test, "test")[0] if test else None
-    result = train(
-        train_data,
-        train_config,
+    def show(role: str, raw: LabelledData, report: HealthReport) -> None:
+        click.echo(f"data health ({role}: {raw.source})\n{report.render()}\n", err=True)
+
+    request = TrainRequest(
+        data=read_labelled(data, text_col, label_col),
+        config=train_config,
+        pack=load_pack(eval_pack),
         base_model=settings.base_model,
-        pack=pack,
-        val=val_data,
-        test=test_data,
+        val=read(val),
+        test=read(test),
         thresholds=resolve_thresholds(None, settings),
+        health=HealthConfig.from_json(config) if config else HealthConfig(),
+        force=force,
+        on_health=show,
     )
+    result = run(request, out)
     click.echo(result.evaluation.render())
-    result.save(out, health=health_report)
     click.echo(f"model {result.classifier.version} written to {out}")
     result.evaluation.gates.raise_if_failed(f"model {result.classifier.version} in {out}")
 

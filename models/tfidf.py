@@ -8,9 +8,11 @@ directory must not execute code from it.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -19,6 +21,10 @@ from sklearn.linear_model import LogisticRegression
 from models.artifact import Head, Manifest, hash_texts, new_version, write_manifest
 from models.base import FloatArray, Scores, no_novelty
 from models.exceptions import ArtifactError, DataError
+
+if TYPE_CHECKING:
+    from models.pipeline import FitContext, Fitted
+    from models.train_config import Split, TrainConfig
 
 KIND = "tfidf"
 
@@ -151,3 +157,31 @@ class TfidfClassifier:
         model._version = manifest.version
         model.manifest = manifest
         return model
+
+
+class TfidfTrainer:
+    """The ``tfidf`` backend's pipeline steps: one fit on every training row; no temperature
+    and no novelty detector to fit (its scores have neither)."""
+
+    def fit(self, parts: Split, config: TrainConfig, context: FitContext) -> Fitted:
+        from models.pipeline import Fitted
+
+        del context  # no base model, no thresholds of its own (the manifest's defaults apply)
+        started = time.perf_counter()
+        model = TfidfClassifier().fit(parts.train.texts, parts.train.labels)
+        from models.train_config import TrainingRecord
+
+        record = TrainingRecord(
+            config=asdict(config),
+            base_model="",
+            labels=model.labels,
+            rows={"train": len(parts.train), "val": len(parts.val)},
+        )
+        record.seconds = time.perf_counter() - started
+        return Fitted(classifier=model, record=record)
+
+    def calibrate(self, fitted: Fitted) -> None:
+        del fitted
+
+    def novelty(self, fitted: Fitted, config: TrainConfig) -> None:
+        del fitted, config

@@ -27,18 +27,18 @@ from models.artifact import Head, Manifest, write_manifest
 from models.bands import Thresholds
 from models.base import FloatArray, Scores
 from models.calibration import softmax
+from models.clean import clean_text
 from models.exceptions import ArtifactError, ModelError
-from models.health import clean_text
 from models.novelty import NoveltyDetector, load_detector
 from models.redact import redact as redact_pii
 from models.runtime import autocast, cut_chars
 from models.settings import default_base_model
+from models.train_config import Truncation
 
 KIND = "lora-transformer"
 ADAPTER_DIR = "adapter"
 TOKENIZER_DIR = "tokenizer"
 NOVELTY_DIR = "novelty"
-Truncation = Literal["head", "head_tail"]
 #: The novelty embedding: what the classification head reads (BERT: the pooled [CLS]), or the
 #: mean of the last hidden layer. The head's input separates classes best, so a ticket far from
 #: every training ticket there is far from anything the head has learnt to route.

@@ -110,7 +110,7 @@ def test_worker_predict_and_evaluate_band_alike(
 
     runner = CliRunner()
     predicted = runner.invoke(predict_command, [str(model_dir), TICKET], catch_exceptions=False)
-    predict_band = json.loads(predicted.output)["band"]
+    predict_band = json.loads(predicted.stdout)["band"]
 
     data = tmp_path / "one.csv"
     # the same ticket twice (a labelled file needs two classes): both rows land in one band
@@ -118,7 +118,7 @@ def test_worker_predict_and_evaluate_band_alike(
     evaluated = runner.invoke(
         evaluate_command, [str(model_dir), str(data), "--json"], catch_exceptions=False
     )
-    bands = json.loads(evaluated.output)["bands"]
+    bands = json.loads(evaluated.stdout)["bands"]
     evaluate_band = next(band for band, row in bands.items() if row["share"] == 1.0)
 
     expected = resolve_thresholds(model, ModelSettings()).band(decision.confidence)

@@ -9,19 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from models.clean import clean_text
 from models.data import LabelledData
 from models.exceptions import DataError
-from models.health import (
-    HealthConfig,
-    HealthReport,
-    clean_text,
-    imbalance_verdict,
-    near_duplicates,
-    normalise_label,
-    prepare,
-    refuse_if_severe,
-    shannon_entropy,
-)
+from models.health import HealthConfig, HealthReport, prepare
+from models.imbalance import imbalance_verdict, refuse_if_severe, shannon_entropy
+from models.labels import normalise_label
+from models.near_duplicates import near_duplicates
 
 
 def data(texts: list[str], labels: list[str]) -> LabelledData:

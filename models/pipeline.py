@@ -1,0 +1,192 @@
+"""The one training pipeline: prepare -> split -> fit -> calibrate -> novelty -> evaluate ->
+gate -> save.
+
+`triage train`, the learner's retrain and distillation's student all go through these steps, so
+a model is built the same way whoever asks for it. What differs per backend (how to fit, whether
+there is a temperature or a novelty detector) is the backend's :class:`Trainer`, found through the
+one registry, :mod:`models.backends`. Data health (:func:`prepare`) is a step here, not something
+each caller remembers to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from models.artifact import hash_texts
+from models.backends import backend, resolve
+from models.bands import Thresholds
+from models.data import LabelledData
+from models.evaluate import evaluate
+from models.exceptions import DataError
+from models.gates import EvalPack, GateReport
+from models.health import HealthConfig, HealthReport
+from models.health import prepare as health_prepare
+from models.imbalance import refuse_if_severe
+from models.result import TrainResult
+from models.tfidf import TfidfClassifier
+from models.train_config import Split, TrainConfig, TrainingRecord, split
+
+#: (role, data before health, its report): how a caller shows what data health did.
+HealthHook = Callable[[str, LabelledData, HealthReport], None]
+
+
+@dataclass
+class Fitted:
+    """A backend's model between steps; ``state`` is the trainer's own (encoded rows, ...)."""
+
+    classifier: Any
+    record: TrainingRecord
+    state: Any = None
+
+
+class Trainer(Protocol):
+    """A backend's fitting steps; a step a backend does not have is a no-op."""
+
+    def fit(self, parts: Split, config: TrainConfig, context: FitContext) -> Fitted: ...
+
+    def calibrate(self, fitted: Fitted) -> None: ...
+
+    def novelty(self, fitted: Fitted, config: TrainConfig) -> None: ...
+
+
+@dataclass(frozen=True)
+class FitContext:
+    base_model: str = ""
+    thresholds: Thresholds | None = None
+    progress: bool = True
+
+
+@dataclass
+class TrainRequest:
+    """Everything one run needs; the caller (CLI, learner) has read its settings already."""
+
+    data: LabelledData
+    config: TrainConfig
+    pack: EvalPack
+    kind: str = "lora-transformer"
+    base_model: str = ""
+    val: LabelledData | None = None
+    test: LabelledData | None = None
+    thresholds: Thresholds | None = None
+    #: None skips data health (a caller whose rows are already prepared, e.g. a benchmark)
+    health: HealthConfig | None = field(default_factory=HealthConfig)
+    force: bool = False
+    progress: bool = True
+    on_health: HealthHook | None = None
+
+
+@dataclass
+class Prepared:
+    data: LabelledData
+    val: LabelledData | None
+    test: LabelledData | None
+    health: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare(request: TrainRequest) -> Prepared:
+    """Data health on every part given; a severely imbalanced train part stops the run unless
+    ``force``. The train part's report goes into the manifest."""
+    config = request.health
+    if config is None:
+        return Prepared(request.data, request.val, request.test)
+
+    def one(role: str, data: LabelledData) -> tuple[LabelledData, HealthReport]:
+        cleaned, report = health_prepare(data, config)
+        if request.on_health is not None:
+            request.on_health(role, data, report)
+        if role == "train":
+            refuse_if_severe(report, force=request.force)
+        return cleaned, report
+
+    data, report = one("train", request.data)
+    val = one("validation", request.val)[0] if request.val is not None else None
+    test = one("test", request.test)[0] if request.test is not None else None
+    return Prepared(data, val, test, report.to_dict())
+
+
+def split_parts(prepared: Prepared, config: TrainConfig, needs_validation: bool) -> Split:
+    """Seeded, stratified split of what the caller did not give explicitly."""
+    val, test = prepared.val, prepared.test
+    val_fraction = 0.0 if val is not None or not needs_validation else config.val_fraction
+    parts = split(
+        prepared.data, val_fraction, 0.0 if test is not None else config.test_fraction, config.seed
+    )
+    parts = Split(train=parts.train, val=val or parts.val, test=test or parts.test)
+    if len(parts.test) == 0:
+        raise DataError("no rows left to evaluate on; pass --test or keep test_fraction above 0")
+    known = set(parts.train.labels)
+    for role, given in (("val", val), ("test", test)):
+        # checked before an hour of training, not after: "Mortgage" vs "mortgage" would
+        # otherwise score every row wrong
+        if given is not None and len(given) and not known & set(given.labels):
+            raise DataError(
+                f"none of the {role} labels {sorted(set(given.labels))[:3]} occurs in training "
+                f"{sorted(known)[:3]}; read both files with the same label normalisation "
+                "(models.labels.normalise_label, as `triage train` does)"
+            )
+    return parts
+
+
+def fit(trainer: Trainer, parts: Split, request: TrainRequest) -> Fitted:
+    context = FitContext(request.base_model, request.thresholds, request.progress)
+    return trainer.fit(parts, request.config, context)
+
+
+def calibrate(trainer: Trainer, fitted: Fitted) -> None:
+    trainer.calibrate(fitted)
+
+
+def novelty(trainer: Trainer, fitted: Fitted, config: TrainConfig) -> None:
+    trainer.novelty(fitted, config)
+
+
+def evaluate_step(
+    fitted: Fitted, parts: Split, prepared: Prepared, request: TrainRequest, with_baseline: bool
+) -> TrainResult:
+    """Held-out metrics beside a TF-IDF baseline fitted on the same train part."""
+    fitted.record.rows["test"] = len(parts.test)
+    baseline = (
+        TfidfClassifier().fit(parts.train.texts, parts.train.labels) if with_baseline else None
+    )
+    evaluation = evaluate(
+        fitted.classifier, parts.test.texts, parts.test.labels, pack=request.pack, baseline=baseline
+    )
+    return TrainResult(
+        classifier=fitted.classifier,
+        record=fitted.record,
+        evaluation=evaluation,
+        baseline=baseline,
+        split=parts,
+        data_hash=hash_texts(prepared.data.texts, prepared.data.labels),
+        health=prepared.health,
+    )
+
+
+def gate(result: TrainResult) -> GateReport:
+    """The eval pack's verdict (evaluate applied its floors); saved whatever it says, so a
+    failing model can be looked at. Callers decide whether a failure is an error."""
+    return result.evaluation.gates
+
+
+def train(request: TrainRequest) -> TrainResult:
+    """Every step but save; the result's :meth:`TrainResult.save` writes the artifact."""
+    entry = backend(request.kind)
+    trainer: Trainer = resolve(entry.trainer)()
+    prepared = prepare(request)
+    parts = split_parts(prepared, request.config, entry.needs_validation)
+    fitted = fit(trainer, parts, request)
+    calibrate(trainer, fitted)
+    novelty(trainer, fitted, request.config)
+    result = evaluate_step(fitted, parts, prepared, request, entry.with_baseline)
+    gate(result)
+    return result
+
+
+def run(request: TrainRequest, out: Path) -> TrainResult:
+    """Train and save to ``out`` (atomically); the gate verdict is in the result."""
+    result = train(request)
+    result.save(out)
+    return result

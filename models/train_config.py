@@ -1,0 +1,137 @@
+"""What a training run is told (:class:`TrainConfig`), how its rows are split, and what it
+records (:class:`TrainingRecord`): plain data shared by every backend's fitting and the pipeline,
+kept apart from torch so the learner and the CLI can build a config without loading it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from models.data import LabelledData
+from models.exceptions import ModelError
+from models.novelty import DEFAULT_QUANTILE
+
+Truncation = Literal["head", "head_tail"]
+Imbalance = Literal["weighted", "oversample", "none"]
+#: Training rows kept as the novelty detector's neighbours (float32, 1.5 KB each at d=384).
+NOVELTY_FIT_ROWS = 4000
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters. Defaults are the measured good start (LoRA r=16, lr 2e-3, 64 tokens)."""
+
+    epochs: int = 3
+    lr: float = 2e-3
+    batch_size: int = 16
+    max_length: int = 64
+    truncation: Truncation = "head"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.1
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    seed: int = 13
+    imbalance: Imbalance = "weighted"
+    patience: int = 2
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    novelty_quantile: float = DEFAULT_QUANTILE
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        positive_ints = ("epochs", "batch_size", "lora_r", "lora_alpha", "patience")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ModelError(f"TrainConfig.{name}={value!r} is invalid: need an integer >= 1")
+        if not 8 <= self.max_length <= 8192:
+            raise ModelError(f"TrainConfig.max_length={self.max_length} is invalid: use 8..8192")
+        if not 0 < self.lr < 1:
+            raise ModelError(f"TrainConfig.lr={self.lr} is invalid: need 0 < lr < 1 (2e-3)")
+        for name in ("lora_dropout", "weight_decay", "warmup_ratio"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ModelError(f"TrainConfig.{name}={value} is invalid: need 0 <= value < 1")
+        for name in ("val_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0 <= value < 0.5:
+                raise ModelError(f"TrainConfig.{name}={value} is invalid: need 0 <= value < 0.5")
+        if self.imbalance not in ("weighted", "oversample", "none"):
+            raise ModelError(
+                f"TrainConfig.imbalance={self.imbalance!r} is invalid: use weighted, oversample "
+                "or none"
+            )
+        if self.truncation not in ("head", "head_tail"):
+            raise ModelError(
+                f"TrainConfig.truncation={self.truncation!r} is invalid: use head or head_tail"
+            )
+        if not 0.5 <= self.novelty_quantile < 1:
+            raise ModelError(
+                f"TrainConfig.novelty_quantile={self.novelty_quantile} is invalid: use 0.5..0.999"
+            )
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ModelError(f"TrainConfig.device={self.device!r} is invalid: use auto, cpu, cuda")
+
+
+@dataclass(frozen=True)
+class Split:
+    train: LabelledData
+    val: LabelledData
+    test: LabelledData
+
+
+def split(data: LabelledData, val_fraction: float, test_fraction: float, seed: int) -> Split:
+    """Stratified, seeded: every class keeps its share in each part and at least one train row.
+
+    A class too small to spare rows (fewer than 3) stays entirely in train; the gates then only
+    judge it if an explicit test file has it.
+    """
+    rng = np.random.default_rng(seed)
+    by_class: dict[str, list[int]] = {}
+    for i, label in enumerate(data.labels):
+        by_class.setdefault(label, []).append(i)
+    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for label in sorted(by_class):
+        rows = np.array(by_class[label])
+        rng.shuffle(rows)
+        n = len(rows)
+        n_val = round(n * val_fraction) if n >= 3 else 0
+        n_test = round(n * test_fraction) if n >= 3 else 0
+        n_val = max(n_val, 1 if val_fraction > 0 and n >= 3 else 0)
+        n_test = max(n_test, 1 if test_fraction > 0 and n >= 3 else 0)
+        parts["val"] += rows[:n_val].tolist()
+        parts["test"] += rows[n_val : n_val + n_test].tolist()
+        parts["train"] += rows[n_val + n_test :].tolist()
+
+    def subset(name: str) -> LabelledData:
+        rows = sorted(parts[name])
+        return LabelledData(
+            texts=[data.texts[i] for i in rows],
+            labels=[data.labels[i] for i in rows],
+            source=data.source,
+        )
+
+    return Split(train=subset("train"), val=subset("val"), test=subset("test"))
+
+
+@dataclass
+class TrainingRecord:
+    """What happened during :func:`fit`, kept in the manifest next to the weights."""
+
+    config: dict[str, Any]
+    base_model: str
+    labels: list[str]
+    rows: dict[str, int]
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    temperature: float = 1.0
+    calibration: dict[str, float] = field(default_factory=dict)
+    novelty_threshold: float | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -29,10 +29,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from models.artifact import read_manifest, write_manifest
-from models.calibration import fit_temperature
 from models.data import LabelledData
 from models.exceptions import DataError, ModelError
-from models.novelty import DEFAULT_QUANTILE, KnnNovelty
+from models.loop import Loop, run_epochs
+from models.novelty import DEFAULT_QUANTILE
+from models.train import calibrate_temperature, fit_novelty
 from models.transformer import TransformerClassifier
 
 #: The student ships only within this macro-F1 of the teacher on the test split (issue #6).
@@ -120,25 +121,65 @@ def distill(
     *,
     progress: bool = False,
 ) -> DistillResult:
-    """Train the student; calibrate it and fit its novelty detector on ``val``; score ``test``."""
-    for name, part in (("train", train), ("val", val), ("test", test)):
-        if len(part) == 0:
-            raise DataError(f"distillation needs {name} rows; pass a non-empty {name} file")
+    """Train the student; calibrate it and fit its novelty detector on ``val``; score ``test``.
+
+    The training loop, the temperature and the novelty detector are the fine-tune's own
+    (:mod:`models.loop`, :mod:`models.train`): only the loss (soft targets + gold labels), the
+    batch order and the optimiser's groups are distillation's."""
+    _check_parts(teacher, train, val, test)
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     index = {label: i for i, label in enumerate(teacher.labels)}
-    unknown = sorted({y for y in train.labels if y not in index})
+    train_ids = teacher.encode(train.texts)
+    targets = Targets(
+        gold=torch.tensor([index[y] for y in train.labels]),
+        soft=torch.tensor(teacher.forward_ids(train_ids)[0], dtype=torch.float32),
+    )
+    kept = keep_layers(int(teacher.model_config.num_hidden_layers), config.layers)
+    student = _student(teacher, kept, config)
+    val_ids = student.encode(val.texts)
+    val_y = np.array([index.get(y, -1) for y in val.labels])
+    loop = _loop(student, train_ids, targets, (val_ids, val_y), rng, config, progress)
+    history, _ = run_epochs(loop)
+
+    calibrate_temperature(student, student.forward_ids(val_ids)[0], val_y)
+    fit_rows = rng.choice(len(train_ids), size=min(NOVELTY_FIT_ROWS, len(train_ids)), replace=False)
+    quantile = float(getattr(teacher.novelty, "quantile", DEFAULT_QUANTILE))
+    fit_novelty(student, train_ids, sorted(fit_rows.tolist()), val_ids, quantile)
+    return DistillResult(
+        student=student,
+        layers=kept,
+        teacher_macro_f1=_macro_f1(teacher, test),
+        student_macro_f1=_macro_f1(student, test),
+        seconds=time.perf_counter() - started,
+        history=history,
+    )
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Per training row: the gold class index and the teacher's logits."""
+
+    gold: torch.Tensor
+    soft: torch.Tensor
+
+
+def _check_parts(
+    teacher: TransformerClassifier, train: LabelledData, val: LabelledData, test: LabelledData
+) -> None:
+    for name, part in (("train", train), ("val", val), ("test", test)):
+        if len(part) == 0:
+            raise DataError(f"distillation needs {name} rows; pass a non-empty {name} file")
+    unknown = sorted(set(train.labels) - set(teacher.labels))
     if unknown:
         raise DataError(f"labels {unknown[:5]} are not the teacher's classes {teacher.labels}")
 
-    train_ids = teacher.encode(train.texts)
-    train_y = torch.tensor([index[y] for y in train.labels])
-    teacher_logits, _ = teacher.forward_ids(train_ids)
-    soft = torch.tensor(teacher_logits, dtype=torch.float32)
 
-    total = int(teacher._config().num_hidden_layers)
-    kept = keep_layers(total, config.layers)
+def _student(
+    teacher: TransformerClassifier, kept: list[int], config: DistillConfig
+) -> TransformerClassifier:
+    """The teacher with only layers ``kept``, its embeddings frozen when the config says so."""
     model = shrink(teacher.model, kept)
     student = TransformerClassifier(
         model=model,
@@ -155,79 +196,58 @@ def distill(
     )
     for name, param in model.named_parameters():
         param.requires_grad = not (config.freeze_embeddings and ".embeddings." in f".{name}")
-    head_names = ("classifier", "pooler")
+    return student
+
+
+def _loop(
+    student: TransformerClassifier,
+    train_ids: list[list[int]],
+    targets: Targets,
+    validation: tuple[list[list[int]], np.ndarray[Any, Any]],
+    rng: np.random.Generator,
+    config: DistillConfig,
+    progress: bool,
+) -> Loop:
+    """Distillation's loss (KL on softened logits at ``T``, plus cross-entropy on the gold
+    labels), a plain shuffle per epoch, and the head learning faster than the encoder."""
+    model, t = student.model, config.temperature
+    val_ids, val_y = validation
+
+    def loss(rows: list[int], logits: torch.Tensor) -> torch.Tensor:
+        kd = F.kl_div(
+            F.log_softmax(logits / t, dim=-1),
+            F.softmax(targets.soft[rows].to(logits.device) / t, dim=-1),
+            reduction="batchmean",
+        ) * (t * t)
+        ce = F.cross_entropy(logits, targets.gold[rows].to(logits.device))
+        return config.alpha * kd + (1 - config.alpha) * ce
+
+    def validate() -> dict[str, float]:
+        predicted = student.forward_ids(val_ids)[0].argmax(axis=1)
+        return {"val_macro_f1": float(f1_score(val_y, predicted, average="macro", zero_division=0))}
+
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    in_head = [any(h in n for h in ("classifier", "pooler")) for n, _ in trainable]
+    pairs = list(zip(trainable, in_head, strict=True))
     groups = [
-        {
-            "params": [
-                p
-                for n, p in model.named_parameters()
-                if p.requires_grad and not any(h in n for h in head_names)
-            ],
-            "lr": config.lr,
-        },
-        {
-            "params": [
-                p
-                for n, p in model.named_parameters()
-                if p.requires_grad and any(h in n for h in head_names)
-            ],
-            "lr": config.head_lr,
-        },
+        {"params": [p for (_, p), head in pairs if not head], "lr": config.lr},
+        {"params": [p for (_, p), head in pairs if head], "lr": config.head_lr},
     ]
     optimizer = torch.optim.AdamW(groups, weight_decay=0.01)
     steps = math.ceil(len(train_ids) / config.batch_size) * config.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1 - s / steps))
-    t = config.temperature
-    val_y = np.array([index.get(y, -1) for y in val.labels])
-    history: list[dict[str, float]] = []
-    best_f1, best_state = -1.0, copy.deepcopy(model.state_dict())
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        order = rng.permutation(len(train_ids))
-        losses = []
-        for start in range(0, len(order), config.batch_size):
-            rows = order[start : start + config.batch_size].tolist()
-            batch = student.collate([train_ids[i] for i in rows])
-            logits = model(**batch).logits
-            kd = F.kl_div(
-                F.log_softmax(logits / t, dim=-1),
-                F.softmax(soft[rows].to(logits.device) / t, dim=-1),
-                reduction="batchmean",
-            ) * (t * t)
-            ce = F.cross_entropy(logits, train_y[rows].to(logits.device))
-            loss = config.alpha * kd + (1 - config.alpha) * ce
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            losses.append(float(loss.detach()))
-        val_logits, _ = student.forward_ids(student.encode(val.texts))
-        val_f1 = float(f1_score(val_y, val_logits.argmax(axis=1), average="macro", zero_division=0))
-        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_macro_f1": val_f1})
-        if progress:
-            print(f"distill epoch {epoch}: loss {np.mean(losses):.4f}, val macro-F1 {val_f1:.4f}")
-        if val_f1 > best_f1:
-            best_f1, best_state = val_f1, copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
-    model.eval()
-
-    val_ids = student.encode(val.texts)
-    val_logits, val_emb = student.forward_ids(val_ids)
-    known = val_y >= 0
-    student.temperature = fit_temperature(val_logits[known], val_y[known])
-    fit_rows = rng.choice(len(train_ids), size=min(NOVELTY_FIT_ROWS, len(train_ids)), replace=False)
-    _, train_emb = student.forward_ids([train_ids[i] for i in sorted(fit_rows.tolist())])
-    quantile = float(getattr(teacher.novelty, "quantile", DEFAULT_QUANTILE))
-    student.novelty = KnnNovelty.fit(train_emb).calibrate(val_emb, quantile)
-
-    return DistillResult(
-        student=student,
-        layers=kept,
-        teacher_macro_f1=_macro_f1(teacher, test),
-        student_macro_f1=_macro_f1(student, test),
-        seconds=time.perf_counter() - started,
-        history=history,
+    return Loop(
+        classifier=student,
+        train_ids=train_ids,
+        loss=loss,
+        order=lambda: rng.permutation(len(train_ids)).tolist(),
+        validate=validate,
+        optimizer=optimizer,
+        scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1 - s / steps)),
+        params=[p for _, p in trainable],
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        progress=progress,
+        name="distill epoch",
     )
 
 

@@ -197,7 +197,7 @@ def export(classifier: TransformerClassifier, out_dir: Path) -> Path:
             opset_version=OPSET,
             dynamo=False,
         )
-    config = classifier._config()
+    config = classifier.model_config
     try:
         from onnxruntime.transformers.optimizer import optimize_model
 

@@ -291,7 +291,7 @@ class TransformerClassifier:
         """Batches of similar length (sorted) so padding stays short; original order returned."""
         n = len(ids)
         if n == 0:
-            hidden = int(getattr(self._config(), "hidden_size", 0))
+            hidden = int(getattr(self.model_config, "hidden_size", 0))
             return np.zeros((0, len(self._labels))), np.zeros((0, hidden))
         order = sorted(range(n), key=lambda i: len(ids[i]))
         logits_parts, embedding_parts = [], []
@@ -315,7 +315,10 @@ class TransformerClassifier:
     def forward_texts(self, texts: Sequence[str]) -> tuple[FloatArray, FloatArray]:
         return self.forward_ids(self.encode(list(texts)))
 
-    def _config(self) -> Any:
+    @property
+    def model_config(self) -> Any:
+        """The encoder's Hugging Face config (layers, heads, width), under any peft wrapper:
+        distillation and the ONNX export size what they build from it."""
         return getattr(self.model, "config", None) or _inner(self.model).config
 
     # -- persistence ---------------------------------------------------------------------

@@ -22,10 +22,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 from confluent_kafka import Producer  # noqa: E402
-from e2e import (  # noqa: E402
+
+from ops.e2e import (  # noqa: E402
     Decisions,
     create_topics,
     memory_mib,
@@ -33,7 +33,6 @@ from e2e import (  # noqa: E402
     texts,
     train_tfidf,
 )
-
 from ops.stack import EmbeddedStack  # noqa: E402
 
 

@@ -49,7 +49,8 @@ def bench(
     Builds (and validates) the model's ONNX export first when it has none; the export is written
     into the model directory, where the worker will then use it.
     """
-    from ops.bench import BenchConfig, ratios, render, run, write_json
+    from ops.bench import BenchConfig, run
+    from ops.bench_table import ratios, render, write_json
 
     config = BenchConfig(
         model_dir=model_dir,

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ops.bench import BenchConfig, load_data, ratios, render, run
+from ops.bench import BenchConfig, run
+from ops.bench_data import load_data
+from ops.bench_table import ratios, render
 from ops.cli import cli
 
 REQUIRED = (

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from models.artifact import Manifest, read_manifest, write_manifest
-from models.base import FloatArray, Scores
-from models.calibration import softmax
+from models.base import FloatArray
 from models.exceptions import ArtifactError, ModelError
 from models.novelty import NoveltyDetector, load_detector
 from models.runtime import (
@@ -35,6 +34,7 @@ from models.runtime import (
     pad_batch,
     run_bucketed,
 )
+from models.scoring import EncoderScoring
 
 if TYPE_CHECKING:
     from models.transformer import TransformerClassifier
@@ -82,7 +82,7 @@ class OnnxEngine:
         return np.asarray(logits, dtype=np.float64), np.asarray(embedding, dtype=np.float64)
 
 
-class OnnxClassifier:
+class OnnxClassifier(EncoderScoring):
     """The torch classifier's tokenizer, calibration and novelty detector around an ORT engine.
 
     Everything but the forward pass is the wrapped :class:`TransformerClassifier`'s, so both
@@ -135,23 +135,6 @@ class OnnxClassifier:
         if not ids:
             return self.base.forward_ids(ids)
         return run_bucketed(ids, self.engine, self.batch_size, MAX_BATCH_TOKENS)
-
-    def forward_texts(self, texts: Sequence[str]) -> tuple[FloatArray, FloatArray]:
-        return self.forward_ids(self.encode(list(texts)))
-
-    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
-        logits, _ = self.forward_texts(texts)
-        return softmax(logits, self.temperature)
-
-    def score(self, texts: Sequence[str]) -> Scores:
-        logits, embeddings = self.forward_texts(texts)
-        proba = softmax(logits, self.temperature)
-        novelty = self.novelty
-        if novelty is None:
-            n = len(texts)
-            return Scores(proba=proba, novelty=np.zeros(n), novel=np.zeros(n, dtype=bool))
-        values = novelty.score(embeddings)
-        return Scores(proba=proba, novelty=values, novel=novelty.is_novel(values))
 
     def save(self, path: Path) -> Path:
         """Saves the torch artifact; the export is derived data, rebuilt by `triage bench`."""

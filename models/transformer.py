@@ -25,13 +25,13 @@ from torch import nn
 
 from models.artifact import Head, Manifest, write_manifest
 from models.bands import Thresholds
-from models.base import FloatArray, Scores
-from models.calibration import softmax
+from models.base import FloatArray
 from models.clean import clean_text
 from models.exceptions import ArtifactError, ModelError
 from models.novelty import NoveltyDetector, load_detector
 from models.redact import redact as redact_pii
 from models.runtime import autocast, cut_chars
+from models.scoring import EncoderScoring
 from models.settings import default_base_model
 from models.train_config import Truncation
 
@@ -88,7 +88,7 @@ def resolve_base_model(name: str) -> str:
     return name
 
 
-class TransformerClassifier:
+class TransformerClassifier(EncoderScoring):
     """Encoder + LoRA + linear head, with temperature, thresholds and novelty detector."""
 
     def __init__(
@@ -205,19 +205,6 @@ class TransformerClassifier:
     def labels(self) -> list[str]:
         return list(self._labels)
 
-    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
-        logits, _ = self.forward_texts(texts)
-        return softmax(logits, self.temperature)
-
-    def score(self, texts: Sequence[str]) -> Scores:
-        logits, embeddings = self.forward_texts(texts)
-        proba = softmax(logits, self.temperature)
-        if self.novelty is None:
-            n = len(texts)
-            return Scores(proba=proba, novelty=np.zeros(n), novel=np.zeros(n, dtype=bool))
-        novelty = self.novelty.score(embeddings)
-        return Scores(proba=proba, novelty=novelty, novel=self.novelty.is_novel(novelty))
-
     # -- encoding and forward ------------------------------------------------------------
     def _special_tokens(self) -> tuple[list[int], list[int]]:
         """Where the tokenizer puts its special tokens around one sequence ([CLS] x [SEP], ...)."""
@@ -311,9 +298,6 @@ class TransformerClassifier:
         inverse = np.empty(n, dtype=np.int64)
         inverse[order] = np.arange(n)
         return logits_sorted[inverse], embeddings_sorted[inverse]
-
-    def forward_texts(self, texts: Sequence[str]) -> tuple[FloatArray, FloatArray]:
-        return self.forward_ids(self.encode(list(texts)))
 
     @property
     def model_config(self) -> Any:

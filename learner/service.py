@@ -60,6 +60,7 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
         min_holdout_rows=settings.min_holdout_rows,
         min_class_support=settings.gate_min_class_support,
         backend=settings.backend,
+        device=settings.device,
     )
     app = create_app(settings)
     stage = RecordStage(

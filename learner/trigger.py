@@ -71,6 +71,9 @@ class Learner:
     backend: Backend
     train_config: TrainConfig | None = None
     min_class_support: int = 5
+    #: TRIAGE_DEVICE: where a candidate trains and the deployed model is scored (auto: a GPU
+    #: when one is visible)
+    device: str = "auto"
 
     def due(self) -> bool:
         return self.store.unused_corrections_count() >= self.retrain_after
@@ -112,11 +115,12 @@ class Learner:
                 test=gold.test,
                 pack=self.pack,
                 config=self.train_config,
+                device=self.device,
             )
             sets = {GOLD_TEST: gold.test, CORRECTIONS_HOLDOUT: as_labelled(held, "holdout")}
             candidate_metrics = evaluate_sets(candidate.model, sets, self.pack)
             deployed_metrics = (
-                evaluate_sets(load(current.model_dir, "cpu"), sets, self.pack)
+                evaluate_sets(load(current.model_dir, self.device), sets, self.pack)
                 if current is not None
                 else None
             )

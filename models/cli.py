@@ -10,19 +10,58 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+from click.decorators import FC
 
 from models.exceptions import ModelError
 
+# The options several commands share, defined once so that a name keeps one meaning, type and
+# default everywhere (tests/ops/test_cli_tree.py checks it). They live here, in a bottom
+# package, because every package's CLI may import models. A ``note`` is the part of the help
+# after ``"; "``: what the option is for in that one command.
 text_col_option = click.option(
     "--text-col", default="text", show_default=True, help="column holding the ticket text"
 )
 label_col_option = click.option(
     "--label-col", default="label", show_default=True, help="column holding the team/label"
 )
+
+
+def seed_option(note: str) -> Callable[[FC], FC]:
+    return click.option(
+        "--seed", type=int, default=13, show_default=True, help=f"random seed; {note}"
+    )
+
+
+def held_out_fraction_option(note: str = "") -> Callable[[FC], FC]:
+    return click.option(
+        "--test-fraction",
+        type=click.FloatRange(0, 0.5, min_open=True),
+        default=0.2,
+        show_default=True,
+        help="share of the rows held out to score every model on" + (f"; {note}" if note else ""),
+    )
+
+
+def json_out_option(note: str = "") -> Callable[[FC], FC]:
+    return click.option(
+        "--json-out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="also write the results to this JSON file" + (f"; {note}" if note else ""),
+    )
+
+
+def limit_option(note: str) -> Callable[[FC], FC]:
+    """``--limit`` where the default is everything (a list's screenful is its own option)."""
+    return click.option(
+        "--limit", type=click.IntRange(min=1), default=None, help=f"at most N; {note}"
+    )
+
+
 device_option = click.option(
     "--device",
     type=click.Choice(["auto", "cpu", "cuda"]),
@@ -70,13 +109,7 @@ def _settings() -> Any:
     show_default=True,
     help="rare classes: weight their loss, draw their rows more often, or neither",
 )
-@click.option(
-    "--seed",
-    type=int,
-    default=13,
-    show_default=True,
-    help="random seed; splits, initialisation and batch order",
-)
+@seed_option("splits, initialisation and batch order")
 @click.option("--eval-pack", type=click.Path(path_type=Path), help="gate floors (JSON)")
 @click.option(
     "--config",

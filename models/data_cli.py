@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from models.cli import label_col_option, text_col_option
+
 #: Exit status of `triage data inspect` when the labels are too imbalanced to train on.
 EXIT_SEVERE = 3
 
@@ -24,12 +26,8 @@ def data_group() -> None:
 
 @data_group.command("inspect")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option(
-    "--text-col", default="text", show_default=True, help="column holding the ticket text"
-)
-@click.option(
-    "--label-col", default="label", show_default=True, help="column holding the team/label"
-)
+@text_col_option
+@label_col_option
 @click.option(
     "--config",
     "config_path",

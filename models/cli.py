@@ -12,12 +12,16 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.decorators import FC
 
 from models.exceptions import ModelError
+
+if TYPE_CHECKING:
+    from models.data import LabelledData
+    from models.health import HealthReport
 
 # The options several commands share, defined once so that a name keeps one meaning, type and
 # default everywhere (tests/ops/test_cli_tree.py checks it). They live here, in a bottom
@@ -125,18 +129,11 @@ def train_command(
     out: Path,
     val: Path | None,
     test: Path | None,
-    epochs: int,
-    max_length: int,
-    truncation: str,
-    batch_size: int,
-    lr: float,
-    lora_r: int,
-    imbalance: str,
-    seed: int,
     eval_pack: Path | None,
     config: Path | None,
     force: bool,
     device: str | None,
+    **hyper: Any,
 ) -> None:
     """Train a calibrated LoRA classifier on DATA, a labelled CSV/JSONL export.
 
@@ -146,33 +143,23 @@ def train_command(
     exits with an error saying which gate and class failed.
     """
     from models.bands import resolve_thresholds
-    from models.data import LabelledData, read_labelled
+    from models.data import read_labelled
     from models.gates import load_pack
-    from models.health import HealthConfig, HealthReport
+    from models.health import HealthConfig
     from models.pipeline import TrainRequest, run
     from models.train import TrainConfig
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ModelError(f"--out {out} already exists and is not empty; choose a new directory")
     settings = _settings()
+    # the options epochs, lr, batch_size, max_length, truncation, lora_r, imbalance and seed
+    # are TrainConfig's fields by name (click.Choice checked truncation and imbalance)
     train_config = TrainConfig(
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        max_length=max_length,
-        truncation=truncation,  # type: ignore[arg-type]  # click.Choice checked it
-        lora_r=lora_r,
-        lora_alpha=2 * lora_r,
-        seed=seed,
-        imbalance=imbalance,  # type: ignore[arg-type]
-        device=device or settings.device,
+        **hyper, lora_alpha=2 * hyper["lora_r"], device=device or settings.device
     )
 
     def read(path: Path | None) -> LabelledData | None:
         return read_labelled(path, text_col, label_col) if path is not None else None
-
-    def show(role: str, raw: LabelledData, report: HealthReport) -> None:
-        click.echo(f"data health ({role}: {raw.source})\n{report.render()}\n", err=True)
 
     request = TrainRequest(
         data=read_labelled(data, text_col, label_col),
@@ -184,12 +171,16 @@ def train_command(
         thresholds=resolve_thresholds(None, settings),
         health=HealthConfig.from_json(config) if config else HealthConfig(),
         force=force,
-        on_health=show,
+        on_health=_show_health,
     )
     result = run(request, out)
     click.echo(result.evaluation.render())
     click.echo(f"model {result.classifier.version} written to {out}")
     result.evaluation.gates.raise_if_failed(f"model {result.classifier.version} in {out}")
+
+
+def _show_health(role: str, raw: LabelledData, report: HealthReport) -> None:
+    click.echo(f"data health ({role}: {raw.source})\n{report.render()}\n", err=True)
 
 
 @click.command("evaluate")

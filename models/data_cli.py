@@ -8,15 +8,10 @@ from pathlib import Path
 import click
 
 from models.cli import label_col_option, text_col_option
+from models.exceptions import SevereImbalance
 
 #: Exit status of `triage data inspect` when the labels are too imbalanced to train on.
-EXIT_SEVERE = 3
-
-
-class SevereImbalance(click.ClickException):
-    """The report was printed; the status tells scripts the data would be refused."""
-
-    exit_code = EXIT_SEVERE
+EXIT_SEVERE = SevereImbalance.exit_code
 
 
 @click.group("data")

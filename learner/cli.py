@@ -15,7 +15,7 @@ from learner.corrections_cli import corrections_group, limit_option
 
 if TYPE_CHECKING:
     from learner.settings import LearnerSettings
-    from learner.store import Store
+    from store import Store
 
 
 def _settings() -> LearnerSettings:
@@ -25,7 +25,7 @@ def _settings() -> LearnerSettings:
 
 
 def _open(settings: LearnerSettings) -> Store:
-    from learner.store import Store
+    from store import Store
 
     return Store.open(settings.database_url)
 
@@ -52,12 +52,9 @@ def queue_command(
     as_json: bool,
 ) -> None:
     """Tickets awaiting review, most uncertain first (smallest top-2 margin)."""
-    from learner import queue
-
     settings = _settings()
     with _open(settings) as store:
-        items = queue.query(
-            store,
+        items = store.review_queue(
             limit,
             band=band,  # type: ignore[arg-type]
             label=label,
@@ -65,24 +62,7 @@ def queue_command(
             per_label_cap=per_label_cap or settings.queue_per_label_cap,
         )
     if as_json:
-        click.echo(
-            _dump(
-                [
-                    {
-                        "ticket_id": i.ticket_id,
-                        "label": i.label,
-                        "confidence": i.confidence,
-                        "margin": i.margin,
-                        "band": i.band,
-                        "model_version": i.model_version,
-                        "decided_at": i.decided_at.isoformat(),
-                        "top_k": i.top_k,
-                        "text": i.text,
-                    }
-                    for i in items
-                ]
-            )
-        )
+        click.echo(_dump([i.as_dict() for i in items]))
         return
     if not items:
         click.echo("the review queue is empty")
@@ -114,13 +94,13 @@ def report_bands(since: str, all_time: bool, as_json: bool, fail_below_target: b
     """Precision per band and per class per band, over reviewed decisions."""
     from datetime import UTC, datetime
 
-    from learner.report import band_precision, parse_window, render
+    from store import parse_window, render_band_report
 
     start = None if all_time else datetime.now(UTC) - parse_window(since)
     settings = _settings()
     with _open(settings) as store:
-        report = band_precision(store, since=start, target=settings.routed_precision_target)
-    click.echo(_dump(report.as_dict()) if as_json else render(report))
+        report = store.band_precision(since=start, target=settings.routed_precision_target)
+    click.echo(_dump(report.as_dict()) if as_json else render_band_report(report))
     if fail_below_target and report.routed_below_target:
         raise SystemExit(1)
 
@@ -134,10 +114,8 @@ def models_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
 def models_list(as_json: bool) -> None:
     """Every model version, newest first; the deployed one is marked with *."""
-    from learner.registry import list_versions
-
     with _open(_settings()) as store:
-        records = list_versions(store)
+        records = store.model_versions()
     if as_json:
         click.echo(
             _dump(

@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from learner.corrections import AuditEntry, Selection
-    from learner.store import Store
+    from store import AuditEntry, Selection, Store
 
 
 def _store() -> Store:
     from learner.settings import LearnerSettings
-    from learner.store import Store
+    from store import Store
 
     return Store.open(LearnerSettings().database_url)
 
@@ -35,7 +34,7 @@ def _login_name() -> str:
 
 
 def _selection(correction_ids: tuple[str, ...], run: int | None, reviewer: str | None) -> Selection:
-    from learner.corrections import Selection
+    from store import Selection
 
     return Selection(correction_ids=correction_ids, run=run, reviewer=reviewer)
 
@@ -53,6 +52,7 @@ run_option = click.option(
     "--run", type=int, help="the training run; only corrections it consumed (or held)"
 )
 reviewer_option = click.option("--reviewer", help="the reviewer's name; only corrections they sent")
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,11 +114,8 @@ def corrections_list(
     as_json: bool,
 ) -> None:
     """Corrections, newest first."""
-    from learner.corrections import list_corrections
-
     with _store() as store:
-        records = list_corrections(
-            store,
+        records = store.list_corrections(
             status=status,  # type: ignore[arg-type]
             run=run,
             reviewer=reviewer,
@@ -149,11 +146,9 @@ def corrections_quarantine(
 
     Select them by CORRECTION_ID..., --run or --reviewer.
     """
-    from learner.corrections import quarantine
-
     with _store() as store:
-        entry = quarantine(
-            store, _selection(correction_ids, run, reviewer), actor=actor, reason=reason
+        entry = store.quarantine(
+            _selection(correction_ids, run, reviewer), actor=actor, reason=reason
         )
     _report("quarantine", entry)
 
@@ -167,12 +162,8 @@ def corrections_release(
 
     Select them by CORRECTION_ID..., --run or --reviewer.
     """
-    from learner.corrections import release
-
     with _store() as store:
-        entry = release(
-            store, _selection(correction_ids, run, reviewer), actor=actor, reason=reason
-        )
+        entry = store.release(_selection(correction_ids, run, reviewer), actor=actor, reason=reason)
     _report("release", entry)
 
 
@@ -191,13 +182,12 @@ def corrections_delete(
 
     Select them by CORRECTION_ID..., --run or --reviewer.
     """
-    from learner.corrections import delete_corrections
 
     selection = _selection(correction_ids, run, reviewer)
     if not yes:
         click.confirm(f"delete the corrections of {selection.describe()}?", abort=True)
     with _store() as store:
-        entry = delete_corrections(store, selection, actor=actor, reason=reason)
+        entry = store.delete_corrections(selection, actor=actor, reason=reason)
     _report("delete", entry)
 
 
@@ -206,10 +196,8 @@ def corrections_delete(
 @json_option
 def corrections_audit(limit: int, as_json: bool) -> None:
     """Who quarantined, released or deleted which corrections, when and why; newest first."""
-    from learner.corrections import audit_log
-
     with _store() as store:
-        entries = audit_log(store, limit=limit)
+        entries = store.audit_log(limit=limit)
     if as_json:
         click.echo(json.dumps([e.as_dict() for e in entries], indent=2, default=str))
         return

@@ -34,13 +34,13 @@ from bus import (
     write_pointer,
 )
 from bus.security import redis_options
-from learner import registry
 from learner.exceptions import LearnerError
 from schemas.events import ModelDeployed
 from schemas.topics import Topics
+from store import ModelRecord
 
 if TYPE_CHECKING:
-    from learner.store import Store
+    from store import Store
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +171,8 @@ def _deploy_held(
     gate_report: dict[str, Any] | None,
     reason: Literal["deploy", "initial"],
 ) -> ModelDeployed:
-    previous = registry.deployed(store)
-    record = registry.mark_deployed(store, version, gate_report=gate_report)
+    previous = store.deployed_model()
+    record = store.mark_deployed(version, gate_report=gate_report)
     event = ModelDeployed(
         version=record.version,
         model_dir=str(Path(record.model_dir).resolve()),
@@ -187,8 +187,8 @@ def _deploy_held(
 def rollback(store: Store, announcer: Announcer, version: str) -> ModelDeployed:
     """Serve an earlier deployed version again, announced with reason ``rollback``."""
     with announcer.exclusive("deploy") as lock:
-        previous = registry.deployed(store)
-        record = registry.rollback(store, version)
+        previous = store.deployed_model()
+        record = store.roll_back_to(version)
         event = ModelDeployed(
             version=record.version,
             model_dir=str(Path(record.model_dir).resolve()),
@@ -240,7 +240,7 @@ def _release(lock: RedisLock) -> None:
         log.warning("could not release %s (%r); it expires in %d ms", lock.key, exc, lock.ttl_ms)
 
 
-def adopt(store: Store, announcer: Announcer, model_dir: Path) -> registry.ModelRecord:
+def adopt(store: Store, announcer: Announcer, model_dir: Path) -> ModelRecord:
     """Register an existing model directory as the deployed one when nothing is deployed yet.
 
     This is how a fresh deployment starts: the model a person trained with ``triage train``
@@ -248,20 +248,20 @@ def adopt(store: Store, announcer: Announcer, model_dir: Path) -> registry.Model
     """
     from models.artifact import read_manifest
 
-    current = registry.deployed(store)
+    current = store.deployed_model()
     if current is not None:  # the usual start: no lock (and no redis) needed
         return current
     with announcer.exclusive("deploy") as lock:  # two learners starting at once adopt once
-        current = registry.deployed(store)
+        current = store.deployed_model()
         if current is not None:
             return current
         manifest = read_manifest(model_dir)
-        known = {r.version for r in registry.list_versions(store)}
+        known = {r.version for r in store.model_versions()}
         if manifest.version not in known:
-            registry.register_candidate(
-                store, manifest.version, str(model_dir.resolve()), metrics=manifest.metrics or None
+            store.register_candidate(
+                manifest.version, str(model_dir.resolve()), metrics=manifest.metrics or None
             )
         _deploy_held(store, announcer, lock, manifest.version, None, "initial")
-    record = registry.deployed(store)
+    record = store.deployed_model()
     assert record is not None
     return record

@@ -23,55 +23,19 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import faust
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bus import AckedProducer, Send, dead_letter, install_batch_agent, publish_letters
-from learner import registry
-from learner.exceptions import StoreError
-from learner.store import CorrectionOutcome, Store
 from schemas.events import Correction, DeadLetter, Decision
 from schemas.topics import Topics
+from store import CorrectionOutcome, Store, StoreUnavailable, brief_error, database_unavailable
 
 log = logging.getLogger(__name__)
 
 STAGE = "record"
-
-
-class DeployedLabels:
-    """The labels a correction may name: the deployed model's, read from its manifest.
-
-    Cached per deployed version, so a deploy that adds a class is picked up on the next batch.
-    """
-
-    def __init__(self, store: Store, fallback_dir: Path) -> None:
-        self.store = store
-        self.fallback_dir = fallback_dir
-        self._cache: dict[str, frozenset[str]] = {}
-
-    def __call__(self) -> Collection[str]:
-        from models.artifact import read_manifest
-
-        record = registry.deployed(self.store)
-        model_dir = Path(record.model_dir) if record is not None else self.fallback_dir
-        key = str(model_dir)
-        if key not in self._cache:
-            self._cache[key] = frozenset(read_manifest(model_dir).labels)
-        return self._cache[key]
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """True for faults of the connection, not of the statement: retrying the same call later
-    can succeed (every store call is one idempotent transaction, so a retry after a commit
-    whose answer was lost finds its row and counts a duplicate)."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout)
 
 
 @dataclass(frozen=True)
@@ -86,10 +50,6 @@ class StoreRetry:
     def delay(self, attempt: int, waited_s: float) -> float:
         backoff = self.first_delay_s * float(2 ** min(attempt - 1, 30))
         return max(0.0, min(self.max_delay_s, backoff, self.give_up_s - waited_s))
-
-
-class StoreUnavailable(StoreError):
-    """The store stayed unavailable for longer than the recorder may pause."""
 
 
 @dataclass
@@ -201,12 +161,6 @@ class RecordStage:
 
     async def _send_letters(self, outcome: RecordOutcome, send: Send) -> None:
         await publish_letters(outcome.dead_letters, self.topics.dead_letter, send)
-
-
-def brief_error(exc: BaseException) -> str:
-    """The driver's first line: enough to tell a refused connection from a dead server."""
-    orig = getattr(exc, "orig", None) or exc
-    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Literal
 
 from learner.exceptions import RetrainError
 from learner.gates import is_held_out
-from learner.store import TrainingCorrection
 from models.data import LabelledData, read_labelled
+from store import TrainingCorrection
 
 if TYPE_CHECKING:
     from models.base import Classifier

@@ -19,18 +19,11 @@ import faust
 from bus import AckedProducer, faust_app, producer_config
 from learner.deploy import Announcer, adopt
 from learner.gates import Margins
-from learner.recorder import (
-    DeployedLabels,
-    RecordStage,
-    StoreRetry,
-    brief_error,
-    database_unavailable,
-    install_recorder,
-)
+from learner.recorder import RecordStage, StoreRetry, install_recorder
 from learner.settings import LearnerSettings
-from learner.store import Store
 from learner.trigger import Learner, RunResult
 from schemas.topics import Topics
+from store import DeployedLabels, Store, brief_error, database_unavailable
 
 log = logging.getLogger(__name__)
 

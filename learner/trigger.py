@@ -3,7 +3,7 @@
 The count is of active corrections no run has consumed yet; a run consumes every such
 correction (trained on, or held out to gate), whatever its outcome, so a rejected candidate is
 not retried on the same evidence: the next run waits for ``retrain_after`` fresh corrections.
-A rejected run's fresh corrections are also quarantined (:mod:`learner.corrections`): later runs
+A rejected run's fresh corrections are also quarantined (:mod:`store.corrections`): later runs
 train without them until a person releases them, so honest corrections that arrive after a
 flood of bad ones are judged on their own.
 
@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from learner import registry
-from learner.corrections import quarantine_rejected_run
 from learner.deploy import Announcer, deploy
 from learner.gates import CORRECTIONS_HOLDOUT, GOLD_TEST, Margins, evaluate_sets, judge
 from learner.retrain import (
@@ -36,9 +34,9 @@ from learner.retrain import (
 )
 
 if TYPE_CHECKING:
-    from learner.store import Store
     from models.gates import EvalPack
     from models.train import TrainConfig
+    from store import Store
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +82,7 @@ class Learner:
 
     def _clean_up_dead_runs(self) -> None:
         """What a killed run left: an open run row and maybe a half-written candidate."""
-        closed = registry.close_interrupted_runs(self.store)
+        closed = self.store.close_interrupted_runs()
         swept = sweep_staging(self.registry_dir)
         if closed or swept:
             log.warning(
@@ -107,7 +105,7 @@ class Learner:
         data = training_set(gold.train, train_rows)
         run_id = self.store.start_run(gold_rows=len(gold.train), corrections_used=len(every))
         try:
-            current = registry.deployed(self.store)
+            current = self.store.deployed_model()
             candidate = fit_candidate(
                 data,
                 self.registry_dir,
@@ -141,8 +139,7 @@ class Learner:
                 "training_rows": len(data),
                 "compared_with": current.version if current is not None else None,
             }
-            registry.register_candidate(
-                self.store,
+            self.store.register_candidate(
                 candidate.version,
                 str(candidate.model_dir),
                 metrics={
@@ -156,7 +153,7 @@ class Learner:
             if verdict.passed:
                 deploy(self.store, self.announcer, candidate.version, gate_report=report)
             else:
-                registry.mark_rejected(self.store, candidate.version, gate_report=report)
+                self.store.mark_rejected(candidate.version, gate_report=report)
                 log.warning(
                     "candidate %s rejected, %s stays deployed: %s",
                     candidate.version,
@@ -192,7 +189,7 @@ class Learner:
             self.store.mark_used(run_id, fresh)
             return 0
         reason = f"run {run_id}: candidate {version} rejected: {rejection}"
-        held = quarantine_rejected_run(self.store, run_id, sorted(fresh), reason=reason)
+        held = self.store.quarantine_rejected_run(run_id, sorted(fresh), reason=reason)
         if held:
             log.warning(
                 "run %d rejected: %d corrections quarantined; review them with "

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import click
 
-from models.cli import label_col_option, text_col_option
-from models.exceptions import SevereImbalance
-
 #: Exit status of `triage data inspect` when the labels are too imbalanced to train on.
-EXIT_SEVERE = SevereImbalance.exit_code
+EXIT_SEVERE = 3
+
+
+class SevereImbalance(click.ClickException):
+    """The report was printed; the status tells scripts the data would be refused."""
+
+    exit_code = EXIT_SEVERE
 
 
 @click.group("data")
@@ -21,8 +24,12 @@ def data_group() -> None:
 
 @data_group.command("inspect")
 @click.argument("file", type=click.Path(path_type=Path))
-@text_col_option
-@label_col_option
+@click.option(
+    "--text-col", default="text", show_default=True, help="column holding the ticket text"
+)
+@click.option(
+    "--label-col", default="label", show_default=True, help="column holding the team/label"
+)
 @click.option(
     "--config",
     "config_path",

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 from models.exceptions import DataError
-from models.health_report import HealthReport, Verdict
+
+if TYPE_CHECKING:
+    from models.health_report import HealthReport
+
+Verdict = Literal["healthy", "modest", "meaningful", "severe"]
 
 #: Lower bounds of the normalised entropy for each verdict, best first.
 VERDICT_FLOORS: tuple[tuple[float, Verdict], ...] = (

@@ -22,17 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
-from learner import registry
 from learner.deploy import Announcer, adopt
 from learner.exceptions import LearnerError
 from learner.retrain import Backend, GoldSet, fit_candidate
-from learner.store import Store
-from learner.tables import CorrectionRow, DecisionRow, TrainingRunRow
 from models.data import LabelledData, read_labelled
 from schemas.events import Correction, Ticket
 from schemas.topics import Topics
+from store import Store
 
 #: How long the simulation waits for one step of the live system before giving up.
 STEP_TIMEOUT_S = 600.0
@@ -224,8 +220,8 @@ def simulate(
     from learner.gates import evaluate_sets
 
     starter_f1 = evaluate_sets(starter.model, {"test": test}, lenient)["test"]["macro_f1"]
-    registry.register_candidate(
-        store, starter.version, str(starter.model_dir), metrics={"macro_f1": starter_f1}
+    store.register_candidate(
+        starter.version, str(starter.model_dir), metrics={"macro_f1": starter_f1}
     )
     adopt(store, announcer, starter.model_dir)
     progress(f"starter model {starter.version} trained on {len(seed)} seed rows")
@@ -264,15 +260,15 @@ def simulate(
             )
             _wait(
                 "decisions",
-                lambda: _count(store, DecisionRow) >= len(truth),
+                lambda: store.count_decisions() >= len(truth),
                 procs,
                 config.step_timeout_s,
             )
             pending += _review(store, truth, answered, labels, config.error_rate, rng)
             while len(pending) >= config.retrain_after:
                 batch, pending = pending[: config.retrain_after], pending[config.retrain_after :]
-                runs_before = _finished_runs(store)
-                stored_before = _count(store, CorrectionRow)
+                runs_before = store.finished_runs()
+                stored_before = store.count_corrections()
                 publish_all(
                     producer,
                     topics.corrections,
@@ -280,17 +276,17 @@ def simulate(
                 )
                 _wait(
                     "corrections",
-                    lambda n=stored_before + len(batch): _count(store, CorrectionRow) >= n,  # type: ignore[misc]
+                    lambda n=stored_before + len(batch): store.count_corrections() >= n,  # type: ignore[misc]
                     procs,
                 )
                 _wait(
                     "a training run",
-                    lambda n=runs_before: _finished_runs(store) > n,  # type: ignore[misc]
+                    lambda n=runs_before: store.finished_runs() > n,  # type: ignore[misc]
                     procs,
                     config.step_timeout_s,
                 )
                 rounds += 1
-                last = registry.list_versions(store)[0]
+                last = store.model_versions()[0]
                 progress(
                     f"round {rounds}: {last.version} {last.status} "
                     f"(gold macro-F1 {(last.metrics or {}).get('macro_f1', 0):.4f})"
@@ -327,23 +323,6 @@ def simulate(
     return result
 
 
-def _count(store: Store, table: type[DecisionRow] | type[CorrectionRow]) -> int:
-    with store.session() as session:
-        return int(session.scalar(select(func.count()).select_from(table)) or 0)
-
-
-def _finished_runs(store: Store) -> int:
-    with store.session() as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(TrainingRunRow)
-                .where(TrainingRunRow.finished_at.is_not(None))
-            )
-            or 0
-        )
-
-
 def _review(
     store: Store,
     truth: dict[str, str],
@@ -354,14 +333,8 @@ def _review(
 ) -> list[Correction]:
     """The reviewer: every shadow/manual decision not yet answered, the true label (or, at
     ``error_rate``, a wrong one); confirm when it agrees with the model, else override."""
-    with store.session() as session:
-        rows = session.execute(
-            select(DecisionRow.ticket_id, DecisionRow.label)
-            .where(DecisionRow.band.in_(("shadow", "manual")))
-            .order_by(DecisionRow.id)
-        ).all()
     out = []
-    for ticket_id, decided in rows:
+    for ticket_id, decided in store.reviewable_decisions():
         if ticket_id in answered or ticket_id not in truth:
             continue
         answered.add(ticket_id)
@@ -380,14 +353,9 @@ def _review(
 
 
 def _rows(store: Store, starter: str) -> list[Row]:
-    with store.session() as session:
-        runs = {
-            r.candidate_version: r
-            for r in session.scalars(select(TrainingRunRow)).all()
-            if r.candidate_version
-        }
+    runs = store.runs_by_candidate()
     rows = []
-    for record in reversed(registry.list_versions(store)):
+    for record in reversed(store.model_versions()):
         run = runs.get(record.version)
         rows.append(
             Row(

@@ -1,67 +1,76 @@
-"""The architecture, checked: who may import whom (issue 11).
+"""The architecture, checked: who may import whom (issues 11 and 12).
 
-``bus`` (broker and redis plumbing), ``schemas`` and ``models`` are the bottom; ``stream``,
-``learner`` and ``web`` stand on them and import none of each other; ``ops`` is the top (CLI,
-demo, stack, bench) and nothing imports it. The rule is read from the source with ``ast``, so
-an import inside a function counts as much as one at the top of a module.
+``bus`` (broker and redis plumbing), ``schemas``, ``models`` and ``store`` (the one door to SQL)
+are the bottom; ``stream``, ``learner`` and ``web`` stand on them and import none of each other;
+``ops`` is the top (CLI, demo, stack, bench) and nothing imports it. Only ``store`` imports
+SQLAlchemy or Alembic, and others use only the names of ``store.__all__``. No package's modules
+import each other in a circle. The rules are read from the source with ``ast``, so an import
+inside a function (or under ``TYPE_CHECKING``) counts as much as one at the top of a module.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import store
+
 REPO = Path(__file__).resolve().parent.parent
 SERVICES = ("stream", "learner", "web")
-BOTTOM = ("bus", "schemas", "models")
-
-#: Edges that break the rule today, each with the issue that removes it. The web reads the
-#: active-learning store, which lives in ``learner``; issue 12 moves the store below both.
-#: Listed exactly (module -> imported module), so a *new* such edge still fails.
-KNOWN_WEB_TO_LEARNER = {
-    ("web.app", "learner.registry"),
-    ("web.app", "learner.store"),
-    ("web.cli", "learner.store"),
-    ("web.corrections", "learner.corrections"),
-    ("web.dashboard", "learner.registry"),
-    ("web.dashboard", "learner.report"),
-    ("web.dashboard", "learner.store"),
-    ("web.dashboard", "learner.tables"),
-    ("web.metrics", "learner.tables"),
-    ("web.review", "learner.queue"),
-    ("web.review", "learner.registry"),
-    ("web.review", "learner.store"),
-    ("web.review", "learner.tables"),
-}
+BOTTOM = ("bus", "schemas", "models", "store")
+PACKAGES = (*SERVICES, *BOTTOM, "ops")
+#: The SQL toolkits: only the store may import them.
+SQL = ("sqlalchemy", "alembic")
+#: Import cycles inside a package that are known, each with why it is still there. Listed by
+#: edge, so a new cycle still fails, and checked to exist, so the list only ever shrinks.
+#: ``bus.settings`` validates with ``bus.security.check_security`` (a function-level import)
+#: while ``bus.security`` types its arguments as ``ConnectionSettings`` (TYPE_CHECKING); it was
+#: made by issue 11's security work, which is still under way in ``bus`` (not this change's).
+KNOWN_CYCLE_EDGES = {("bus.settings", "bus.security")}
+#: ``models`` is being split (issue 12 point 3: health.py, the one training pipeline) and its
+#: cycles move with each step (pipeline -> result -> tfidf -> pipeline, imbalance <->
+#: health_report); the check runs but may fail there until that split lands. Remove the mark then.
+MODELS_IN_FLUX = pytest.mark.xfail(strict=False, reason="models is mid-split (issue 12 point 3)")
 
 
-def imports() -> set[tuple[str, str]]:
-    """(importing module, imported project module) for every import in the project's packages."""
-    edges: set[tuple[str, str]] = set()
-    top = {*SERVICES, *BOTTOM, "ops"}
-    for package in top:
-        for path in (REPO / package).rglob("*.py"):
+def modules() -> Iterator[tuple[str, ast.Module]]:
+    """(dotted module name, parsed source) of every module of the project's packages, except
+    the Alembic revisions (generated, and inside ``store`` anyway)."""
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
             if "migrations" in path.parts:
                 continue
             module = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(
                 ".__init__"
             )
-            for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-                names: list[str] = []
-                if isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                    names = [_target(node.module, alias.name) for alias in node.names]
-                for name in names:
-                    if name.split(".")[0] in top:
-                        edges.add((module, name))
+            yield module, ast.parse(path.read_text("utf-8"))
+
+
+def imported(tree: ast.Module) -> Iterator[tuple[str, list[str]]]:
+    """(imported module, names taken from it) for every absolute import in ``tree``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, []
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module, [alias.name for alias in node.names]
+
+
+def imports() -> set[tuple[str, str]]:
+    """(importing module, imported project module) for every import in the project's packages."""
+    edges: set[tuple[str, str]] = set()
+    for module, tree in modules():
+        for target, names in imported(tree):
+            targets = [_target(target, name) for name in names] if names else [target]
+            edges.update((module, t) for t in targets if t.split(".")[0] in PACKAGES)
     return edges
 
 
 def _target(module: str, name: str) -> str:
-    """``from learner import registry`` imports the module learner.registry."""
+    """``from store import queue`` imports the module store.queue."""
     submodule = REPO.joinpath(*module.split("."), f"{name}.py")
     return f"{module}.{name}" if submodule.is_file() else module
 
@@ -79,10 +88,7 @@ def test_nothing_imports_ops() -> None:
 def test_services_import_none_of_each_other(service: str) -> None:
     others = set(SERVICES) - {service}
     offenders = sorted(
-        (src, dst)
-        for src, dst in imports()
-        if package(src) == service and package(dst) in others
-        if (src, dst) not in KNOWN_WEB_TO_LEARNER
+        (src, dst) for src, dst in imports() if package(src) == service and package(dst) in others
     )
     assert not offenders, f"{service} must reach the others through bus/schemas: {offenders}"
 
@@ -96,6 +102,73 @@ def test_the_bottom_imports_no_service(bottom: str) -> None:
     assert not offenders, f"{bottom} is below the services: {offenders}"
 
 
-def test_known_exceptions_still_exist() -> None:
-    """An exception that was fixed must leave the list, so the list only ever shrinks."""
-    assert imports() >= KNOWN_WEB_TO_LEARNER
+def test_only_the_store_imports_sql() -> None:
+    """The web (and everything else) reaches SQL through ``store.Store``; no exceptions."""
+    offenders = sorted(
+        (module, target)
+        for module, tree in modules()
+        if package(module) != "store"
+        for target, _names in imported(tree)
+        if target.split(".")[0] in SQL
+    )
+    assert not offenders, f"only store may import {SQL}; add a Store method instead: {offenders}"
+
+
+def test_others_use_only_the_face_of_the_store() -> None:
+    """``from store import NAME`` with NAME in ``store.__all__``; never ``store.tables`` & co."""
+    face = set(store.__all__)
+    offenders = sorted(
+        (module, target, name)
+        for module, tree in modules()
+        if package(module) != "store"
+        for target, names in imported(tree)
+        if target.split(".")[0] == "store"
+        for name in (names or ["<import store...>"])
+        if target != "store" or name not in face
+    )
+    assert not offenders, f"import only store.__all__ names from store: {offenders}"
+
+
+@pytest.mark.parametrize(
+    "top", [pytest.param(p, marks=MODELS_IN_FLUX) if p == "models" else p for p in PACKAGES]
+)
+def test_no_import_cycle_inside_a_package(top: str) -> None:
+    graph: dict[str, set[str]] = {}
+    for src, dst in imports() - KNOWN_CYCLE_EDGES:
+        if package(src) == top and package(dst) == top and src != dst:
+            graph.setdefault(src, set()).add(dst)
+    cycle = _cycle(graph)
+    assert cycle is None, f"modules of {top} import each other in a circle: {' -> '.join(cycle)}"
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` (as a path that ends where it starts), or None."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        if node in done:
+            return None
+        for nxt in sorted(graph.get(node, ())):
+            found = visit(nxt, [*path, node])
+            if found is not None:
+                return found
+        done.add(node)
+        return None
+
+    for start in sorted(graph):
+        found = visit(start, [])
+        if found is not None:
+            return found
+    return None
+
+
+def test_known_cycle_edges_still_exist() -> None:
+    """A cycle that was broken must leave the list."""
+    assert imports() >= KNOWN_CYCLE_EDGES
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    assert _cycle({"a.x": {"a.y"}, "a.y": {"a.z"}, "a.z": {"a.x"}}) == ["a.x", "a.y", "a.z", "a.x"]
+    assert _cycle({"a.x": {"a.y"}, "a.y": set()}) is None

@@ -18,7 +18,6 @@ from schemas.events import Band, Correction
 from web.auth import CSRF_HEADER, Principal, csrf_ok, principal
 from web.exceptions import AlreadyReviewed, BadLabel, NotReviewable, PublishFailed
 from web.metrics import CONTENT_TYPE, render
-from web.review import item_json
 
 router = APIRouter()
 
@@ -53,6 +52,8 @@ class TopScore(BaseModel):
 
 
 class QueueItemOut(BaseModel):
+    """:class:`store.QueueItem` as JSON (``QueueItem.as_dict``, the shape the CLI prints too)."""
+
     ticket_id: str
     text: str = Field(description="subject and body as stored (personal data redacted)")
     label: str
@@ -61,6 +62,7 @@ class QueueItemOut(BaseModel):
     band: Band
     model_version: str
     decided_at: str
+    top_k: list[TopScore] = Field(description="every label score the worker published")
     top3: list[TopScore]
 
 
@@ -92,7 +94,7 @@ async def api_queue(
     items = await services(request).reviews.queue(
         n, band=band, label=label or None, model_version=model_version or None
     )
-    return [item_json(item) for item in items]
+    return [item.as_dict() for item in items]
 
 
 @router.get("/api/labels", response_model=list[str], tags=["review"])

@@ -30,16 +30,15 @@ from bus import (
     producer_config,
 )
 from bus.security import redis_options
-from learner import registry
-from learner.store import Store
 from schemas.topics import Topics
+from store import DeployedLabels, Store
 from web import dashboard
 from web.auth import Directory, Sessions
 from web.exceptions import ConfigError
 from web.limits import BodyLimit, validation_error
 from web.metrics import Snapshot
 from web.publish import CorrectionPublisher
-from web.review import DeployedLabels, Reviews
+from web.review import Reviews
 from web.settings import WebSettings, secret_key_problem
 from web.throttle import LoginThrottle
 
@@ -153,12 +152,12 @@ class Services:
 
     async def metrics(self) -> Snapshot:
         def from_store() -> tuple[Any, ...]:
-            current = registry.deployed(self.store)
+            current = self.store.deployed_model()
             return (
-                dashboard.decision_counts(self.store),
-                dashboard.latency_histogram(self.store),
-                dashboard.correction_counts(self.store),
-                dashboard.run_counts(self.store),
+                self.store.decision_counts(),
+                self.store.latency_histogram(),
+                self.store.correction_counts(),
+                self.store.run_counts(),
                 current.version if current else None,
             )
 

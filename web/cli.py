@@ -46,7 +46,7 @@ def web_group(ctx: click.Context, host: str | None, port: int | None) -> None:
         return
     import uvicorn
 
-    from learner.store import Store
+    from store import Store
     from web.app import build_services, create_app
     from web.exceptions import ConfigError
 

@@ -3,21 +3,21 @@
 Admin role only, for reading too: the list names reviewers and what each taught the model,
 and the audit log names who held or deleted whose work. Writes need the session's CSRF token
 when cookie-borne, as every other write does. Unlike the review routes, these write the store
-directly (through :mod:`learner.corrections`): the change is to the learner's record itself,
+directly (through :class:`store.Store`): the change is to the learner's record itself,
 not a reviewer's event the recorder must see, and it must be done when the response says so.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from learner import corrections
-from learner.corrections import CorrectionsError, CorrectionsNotFound, Selection
+from store import AuditEntry, CorrectionsError, CorrectionsNotFound, Selection, Store
 from web.api import services, signed_in
 from web.auth import CSRF_HEADER, Principal, csrf_ok
 
@@ -74,9 +74,9 @@ async def list_corrections(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Stored corrections, newest first."""
+    store: Store = services(request).store
     records = await asyncio.to_thread(
-        corrections.list_corrections,
-        services(request).store,
+        store.list_corrections,
         status=status,
         run=run,
         reviewer=reviewer,
@@ -93,20 +93,21 @@ async def audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Who quarantined, released or deleted which corrections, when and why; newest first."""
-    entries = await asyncio.to_thread(corrections.audit_log, services(request).store, limit=limit)
+    store: Store = services(request).store
+    entries = await asyncio.to_thread(store.audit_log, limit=limit)
     return [e.as_dict() for e in entries]
 
 
 async def _change(request: Request, action: str, body: ChangeIn, who: Principal) -> ChangeOut:
-    verbs = {
-        "quarantine": corrections.quarantine,
-        "release": corrections.release,
-        "delete": corrections.delete_corrections,
+    store: Store = services(request).store
+    verbs: dict[str, Callable[..., AuditEntry | None]] = {
+        "quarantine": store.quarantine,
+        "release": store.release,
+        "delete": store.delete_corrections,
     }
     try:
         entry = await asyncio.to_thread(
             verbs[action],
-            services(request).store,
             body.selection(),
             actor=who.name,
             reason=body.reason,

@@ -1,164 +1,39 @@
-"""The ops dashboard's numbers, read from the store (decisions, corrections, runs, models).
+"""The ops dashboard's store half: the store's series, shaped as the page's JSON.
 
-Throughput, latency and band shares come from the decisions the recorder stored: ``received_at``
-is the broker timestamp of the source ticket and ``decided_at`` the worker's clock, so latency is
-the time a ticket waited plus the time it took. Time arithmetic is done in SQL per dialect
-(SQLite has no interval type), so the table is never loaded into Python.
+The numbers are aggregated by the store (:meth:`store.Store.throughput`, ``band_shares``,
+``band_precision``...); this module only picks and formats them, so the dashboard and
+``/metrics`` cannot count the same thing two ways.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, func, select
-
-from learner import registry
-from learner.report import band_precision
-from learner.store import Store
-from learner.tables import BANDS, CorrectionRow, DecisionRow, TrainingRunRow
-
-#: Latency histogram buckets (seconds): from "kept up" to "a real backlog".
-LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
-
-
-def latency_seconds(dialect: str) -> ColumnElement[Any]:
-    if dialect == "sqlite":
-        days = func.julianday(DecisionRow.decided_at) - func.julianday(DecisionRow.received_at)
-        return days * 86400.0
-    return cast(func.extract("epoch", DecisionRow.decided_at - DecisionRow.received_at), Float)
-
-
-def minute_bucket(dialect: str) -> ColumnElement[Any]:
-    if dialect == "sqlite":
-        return func.strftime("%Y-%m-%dT%H:%M", DecisionRow.decided_at)
-    return func.to_char(func.date_trunc("minute", DecisionRow.decided_at), 'YYYY-MM-DD"T"HH24:MI')
-
-
-@dataclass(frozen=True)
-class LatencyHistogram:
-    """Cumulative counts per upper bound, over every decision with a known receive time."""
-
-    buckets: tuple[tuple[float, int], ...]
-    count: int
-    total_s: float
-
-
-def latency_histogram(store: Store) -> LatencyHistogram:
-    latency = latency_seconds(store.engine.dialect.name)
-    known = DecisionRow.received_at.is_not(None)
-    columns = [func.sum(case((and_(known, latency <= b), 1), else_=0)) for b in LATENCY_BUCKETS]
-    stmt = select(
-        *columns,
-        func.sum(case((known, 1), else_=0)),
-        func.sum(case((known, latency), else_=0.0)),
-    )
-    with store.session() as session:
-        row = session.execute(stmt).one()
-    values = [int(v or 0) for v in row[: len(LATENCY_BUCKETS)]]
-    return LatencyHistogram(
-        buckets=tuple(zip(LATENCY_BUCKETS, values, strict=True)),
-        count=int(row[-2] or 0),
-        total_s=float(row[-1] or 0.0),
-    )
-
-
-def decision_counts(store: Store) -> dict[tuple[str, str], int]:
-    """(band, label) -> decisions stored."""
-    stmt = select(DecisionRow.band, DecisionRow.label, func.count()).group_by(
-        DecisionRow.band, DecisionRow.label
-    )
-    with store.session() as session:
-        return {(band, label): int(n) for band, label, n in session.execute(stmt)}
-
-
-def correction_counts(store: Store) -> dict[str, int]:
-    stmt = select(CorrectionRow.action, func.count()).group_by(CorrectionRow.action)
-    with store.session() as session:
-        return {action: int(n) for action, n in session.execute(stmt)}
-
-
-def run_counts(store: Store) -> dict[str, int]:
-    stmt = select(TrainingRunRow.outcome, func.count()).group_by(TrainingRunRow.outcome)
-    with store.session() as session:
-        return {outcome or "running": int(n) for outcome, n in session.execute(stmt)}
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (exact on the values, no interpolation)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))
-    return ordered[rank]
-
-
-def recent(store: Store, now: datetime, window: timedelta, limit: int = 20_000) -> dict[str, Any]:
-    """Tickets/s and p50/p95 latency over the last ``window`` (newest ``limit`` decisions)."""
-    latency = latency_seconds(store.engine.dialect.name)
-    stmt = (
-        select(latency)
-        .where(DecisionRow.decided_at >= now - window, DecisionRow.received_at.is_not(None))
-        .order_by(DecisionRow.decided_at.desc())
-        .limit(limit)
-    )
-    count_stmt = select(func.count()).where(DecisionRow.decided_at >= now - window)
-    with store.session() as session:
-        latencies = [float(v) for v in session.scalars(stmt)]
-        decided = int(session.scalar(count_stmt) or 0)
-    return {
-        "window_s": window.total_seconds(),
-        "decisions": decided,
-        "tickets_per_s": decided / window.total_seconds(),
-        "latency_p50_s": percentile(latencies, 0.50),
-        "latency_p95_s": percentile(latencies, 0.95),
-    }
-
-
-def band_shares(store: Store, now: datetime, minutes: int = 30) -> list[dict[str, Any]]:
-    """Decisions per band per minute for the last ``minutes`` (minutes with none are zeros)."""
-    bucket = minute_bucket(store.engine.dialect.name)
-    since = (now - timedelta(minutes=minutes - 1)).replace(second=0, microsecond=0)
-    stmt = (
-        select(bucket.label("minute"), DecisionRow.band, func.count())
-        .where(DecisionRow.decided_at >= since)
-        .group_by("minute", DecisionRow.band)
-    )
-    with store.session() as session:
-        found = {(minute, band): int(n) for minute, band, n in session.execute(stmt)}
-    series = []
-    for i in range(minutes):
-        minute = (since + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M")
-        series.append({"minute": minute, **{b: found.get((minute, b), 0) for b in BANDS}})
-    return series
+from store import Store
 
 
 def models(store: Store) -> dict[str, Any]:
-    current = registry.deployed(store)
-    with store.session() as session:
-        runs = session.scalars(
-            select(TrainingRunRow).order_by(TrainingRunRow.started_at.desc()).limit(20)
-        ).all()
-        history = [
-            {
-                "run_id": r.id,
-                "started_at": r.started_at.isoformat(),
-                "finished_at": r.finished_at.isoformat() if r.finished_at else None,
-                "corrections_used": r.corrections_used,
-                "candidate_version": r.candidate_version,
-                "outcome": r.outcome,
-                "gates": gate_summary(r.report),
-            }
-            for r in runs
-        ]
+    current = store.deployed_model()
+    history = [
+        {
+            "run_id": r.id,
+            "started_at": r.started_at.isoformat(),
+            "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+            "corrections_used": r.corrections_used,
+            "candidate_version": r.candidate_version,
+            "outcome": r.outcome,
+            "gates": gate_summary(r.report),
+        }
+        for r in store.retrain_history(limit=20)
+    ]
     return {
         "current_version": current.version if current else None,
         "deployed_at": current.deployed_at.isoformat() if current and current.deployed_at else None,
         "versions": [
             {"version": r.version, "status": r.status, "gates": gate_summary(r.gate_report)}
-            for r in registry.list_versions(store)[:20]
+            for r in store.model_versions()[:20]
         ],
         "runs": history,
     }
@@ -187,9 +62,9 @@ def snapshot(store: Store, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     return {
         "now": now.isoformat(),
-        "recent": recent(store, now, timedelta(seconds=60)),
-        "band_shares": band_shares(store, now),
-        "precision": band_precision(store).as_dict(),
+        "recent": asdict(store.throughput(now, timedelta(seconds=60))),
+        "band_shares": store.band_shares(now),
+        "precision": store.band_precision().as_dict(),
         "models": models(store),
-        "corrections": correction_counts(store),
+        "corrections": store.correction_counts(),
     }

@@ -24,8 +24,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from bus import KINDS, PartitionLag
-from learner.tables import ACTIONS, BANDS, RUN_OUTCOMES
-from web.dashboard import LatencyHistogram
+from store import ACTIONS, BANDS, RUN_OUTCOMES, LatencyHistogram
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -50,6 +49,12 @@ class SnapshotCollector(Collector):
         self.snapshot = snapshot
 
     def collect(self) -> Iterator[Metric]:
+        yield from self._decisions()
+        yield from self._pipeline()
+        yield from self._learning()
+
+    def _decisions(self) -> Iterator[Metric]:
+        """What the workers decided: stored decisions, live counters, latency."""
         s = self.snapshot
         decisions = CounterMetricFamily(
             "triage_decisions",
@@ -83,6 +88,9 @@ class SnapshotCollector(Collector):
         hist.add_metric([], buckets, s.latency.total_s)
         yield hist
 
+    def _pipeline(self) -> Iterator[Metric]:
+        """The broker's side: the worker group's backlog and the dead letters."""
+        s = self.snapshot
         lag = GaugeMetricFamily(
             "triage_consumer_lag",
             "Backlog of the worker group: fetch high watermark minus committed offset",
@@ -106,6 +114,9 @@ class SnapshotCollector(Collector):
             dead.add_metric([kind], s.dead_letters.get(kind, 0))
         yield dead
 
+    def _learning(self) -> Iterator[Metric]:
+        """The learning loop: corrections, training runs, the deployed model."""
+        s = self.snapshot
         corrections = CounterMetricFamily(
             "triage_corrections", "Reviewer corrections recorded, by action", labels=["action"]
         )

@@ -12,18 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import redis.asyncio as aioredis
-from sqlalchemy import select
 
-from learner import queue, registry
-from learner.queue import REVIEW_BANDS, QueueItem
-from learner.store import Store
-from learner.tables import CorrectionRow, DecisionRow
 from models.redact import redact_text
 from schemas.events import Band, Correction
+from store import REVIEW_BANDS, QueueItem, Store
 from web.exceptions import AlreadyReviewed, BadLabel, NotReviewable, clip
 from web.publish import CorrectionPublisher
 
@@ -36,59 +30,6 @@ return 0
 
 def claim_key(namespace: str, ticket_id: str) -> str:
     return f"triage:{namespace}review:{ticket_id}"
-
-
-def first_reviewer(store: Store, ticket_id: str) -> str | None:
-    with store.session() as session:
-        return session.scalar(
-            select(CorrectionRow.reviewer)
-            .where(CorrectionRow.ticket_id == ticket_id)
-            .order_by(CorrectionRow.corrected_at, CorrectionRow.id)
-            .limit(1)
-        )
-
-
-def decided(store: Store, ticket_id: str) -> tuple[str, str] | None:
-    """(label, band) of the ticket's decision, if stored."""
-    with store.session() as session:
-        row = session.execute(
-            select(DecisionRow.label, DecisionRow.band).where(DecisionRow.ticket_id == ticket_id)
-        ).one_or_none()
-    return (row.label, row.band) if row is not None else None
-
-
-class DeployedLabels:
-    """The labels a correction may name: the deployed model's (the recorder checks the same)."""
-
-    def __init__(self, store: Store, fallback_dir: Path) -> None:
-        self.store = store
-        self.fallback_dir = fallback_dir
-        self._cache: dict[str, tuple[str, ...]] = {}
-
-    def __call__(self) -> tuple[str, ...]:
-        from models.artifact import read_manifest
-
-        record = registry.deployed(self.store)
-        model_dir = Path(record.model_dir) if record is not None else self.fallback_dir
-        key = str(model_dir)
-        if key not in self._cache:
-            self._cache[key] = tuple(read_manifest(model_dir).labels)
-        return self._cache[key]
-
-
-def item_json(item: QueueItem) -> dict[str, Any]:
-    top = sorted(item.top_k, key=lambda s: s["probability"], reverse=True)[:3]
-    return {
-        "ticket_id": item.ticket_id,
-        "text": item.text,
-        "label": item.label,
-        "confidence": item.confidence,
-        "margin": item.margin,
-        "band": item.band,
-        "model_version": item.model_version,
-        "decided_at": item.decided_at.isoformat(),
-        "top3": [{"label": s["label"], "probability": s["probability"]} for s in top],
-    }
 
 
 @dataclass
@@ -109,10 +50,9 @@ class Reviews:
         label: str | None = None,
         model_version: str | None = None,
     ) -> list[QueueItem]:
-        """``learner.queue`` order, minus tickets claimed by a reviewer but not yet recorded."""
+        """The store's queue order, minus tickets claimed by a reviewer but not yet recorded."""
         items = await asyncio.to_thread(
-            queue.query,
-            self.store,
+            self.store.review_queue,
             n + 20,
             band=band,
             label=label,
@@ -129,7 +69,7 @@ class Reviews:
         self, reviewer: str, ticket_id: str, label: str, note: str | None = None
     ) -> Correction:
         """Confirm (same label) or override (another label); first reviewer wins."""
-        found = await asyncio.to_thread(decided, self.store, ticket_id)
+        found = await asyncio.to_thread(self.store.decision_of, ticket_id)
         if found is None or found[1] not in REVIEW_BANDS:
             raise NotReviewable(
                 f"ticket {clip(ticket_id)!r} is not in the review queue (unknown or routed); "
@@ -140,7 +80,7 @@ class Reviews:
             raise BadLabel(
                 f"label {clip(label)!r} is not one of the model's labels: {sorted(known)}"
             )
-        earlier = await asyncio.to_thread(first_reviewer, self.store, ticket_id)
+        earlier = await asyncio.to_thread(self.store.first_reviewer, ticket_id)
         if earlier is not None:
             raise AlreadyReviewed(ticket_id, earlier)
         assert self.redis is not None, "the app is not started"

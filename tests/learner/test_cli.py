@@ -12,11 +12,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from learner import registry
 from learner.cli import correct_command, models_group, queue_command, report_group
-from learner.store import CorrectionOutcome, Store
-from learner.tables import CorrectionRow
 from schemas.events import Correction
+from store import CorrectionOutcome, Store, registry
+from store.tables import CorrectionRow
 from tests.fixtures.stack import StreamEnv
 from tests.learner.events import LABELS, correction, decision
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from learner import corrections
 from learner.corrections_cli import corrections_group
-from learner.store import Store
+from store import Store, corrections
 from tests.learner.events import LABELS, correction, decision
 
 

@@ -7,12 +7,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from learner import registry
 from learner.deploy import Announcer, deploy, rollback
-from learner.exceptions import RegistryError
-from learner.store import Store
 from schemas.events import ModelDeployed
 from schemas.topics import Topics
+from store import RegistryError, Store, registry
 from stream.serving import read_pointer
 from tests.fixtures.stack import StreamEnv
 
@@ -139,7 +137,7 @@ def test_two_learners_deploying_at_once_take_turns(
     )
     deploy(store, announcer, "v1", reason="initial")
     spans: dict[str, list[float]] = {}
-    real_mark, real_announce = registry.mark_deployed, Announcer.announce
+    real_mark, real_announce = Store.mark_deployed, Announcer.announce
 
     def slow_mark(store: Store, version: str, **kwargs: object) -> registry.ModelRecord:
         spans[version] = [time.monotonic()]
@@ -151,7 +149,7 @@ def test_two_learners_deploying_at_once_take_turns(
         real_announce(self, event)
         spans[event.version].append(time.monotonic())
 
-    monkeypatch.setattr(registry, "mark_deployed", slow_mark)  # the module deploy calls
+    monkeypatch.setattr(Store, "mark_deployed", slow_mark)  # the method deploy calls
     monkeypatch.setattr(Announcer, "announce", timed_announce)
     start = threading.Barrier(2, timeout=30)
     events: dict[str, ModelDeployed] = {}

@@ -22,15 +22,14 @@ from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from learner import registry
-from learner.recorder import RecordStage, StoreRetry, StoreUnavailable
+from learner.recorder import RecordStage, StoreRetry
 from learner.retrain import GoldSet
-from learner.store import Store
-from learner.tables import CorrectionRow, DecisionRow, TrainingRunRow
 from models.artifact import load, read_manifest
 from models.data import LabelledData
 from schemas.events import Band
 from schemas.topics import Topics
+from store import Store, StoreUnavailable, registry
+from store.tables import CorrectionRow, DecisionRow, TrainingRunRow
 from tests.fixtures.learner import PgDatabase
 from tests.fixtures.models import read_sample
 from tests.fixtures.stack import PARTITIONS, StreamEnv, WorkerProcess

@@ -13,14 +13,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from learner import corrections, registry
 from learner.deploy import Announcer
 from learner.retrain import fit_candidate
-from learner.store import Store
-from learner.tables import CorrectionRow
 from models.gates import EvalPack
 from schemas.events import ModelDeployed
 from schemas.topics import Topics
+from store import CorrectionOutcome, Store, corrections, registry
+from store.tables import CorrectionRow
 from tests.learner.events import correction, decision
 from tests.learner.test_trigger import learner, setup_gold
 
@@ -50,7 +49,7 @@ def send(store: Store, labels: list[str], rows: list[tuple[str, str, str]]) -> l
     for ticket_id, text, label in rows:
         store.add_decision(decision(ticket_id, labels[0], body=text))
         event = correction(ticket_id, label, correction_id=f"c-{ticket_id}")
-        assert store.add_correction(event, labels).accepted
+        assert store.add_correction(event, labels) is CorrectionOutcome.stored
         ids.append(event.correction_id)
     return ids
 

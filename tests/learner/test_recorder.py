@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from learner.store import Store
-from learner.tables import CorrectionRow, DecisionRow
 from schemas.events import DeadLetter
+from store import Store
+from store.tables import CorrectionRow, DecisionRow
 from tests.fixtures.stack import StreamEnv
 from tests.learner.events import correction, decision
 

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from learner.recorder import RecordStage
-from learner.store import Store
 from schemas.events import DEAD_LETTER_KINDS, DeadLetter
 from schemas.topics import Topics
+from store import Store
 
 
 @dataclass

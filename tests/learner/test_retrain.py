@@ -15,10 +15,10 @@ from learner.retrain import (
     split_corrections,
     training_set,
 )
-from learner.store import TrainingCorrection
 from models.artifact import load, read_manifest
 from models.data import LabelledData
 from models.gates import EvalPack
+from store import TrainingCorrection
 from tests.fixtures.models import read_sample
 
 LENIENT = EvalPack(min_macro_f1=0.0, min_accuracy=0.0, min_per_class_f1=0.0)

@@ -65,7 +65,8 @@ def blocked_modules() -> set[str]:
         names = {d.lower().replace("_", "-") for d in dists}
         if not names & runtime and not module.startswith("_"):
             blocked.add(module)
-    return blocked - {"tests", "bus", "stream", "learner", "models", "schemas", "ops", "web"}
+    project = {"tests", "bus", "store", "stream", "learner", "models", "schemas", "ops", "web"}
+    return blocked - project
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from learner.store import Store
-from learner.tables import CorrectionRow, DecisionRow
 from schemas.events import Correction, Decision
+from store import Store
+from store.tables import CorrectionRow, DecisionRow
 from tests.fixtures.stack import StreamEnv, ticket_bytes
 
 pytestmark = pytest.mark.integration

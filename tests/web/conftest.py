@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from learner.store import Store
+from store import Store
 from tests.fixtures.stack import StreamEnv
 from web.app import Services, build_services, create_app
 from web.auth import hash_password, token_digest

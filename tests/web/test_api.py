@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from schemas.events import Correction
+from store import CorrectionOutcome
 from tests.web.conftest import API_TOKEN, PASSWORD, USERS, WebEnv, csrf_of, sign_in
 from tests.web.events import HOSTILE_BODY, decision
 from web.app import CSP, build_services
@@ -138,7 +139,7 @@ def test_a_review_already_in_the_store_wins_too(web_env: WebEnv) -> None:
     web_env.store.add_decision(decision("t1"))
     labels = ["cards", "fx"]
     stored = Correction(ticket_id="t1", label="fx", reviewer="carla", action="override")
-    assert web_env.store.add_correction(stored, labels).accepted
+    assert web_env.store.add_correction(stored, labels) is CorrectionOutcome.stored
     with web_env.client() as client:
         csrf = sign_in(client, "ana")
         response = client.post(

@@ -24,10 +24,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from learner import queue
-from learner.store import Store
-from learner.tables import CorrectionRow
 from schemas.events import Correction, Decision
+from store import Store, queue
+from store.tables import CorrectionRow
 from tests.fixtures.stack import StreamEnv, ticket_bytes
 from tests.web.conftest import PASSWORD, SECRET_KEY
 from tests.web.events import HOSTILE_BODY
@@ -182,7 +181,7 @@ def system(
             with store.session() as session:
                 from sqlalchemy import func, select
 
-                from learner.tables import DecisionRow
+                from store.tables import DecisionRow
 
                 return session.scalar(select(func.count()).select_from(DecisionRow)) == TICKETS + 1
 

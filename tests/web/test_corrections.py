@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from learner import corrections
-from learner.store import Store
+from store import Store, corrections
 from tests.fixtures.stack import StreamEnv
 from tests.learner.events import LABELS, correction, decision
 from tests.web.conftest import PASSWORD, TOKENS, USERS, WebEnv, sign_in, web_settings

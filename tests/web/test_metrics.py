@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bus import KINDS, reason_kind
 from schemas.events import Correction
+from store import CorrectionOutcome
 from tests.fixtures.stack import ticket_bytes
 from tests.web.conftest import WebEnv, sign_in
 from tests.web.events import decision
@@ -32,7 +33,7 @@ def test_metrics_match_the_store_and_the_backlog(web_env: WebEnv) -> None:
     store.add_decision(decision("m1", label="fx", band="manual", latency_s=20.0))
     store.add_decision(decision("r1", band="routed", p1=0.95, p2=0.01, latency_s=0.07))
     stored = Correction(ticket_id="s0", label="fx", reviewer="ana", action="override")
-    assert store.add_correction(stored, ["cards", "fx"]).accepted
+    assert store.add_correction(stored, ["cards", "fx"]) is CorrectionOutcome.stored
     producer: Any = web_env.stream.producer()
     for i in range(7):  # a backlog: nobody consumes tickets.incoming in this test
         producer.produce(web_env.stream.topics.incoming, ticket_bytes(f"q{i}", "hello"), f"q{i}")

@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from learner.exceptions import ReportError
-from learner.report import BandRow, band_precision, parse_window, render, summarize
-from learner.store import CorrectionOutcome, Store
 from schemas.events import Correction
+from store import CorrectionOutcome, ReportError, Store
+from store.precision import BandRow, band_precision, parse_window, render_band_report, summarize
 from tests.learner.events import LABELS, T0, correction, decision
 
 
@@ -33,7 +32,7 @@ def test_summarize_flags_routed_below_target() -> None:
     assert report.bands["routed"].precision == pytest.approx(0.95)
     assert report.routed_below_target
     assert report.bands["shadow"].precision is None
-    assert "ALERT" in render(report)
+    assert "ALERT" in render_band_report(report)
 
 
 def test_band_precision_per_band_and_class(store: Store) -> None:

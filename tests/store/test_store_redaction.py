@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from learner.store import Store
-from learner.tables import CorrectionRow, DecisionRow
+from store import Store
+from store.tables import CorrectionRow, DecisionRow
 from tests.learner.events import LABELS, correction, decision
 
 BODY = (

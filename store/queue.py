@@ -16,16 +16,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Select, exists, func, select
 
-from learner.exceptions import LearnerError
-from learner.tables import CorrectionRow, DecisionRow
 from schemas.events import Band
-
-if TYPE_CHECKING:
-    from learner.store import Store
+from store.engine import Database
+from store.exceptions import QueueError
+from store.tables import CorrectionRow, DecisionRow
 
 REVIEW_BANDS: tuple[Band, ...] = ("shadow", "manual")
 
@@ -44,6 +42,9 @@ def top_two_margin(probabilities: Sequence[float], confidence: float) -> float:
 
 @dataclass(frozen=True)
 class QueueItem:
+    """One ticket awaiting review: what the CLI prints, the review page shows and the API sends
+    (:meth:`as_dict`), so the three cannot drift apart."""
+
     ticket_id: str
     label: str
     confidence: float
@@ -58,6 +59,27 @@ class QueueItem:
     def sort_key(self) -> tuple[float, datetime, str]:
         # Ties broken by age then id, so the order is stable across calls and backends.
         return (self.margin, self.decided_at, self.ticket_id)
+
+    @property
+    def top3(self) -> list[dict[str, Any]]:
+        """The three most probable labels, most probable first."""
+        top = sorted(self.top_k, key=lambda s: s["probability"], reverse=True)[:3]
+        return [{"label": s["label"], "probability": s["probability"]} for s in top]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: every field, ``decided_at`` in ISO 8601, and the top three labels."""
+        return {
+            "ticket_id": self.ticket_id,
+            "text": self.text,
+            "label": self.label,
+            "confidence": self.confidence,
+            "margin": self.margin,
+            "band": self.band,
+            "model_version": self.model_version,
+            "decided_at": self.decided_at.isoformat(),
+            "top_k": self.top_k,
+            "top3": self.top3,
+        }
 
 
 def prioritize(candidates: Sequence[QueueItem], n: int, per_label_cap: int) -> list[QueueItem]:
@@ -93,7 +115,7 @@ def _filtered(
 
 
 def query(
-    store: Store,
+    db: Database,
     n: int,
     *,
     band: Band | None = None,
@@ -103,11 +125,11 @@ def query(
 ) -> list[QueueItem]:
     """The next ``n`` tickets a person should review (shadow and manual, no correction yet)."""
     if band is not None and band not in REVIEW_BANDS:
-        raise LearnerError(
+        raise QueueError(
             f"band {band!r} is not reviewed; the queue holds {' and '.join(REVIEW_BANDS)}"
         )
     if per_label_cap < 1:
-        raise LearnerError(f"per_label_cap={per_label_cap} must be at least 1")
+        raise QueueError(f"per_label_cap={per_label_cap} must be at least 1")
     if n <= 0:
         return []
     order = (DecisionRow.margin, DecisionRow.decided_at, DecisionRow.ticket_id)
@@ -132,7 +154,7 @@ def query(
         .order_by(ranked.c.margin, ranked.c.decided_at, ranked.c.ticket_id)
         .limit(n)
     )
-    with store.session() as session:
+    with db.session() as session:
         ids = set(session.scalars(smallest)) | set(session.scalars(within_cap))
         rows = session.scalars(select(DecisionRow).where(DecisionRow.id.in_(ids))).all()
         candidates = [

@@ -1,8 +1,8 @@
-"""Alembic environment of the learner store.
+"""Alembic environment of the store.
 
-There is no alembic.ini: :func:`learner.store.migrate` builds the config in code and hands over
+There is no alembic.ini: :func:`store.engine.migrate` builds the config in code and hands over
 an open connection, so the migration runs in the caller's transaction and schema (search_path).
-Autogenerate a new revision with ``learner.store.alembic_config(url)`` and
+Autogenerate a new revision with ``store.engine.alembic_config(url)`` and
 ``alembic.command.revision(cfg, message, autogenerate=True)``.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from learner.tables import Base
+from store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

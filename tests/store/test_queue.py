@@ -7,10 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from learner import queue
-from learner.exceptions import LearnerError
-from learner.queue import QueueItem, prioritize, top_two_margin
-from learner.store import Store
+from store import QueueError, Store, queue
+from store.queue import QueueItem, prioritize, top_two_margin
 from tests.learner.events import LABELS, T0, correction, decision
 
 
@@ -83,7 +81,7 @@ def test_query_filters_by_band_label_and_model_version(store: Store) -> None:
     assert {i.ticket_id for i in queue.query(store, 10, band="manual")} == {"b", "c"}
     assert {i.ticket_id for i in queue.query(store, 10, label="cards")} == {"a", "c"}
     assert {i.ticket_id for i in queue.query(store, 10, model_version="v2")} == {"c"}
-    with pytest.raises(LearnerError, match="routed"):
+    with pytest.raises(QueueError, match="routed"):
         queue.query(store, 10, band="routed")
 
 

@@ -7,8 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, inspect, text
 
-from learner.store import Store, alembic_config, connect, migrate
-from learner.tables import Base
+from store import CorrectionOutcome, Store
+from store.engine import alembic_config, connect, migrate
+from store.tables import Base
 from tests.learner.events import LABELS, correction, decision
 
 
@@ -74,6 +75,7 @@ def test_corrections_stored_before_0002_become_active(database_url: str) -> None
         migrate(old.engine)
         assert old.unused_corrections_count() == 1
         assert [c.correction_id for c in old.training_corrections()] == ["c1"]
-        assert old.add_correction(correction("t1", "loans", correction_id="c1"), LABELS).accepted
+        stored = old.add_correction(correction("t1", "loans", correction_id="c1"), LABELS)
+        assert stored is CorrectionOutcome.duplicate  # a re-send, still accepted
     finally:
         old.close()

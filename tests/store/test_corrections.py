@@ -8,11 +8,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from learner import corrections
-from learner.corrections import CorrectionsError, CorrectionsNotFound, Selection
-from learner.store import CorrectionOutcome, Store
-from learner.tables import CorrectionAuditRow, CorrectionRow
 from schemas.events import Correction
+from store import (
+    CorrectionOutcome,
+    CorrectionsError,
+    CorrectionsNotFound,
+    Selection,
+    Store,
+    corrections,
+)
+from store.tables import CorrectionAuditRow, CorrectionRow
 from tests.learner.events import LABELS, T0, decision
 
 

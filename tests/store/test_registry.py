@@ -6,10 +6,8 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from learner import registry
-from learner.exceptions import RegistryError
-from learner.store import Store
-from learner.tables import ModelVersionRow
+from store import RegistryError, Store, registry
+from store.tables import ModelVersionRow
 
 
 def statuses(store: Store) -> dict[str, str]:

@@ -12,15 +12,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import case, func, select
 
-from learner.exceptions import ReportError
-from learner.tables import BANDS, CorrectionRow, DecisionRow
-
-if TYPE_CHECKING:
-    from learner.store import Store
+from store.engine import Database
+from store.exceptions import ReportError
+from store.tables import BANDS, CorrectionRow, DecisionRow
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _WINDOW = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
@@ -104,7 +102,7 @@ def summarize(
 
 
 def band_precision(
-    store: Store, *, since: datetime | None = None, target: float = 0.95
+    db: Database, *, since: datetime | None = None, target: float = 0.95
 ) -> BandReport:
     """Precision of decisions made since ``since`` (all time if None) that people reviewed."""
     latest = select(
@@ -132,7 +130,7 @@ def band_precision(
     )
     if since is not None:
         stmt = stmt.where(DecisionRow.decided_at >= since)
-    with store.session() as session:
+    with db.session() as session:
         rows = [
             BandRow(band=r.band, label=r.label, reviewed=int(r.reviewed), correct=int(r.correct))
             for r in session.execute(stmt)
@@ -140,7 +138,7 @@ def band_precision(
     return summarize(rows, since=since, target=target)
 
 
-def render(report: BandReport) -> str:
+def render_band_report(report: BandReport) -> str:
     """A plain table for the terminal, the flag on its own line so it cannot be missed."""
 
     def fmt(p: Precision) -> str:

@@ -9,27 +9,21 @@ Transitions::
 Each transition is one transaction of conditional UPDATEs, and a partial unique index allows a
 single ``deployed`` row, so two racing deployers cannot both win: the loser gets a
 :class:`RegistryError` and nothing changes.
-
-Training runs that never finished (the learner was killed, or lost its store, mid-run) are
-closed by :func:`close_interrupted_runs` before the next run starts, so no run looks
-``running`` forever and ``triage models list`` shows how each one ended.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from learner.exceptions import RegistryError
-from learner.tables import ModelVersionRow, TrainingRunRow
-
-if TYPE_CHECKING:
-    from learner.store import Store
+from store.engine import Database
+from store.exceptions import RegistryError
+from store.tables import ModelVersionRow
 
 
 @dataclass(frozen=True)
@@ -68,7 +62,7 @@ def _get(session: Session, version: str) -> ModelVersionRow:
 
 
 def register_candidate(
-    store: Store,
+    db: Database,
     version: str,
     model_dir: str,
     *,
@@ -77,7 +71,7 @@ def register_candidate(
 ) -> ModelRecord:
     """Record a freshly trained model before its gates run, so a crash mid-gate leaves a trace."""
     try:
-        with store.session() as session:
+        with db.session() as session:
             if parent_version is not None:
                 _get(session, parent_version)
             row = ModelVersionRow(
@@ -99,14 +93,14 @@ def register_candidate(
 
 
 def _deploy(
-    store: Store,
+    db: Database,
     version: str,
     allowed_from: tuple[str, ...],
     verb: str,
     gate_report: dict[str, Any] | None = None,
 ) -> ModelRecord:
     try:
-        with store.session() as session:
+        with db.session() as session:
             row = _get(session, version)
             if row.status == "deployed":
                 return _record(row)
@@ -145,15 +139,15 @@ def _deploy(
 
 
 def mark_deployed(
-    store: Store, version: str, *, gate_report: dict[str, Any] | None = None
+    db: Database, version: str, *, gate_report: dict[str, Any] | None = None
 ) -> ModelRecord:
     """Deploy a candidate that passed its gates; the deployed model (if any) becomes retired."""
-    return _deploy(store, version, ("candidate",), "deploy", gate_report)
+    return _deploy(db, version, ("candidate",), "deploy", gate_report)
 
 
-def mark_rejected(store: Store, version: str, *, gate_report: dict[str, Any]) -> ModelRecord:
+def mark_rejected(db: Database, version: str, *, gate_report: dict[str, Any]) -> ModelRecord:
     """A candidate failed its gates: keep it, and why, for the record; the deployed one stays."""
-    with store.session() as session:
+    with db.session() as session:
         row = _get(session, version)
         if row.status != "candidate":
             raise RegistryError(
@@ -165,60 +159,23 @@ def mark_rejected(store: Store, version: str, *, gate_report: dict[str, Any]) ->
         return _record(row)
 
 
-def rollback(store: Store, version: str) -> ModelRecord:
+def rollback(db: Database, version: str) -> ModelRecord:
     """Serve an earlier deployed (now retired) model again; the current one is retired."""
-    return _deploy(store, version, ("retired",), "roll back to")
+    return _deploy(db, version, ("retired",), "roll back to")
 
 
-def deployed(store: Store) -> ModelRecord | None:
-    with store.session() as session:
+def deployed(db: Database) -> ModelRecord | None:
+    with db.session() as session:
         row = session.scalar(select(ModelVersionRow).where(ModelVersionRow.status == "deployed"))
         return _record(row) if row is not None else None
 
 
-def list_versions(store: Store) -> list[ModelRecord]:
+def list_versions(db: Database) -> list[ModelRecord]:
     """Newest first: what ops reads when deciding what to roll back to."""
-    with store.session() as session:
+    with db.session() as session:
         rows = session.scalars(
             select(ModelVersionRow).order_by(
                 ModelVersionRow.created_at.desc(), ModelVersionRow.version.desc()
             )
         ).all()
         return [_record(row) for row in rows]
-
-
-#: What an interrupted run's report says; ``failed`` is its outcome (the closed vocabulary of
-#: outcomes has no word of its own for it, and a new one would need a migration).
-INTERRUPTED = (
-    "interrupted: the learner stopped before this run finished (killed, or its store became "
-    "unavailable); nothing of it was deployed and its corrections were left for the next run"
-)
-
-
-def close_interrupted_runs(store: Store) -> list[int]:
-    """Mark every run without an outcome ``failed`` (interrupted); returns their ids.
-
-    Call it only when no other run can be alive: right before starting one, in the one
-    learner replica that trains (one run at a time). A run is open only between
-    ``start_run`` and ``finish_run``, which the same call of ``Learner.run`` makes, so an open
-    run found then belongs to a process that died.
-    """
-    with store.session() as session:
-        ids = list(
-            session.scalars(
-                select(TrainingRunRow.id).where(
-                    TrainingRunRow.outcome.is_(None), TrainingRunRow.finished_at.is_(None)
-                )
-            )
-        )
-        if ids:
-            session.execute(
-                update(TrainingRunRow)
-                .where(TrainingRunRow.id.in_(ids), TrainingRunRow.outcome.is_(None))
-                .values(
-                    outcome="failed",
-                    finished_at=datetime.now(UTC),
-                    report={"error": INTERRUPTED, "interrupted": True},
-                )
-            )
-    return ids

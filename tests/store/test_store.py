@@ -9,9 +9,8 @@ from datetime import UTC
 import pytest
 from sqlalchemy import func, select
 
-from learner.exceptions import StoreError
-from learner.store import CorrectionOutcome, Store
-from learner.tables import CorrectionRow, DecisionRow
+from store import CorrectionOutcome, Store, StoreError
+from store.tables import CorrectionRow, DecisionRow
 from tests.learner.events import LABELS, T0, correction, decision
 
 

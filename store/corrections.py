@@ -12,7 +12,7 @@ a person vouching for them is new information. Delete removes the rows (the tick
 the review queue); the audit entry keeps what they said, without the note.
 
 Every change writes one audit row in the same transaction as the change: no change without a
-record, no record of a change that rolled back. SQL goes through the store's session only.
+record, no record of a change that rolled back.
 """
 
 from __future__ import annotations
@@ -20,32 +20,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
-from learner.exceptions import LearnerError
-from learner.tables import CORRECTION_STATUSES, CorrectionAuditRow, CorrectionRow
-
-if TYPE_CHECKING:
-    from learner.store import Store
+from store.engine import Database
+from store.exceptions import CorrectionsError, CorrectionsNotFound
+from store.runs import CHUNK
+from store.tables import CORRECTION_STATUSES, CorrectionAuditRow, CorrectionRow
 
 #: The actor of changes the learner makes itself (quarantining a rejected run's corrections).
 LEARNER_ACTOR = "learner"
-#: Most rows one IN list holds: under every backend's bound-parameter limit.
-CHUNK = 500
 
 Status = Literal["active", "quarantined"]
 AuditAction = Literal["quarantine", "release", "delete"]
-
-
-class CorrectionsError(LearnerError):
-    """A management request that cannot apply (nothing selected, no actor or reason)."""
-
-
-class CorrectionsNotFound(CorrectionsError):
-    """The selection names corrections that are not stored (a typo, or already deleted)."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +124,7 @@ def _entry(row: CorrectionAuditRow) -> AuditEntry:
 
 
 def list_corrections(
-    store: Store,
+    db: Database,
     *,
     status: Status | None = None,
     run: int | None = None,
@@ -155,18 +144,18 @@ def list_corrections(
         stmt = stmt.where(CorrectionRow.ticket_id == ticket_id)
     for condition in _conditions(Selection(run=run, reviewer=reviewer)):
         stmt = stmt.where(condition)
-    with store.session() as session:
+    with db.session() as session:
         return [_record(row) for row in session.scalars(stmt.limit(limit))]
 
 
-def audit_log(store: Store, *, limit: int = 100) -> list[AuditEntry]:
+def audit_log(db: Database, *, limit: int = 100) -> list[AuditEntry]:
     """Newest first."""
     stmt = (
         select(CorrectionAuditRow)
         .order_by(CorrectionAuditRow.acted_at.desc(), CorrectionAuditRow.id.desc())
         .limit(limit)
     )
-    with store.session() as session:
+    with db.session() as session:
         return [_entry(row) for row in session.scalars(stmt)]
 
 
@@ -243,7 +232,7 @@ def _check_who_why(actor: str, reason: str) -> None:
 
 
 def _set_status(
-    store: Store,
+    db: Database,
     selection: Selection,
     *,
     to: Status,
@@ -256,7 +245,7 @@ def _set_status(
     values: dict[str, Any] = {"status": to}
     if to == "active":
         values["used_in_training_run"] = None  # counted again by the trigger
-    with store.session() as session:
+    with db.session() as session:
         changed: list[str] = []
         for chunk in _chunks(_selected(session, selection)):
             stmt = (
@@ -278,22 +267,22 @@ def _set_status(
         )
 
 
-def quarantine(store: Store, selection: Selection, *, actor: str, reason: str) -> AuditEntry | None:
+def quarantine(db: Database, selection: Selection, *, actor: str, reason: str) -> AuditEntry | None:
     """Hold the selected active corrections out of training and the trigger count."""
-    return _set_status(store, selection, to="quarantined", actor=actor, reason=reason)
+    return _set_status(db, selection, to="quarantined", actor=actor, reason=reason)
 
 
-def release(store: Store, selection: Selection, *, actor: str, reason: str) -> AuditEntry | None:
+def release(db: Database, selection: Selection, *, actor: str, reason: str) -> AuditEntry | None:
     """Return the selected quarantined corrections to training, as not yet consumed."""
-    return _set_status(store, selection, to="active", actor=actor, reason=reason)
+    return _set_status(db, selection, to="active", actor=actor, reason=reason)
 
 
 def delete_corrections(
-    store: Store, selection: Selection, *, actor: str, reason: str
+    db: Database, selection: Selection, *, actor: str, reason: str
 ) -> AuditEntry:
     """Remove the selected corrections; the audit entry keeps what each said (not its note)."""
     _check_who_why(actor, reason)
-    with store.session() as session:
+    with db.session() as session:
         removed: list[dict[str, Any]] = []
         for chunk in _chunks(_selected(session, selection)):
             stmt = (
@@ -327,7 +316,7 @@ def delete_corrections(
 
 
 def quarantine_rejected_run(
-    store: Store, run_id: int, correction_ids: Sequence[str], *, reason: str
+    db: Database, run_id: int, correction_ids: Sequence[str], *, reason: str
 ) -> int:
     """Consume a rejected run's fresh corrections by holding them: tag them with the run (so
     ``--run N`` finds them) and quarantine them, in one transaction with its audit row.
@@ -335,7 +324,7 @@ def quarantine_rejected_run(
     Only corrections still active and unconsumed move: one an admin already handled, or one an
     earlier run consumed, keeps its state.
     """
-    with store.session() as session:
+    with db.session() as session:
         held: list[str] = []
         for chunk in _chunks(list(correction_ids)):
             stmt = (

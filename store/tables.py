@@ -1,4 +1,4 @@
-"""The store's tables, as typed ORM models; ``learner/migrations`` creates exactly this schema.
+"""The store's tables, as typed ORM models; ``store/migrations`` creates exactly this schema.
 
 Closed vocabularies (band, action, status, outcome) are short strings guarded by CHECK constraints
 rather than native enums: adding a value is then a one-line migration on both SQLite and

@@ -1,0 +1,244 @@
+"""Decisions and corrections in: one small verb per fact, and the lookups the review needs.
+
+Each write commits before it returns, so a consumer may commit its Kafka offset right after: the
+row is durable. Re-delivery is expected (at-least-once topics), so inserts are ``INSERT ... ON
+CONFLICT DO NOTHING`` on the natural key: two workers racing on the same event both succeed and
+exactly one row exists, with no IntegrityError to handle.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import func, select
+
+from models.redact import redact, redact_text
+from schemas.events import Correction, Decision
+from store.engine import Database, insert, utcnow
+from store.queue import REVIEW_BANDS, top_two_margin
+from store.tables import CorrectionRow, DecisionRow
+
+log = logging.getLogger(__name__)
+
+
+class CorrectionOutcome(StrEnum):
+    """What became of one correction event; everything but ``stored``/``duplicate`` is bad input
+    the consumer must dead-letter (see :meth:`reason`)."""
+
+    stored = "stored"
+    duplicate = "duplicate"
+    unknown_ticket = "unknown_ticket"
+    unknown_label = "unknown_label"
+    contradicts_decision = "contradicts_decision"
+
+    def reason(self, correction: Correction) -> str:
+        """A dead-letter reason a person can act on."""
+        return {
+            CorrectionOutcome.stored: "stored",
+            CorrectionOutcome.duplicate: f"correction {correction.correction_id} already stored",
+            CorrectionOutcome.unknown_ticket: (
+                f"no decision stored for ticket {correction.ticket_id!r}; correct a ticket the "
+                "classifier decided (check the ticket id)"
+            ),
+            CorrectionOutcome.unknown_label: (
+                f"label {correction.label!r} is not one of the deployed model's labels; "
+                "use one of them (`triage models list` names the deployed model)"
+            ),
+            CorrectionOutcome.contradicts_decision: (
+                f"action 'confirm' with label {correction.label!r} differs from the decided "
+                "label; send action 'override' to change the label"
+            ),
+        }[self]
+
+
+@dataclass(frozen=True)
+class TrainingCorrection:
+    """A correction not yet used in training, with the (redacted) text it labels."""
+
+    correction_id: str
+    ticket_id: str
+    text: str
+    label: str
+    action: str
+    reviewer: str
+    corrected_at: datetime
+
+
+def decision_text(decision: Decision) -> str:
+    """What the classifier read, the same way ``Ticket.text`` builds it."""
+    return f"{decision.subject}\n{decision.body}" if decision.subject else decision.body
+
+
+def add_decision(db: Database, decision: Decision) -> bool:
+    """Store one decision; False if this ticket's decision is already stored.
+
+    A ticket is decided once; a second, different decision for it (another model version)
+    keeps the first, which is what was published and reviewed, and is logged loudly.
+    """
+    top_k = [score.model_dump() for score in decision.top_k]
+    stmt = (
+        insert(db.engine, DecisionRow)
+        .values(
+            ticket_id=decision.ticket_id,
+            text=redact(decision_text(decision)).text,
+            label=decision.label,
+            confidence=decision.confidence,
+            margin=top_two_margin([s.probability for s in decision.top_k], decision.confidence),
+            band=decision.band,
+            top_k=top_k,
+            novel=decision.novel,
+            model_version=decision.model_version,
+            decided_at=decision.decided_at,
+            received_at=decision.received_at,
+            stored_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["ticket_id"])
+        .returning(DecisionRow.id)
+    )
+    with db.session() as session:
+        if session.execute(stmt).first() is not None:
+            return True
+        existing = session.execute(
+            select(DecisionRow.model_version, DecisionRow.label).where(
+                DecisionRow.ticket_id == decision.ticket_id
+            )
+        ).one()
+    if (existing.model_version, existing.label) != (decision.model_version, decision.label):
+        log.warning(
+            "ticket %s was decided again (%s by %s) after %s by %s; keeping the first",
+            decision.ticket_id,
+            decision.label,
+            decision.model_version,
+            existing.label,
+            existing.model_version,
+        )
+    return False
+
+
+def add_correction(
+    db: Database, correction: Correction, labels: Collection[str]
+) -> CorrectionOutcome:
+    """Store one reviewer action; ``labels`` is what a correction may name (the deployed
+    model's labels), passed by the caller because the store does not load models."""
+    with db.session() as session:
+        already = session.scalar(
+            select(CorrectionRow.id).where(CorrectionRow.correction_id == correction.correction_id)
+        )
+        if already is not None:
+            return CorrectionOutcome.duplicate
+        decided = session.execute(
+            select(DecisionRow.label, DecisionRow.band).where(
+                DecisionRow.ticket_id == correction.ticket_id
+            )
+        ).one_or_none()
+        if decided is None:
+            return CorrectionOutcome.unknown_ticket
+        if correction.label not in labels:
+            return CorrectionOutcome.unknown_label
+        if correction.action == "confirm" and correction.label != decided.label:
+            return CorrectionOutcome.contradicts_decision
+        stmt = (
+            insert(db.engine, CorrectionRow)
+            .values(
+                correction_id=correction.correction_id,
+                ticket_id=correction.ticket_id,
+                label=correction.label,
+                reviewer=correction.reviewer,
+                action=correction.action,
+                note=redact_text(correction.note),  # a note can carry a card number too
+                decided_label=decided.label,
+                decided_band=decided.band,
+                corrected_at=correction.corrected_at,
+                stored_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["correction_id"])
+            .returning(CorrectionRow.id)
+        )
+        inserted = session.execute(stmt).first() is not None
+    return CorrectionOutcome.stored if inserted else CorrectionOutcome.duplicate
+
+
+def unused_corrections_count(db: Database) -> int:
+    """What the retrain trigger counts: active corrections no run consumed (quarantined ones
+    wait for a person, see :mod:`store.corrections`)."""
+    with db.session() as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(CorrectionRow)
+            .where(CorrectionRow.used_in_training_run.is_(None), CorrectionRow.status == "active")
+        )
+    return int(count or 0)
+
+
+def training_corrections(db: Database, *, unused_only: bool = True) -> list[TrainingCorrection]:
+    """Active corrections with their text, oldest first: when a ticket has several, the later
+    one is the reviewers' last word and should win. ``unused_only=False`` gives every active
+    correction ever stored, which is what a retrain learns from; quarantined ones are never
+    returned, so a rejected run's flood is not retrained on."""
+    stmt = (
+        select(CorrectionRow, DecisionRow.text)
+        .join(DecisionRow, DecisionRow.ticket_id == CorrectionRow.ticket_id)
+        .where(CorrectionRow.status == "active")
+        .order_by(CorrectionRow.corrected_at, CorrectionRow.id)
+    )
+    if unused_only:
+        stmt = stmt.where(CorrectionRow.used_in_training_run.is_(None))
+    with db.session() as session:
+        return [
+            TrainingCorrection(
+                correction_id=row.correction_id,
+                ticket_id=row.ticket_id,
+                text=text,
+                label=row.label,
+                action=row.action,
+                reviewer=row.reviewer,
+                corrected_at=row.corrected_at,
+            )
+            for row, text in session.execute(stmt)
+        ]
+
+
+def first_reviewer(db: Database, ticket_id: str) -> str | None:
+    """Who reviewed ``ticket_id`` first, if anyone did: the review's "first reviewer wins"."""
+    with db.session() as session:
+        return session.scalar(
+            select(CorrectionRow.reviewer)
+            .where(CorrectionRow.ticket_id == ticket_id)
+            .order_by(CorrectionRow.corrected_at, CorrectionRow.id)
+            .limit(1)
+        )
+
+
+def decision_of(db: Database, ticket_id: str) -> tuple[str, str] | None:
+    """(label, band) of the ticket's decision, if stored."""
+    with db.session() as session:
+        row = session.execute(
+            select(DecisionRow.label, DecisionRow.band).where(DecisionRow.ticket_id == ticket_id)
+        ).one_or_none()
+    return (row.label, row.band) if row is not None else None
+
+
+def count_decisions(db: Database) -> int:
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(DecisionRow)) or 0)
+
+
+def count_corrections(db: Database) -> int:
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(CorrectionRow)) or 0)
+
+
+def reviewable_decisions(db: Database) -> list[tuple[str, str]]:
+    """(ticket_id, decided label) of every shadow/manual decision, in the order stored: what a
+    reviewer who answers everything (``triage simulate``'s) walks through."""
+    with db.session() as session:
+        rows = session.execute(
+            select(DecisionRow.ticket_id, DecisionRow.label)
+            .where(DecisionRow.band.in_(REVIEW_BANDS))
+            .order_by(DecisionRow.id)
+        ).all()
+    return [(ticket_id, label) for ticket_id, label in rows]

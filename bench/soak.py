@@ -12,7 +12,6 @@ largest lag seen after warm-up is under ``--max-lag`` tickets. Exit status 1 if 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -26,14 +25,13 @@ sys.path.insert(0, str(REPO))
 from confluent_kafka import Producer  # noqa: E402
 
 from ops.e2e import (  # noqa: E402
-    Decisions,
-    create_topics,
+    live_worker,
     memory_mib,
-    start_worker,
+    send_ticket,
     texts,
     train_tfidf,
+    wait_turn,
 )
-from ops.stack import EmbeddedStack  # noqa: E402
 
 
 def publisher(
@@ -42,13 +40,8 @@ def publisher(
     start = time.monotonic()
     i = 0
     while time.monotonic() < stop_at:
-        delay = start + i / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        ticket_id = f"soak-{i}"
-        value = json.dumps({"ticket_id": ticket_id, "body": bodies[i % len(bodies)]})
-        producer.produce(topic, key=ticket_id, value=value)
-        producer.poll(0)
+        wait_turn(start, i, rate)
+        send_ticket(producer, topic, f"soak-{i}", bodies[i % len(bodies)])
         i += 1
         sent[0] = i
     producer.flush(60)
@@ -67,20 +60,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="triage-soak-") as tmp:
         work = Path(tmp)
         model_dir = args.model_dir.resolve() if args.model_dir else train_tfidf(work / "model")
-        stack = EmbeddedStack(work / "var")
-        info, _ = stack.start()
-        worker = None
-        try:
-            topics = create_topics(info, "soak")
-            worker = start_worker(info, topics, model_dir, work, 64)
-            decisions = Decisions(info.kafka_bootstrap, topics)
-            producer = Producer({"bootstrap.servers": info.kafka_bootstrap, "linger.ms": 5})
+        with live_worker(work, "soak", model_dir, 64) as live:
+            producer = Producer({"bootstrap.servers": live.info.kafka_bootstrap, "linger.ms": 5})
             time.sleep(8)  # the worker joins its group
             sent = [0]
             stop_at = time.monotonic() + args.minutes * 60
             thread = threading.Thread(
                 target=publisher,
-                args=(producer, topics.incoming, bodies, args.rate, stop_at, sent),
+                args=(producer, live.topics.incoming, bodies, args.rate, stop_at, sent),
                 daemon=True,
             )
             started = time.monotonic()
@@ -88,16 +75,11 @@ def main() -> int:
             samples: list[tuple[float, float, int]] = []
             while thread.is_alive():
                 time.sleep(args.sample_s)
-                lag = sent[0] - len(decisions.found)
-                samples.append((time.monotonic() - started, memory_mib(worker.pid, "VmRSS"), lag))
-                print(f"t={samples[-1][0]:6.0f} s  rss {samples[-1][1]:6.1f} MiB  lag {lag:5d}")
-            decisions.wait({f"soak-{i}" for i in range(sent[0])}, timeout_s=120)
-            decisions.close()
-        finally:
-            if worker is not None:
-                worker.terminate()
-                worker.wait(timeout=30)
-            stack.stop()
+                lag = sent[0] - len(live.decisions.found)
+                rss = memory_mib(live.process.pid, "VmRSS")
+                samples.append((time.monotonic() - started, rss, lag))
+                print(f"t={samples[-1][0]:6.0f} s  rss {rss:6.1f} MiB  lag {lag:5d}")
+            live.decisions.wait({f"soak-{i}" for i in range(sent[0])}, timeout_s=120)
     quarter = max(1, len(samples) // 4)
     second = statistics.median(s[1] for s in samples[quarter : 2 * quarter])
     last = statistics.median(s[1] for s in samples[-quarter:])

@@ -10,19 +10,62 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+from click.decorators import FC
 
 from models.exceptions import ModelError
 
+if TYPE_CHECKING:
+    from models.data import LabelledData
+    from models.health import HealthReport
+
+# The options several commands share, defined once so that a name keeps one meaning, type and
+# default everywhere (tests/ops/test_cli_tree.py checks it). They live here, in a bottom
+# package, because every package's CLI may import models. A ``note`` is the part of the help
+# after ``"; "``: what the option is for in that one command.
 text_col_option = click.option(
     "--text-col", default="text", show_default=True, help="column holding the ticket text"
 )
 label_col_option = click.option(
     "--label-col", default="label", show_default=True, help="column holding the team/label"
 )
+
+
+def seed_option(note: str) -> Callable[[FC], FC]:
+    return click.option(
+        "--seed", type=int, default=13, show_default=True, help=f"random seed; {note}"
+    )
+
+
+def held_out_fraction_option(note: str = "") -> Callable[[FC], FC]:
+    return click.option(
+        "--test-fraction",
+        type=click.FloatRange(0, 0.5, min_open=True),
+        default=0.2,
+        show_default=True,
+        help="share of the rows held out to score every model on" + (f"; {note}" if note else ""),
+    )
+
+
+def json_out_option(note: str = "") -> Callable[[FC], FC]:
+    return click.option(
+        "--json-out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="also write the results to this JSON file" + (f"; {note}" if note else ""),
+    )
+
+
+def limit_option(note: str) -> Callable[[FC], FC]:
+    """``--limit`` where the default is everything (a list's screenful is its own option)."""
+    return click.option(
+        "--limit", type=click.IntRange(min=1), default=None, help=f"at most N; {note}"
+    )
+
+
 device_option = click.option(
     "--device",
     type=click.Choice(["auto", "cpu", "cuda"]),
@@ -70,13 +113,7 @@ def _settings() -> Any:
     show_default=True,
     help="rare classes: weight their loss, draw their rows more often, or neither",
 )
-@click.option(
-    "--seed",
-    type=int,
-    default=13,
-    show_default=True,
-    help="random seed; splits, initialisation and batch order",
-)
+@seed_option("splits, initialisation and batch order")
 @click.option("--eval-pack", type=click.Path(path_type=Path), help="gate floors (JSON)")
 @click.option(
     "--config",
@@ -92,18 +129,11 @@ def train_command(
     out: Path,
     val: Path | None,
     test: Path | None,
-    epochs: int,
-    max_length: int,
-    truncation: str,
-    batch_size: int,
-    lr: float,
-    lora_r: int,
-    imbalance: str,
-    seed: int,
     eval_pack: Path | None,
     config: Path | None,
     force: bool,
     device: str | None,
+    **hyper: Any,
 ) -> None:
     """Train a calibrated LoRA classifier on DATA, a labelled CSV/JSONL export.
 
@@ -113,33 +143,23 @@ def train_command(
     exits with an error saying which gate and class failed.
     """
     from models.bands import resolve_thresholds
-    from models.data import LabelledData, read_labelled
+    from models.data import read_labelled
     from models.gates import load_pack
-    from models.health import HealthConfig, HealthReport
+    from models.health import HealthConfig
     from models.pipeline import TrainRequest, run
     from models.train import TrainConfig
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ModelError(f"--out {out} already exists and is not empty; choose a new directory")
     settings = _settings()
+    # the options epochs, lr, batch_size, max_length, truncation, lora_r, imbalance and seed
+    # are TrainConfig's fields by name (click.Choice checked truncation and imbalance)
     train_config = TrainConfig(
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        max_length=max_length,
-        truncation=truncation,  # type: ignore[arg-type]  # click.Choice checked it
-        lora_r=lora_r,
-        lora_alpha=2 * lora_r,
-        seed=seed,
-        imbalance=imbalance,  # type: ignore[arg-type]
-        device=device or settings.device,
+        **hyper, lora_alpha=2 * hyper["lora_r"], device=device or settings.device
     )
 
     def read(path: Path | None) -> LabelledData | None:
         return read_labelled(path, text_col, label_col) if path is not None else None
-
-    def show(role: str, raw: LabelledData, report: HealthReport) -> None:
-        click.echo(f"data health ({role}: {raw.source})\n{report.render()}\n", err=True)
 
     request = TrainRequest(
         data=read_labelled(data, text_col, label_col),
@@ -151,12 +171,16 @@ def train_command(
         thresholds=resolve_thresholds(None, settings),
         health=HealthConfig.from_json(config) if config else HealthConfig(),
         force=force,
-        on_health=show,
+        on_health=_show_health,
     )
     result = run(request, out)
     click.echo(result.evaluation.render())
     click.echo(f"model {result.classifier.version} written to {out}")
     result.evaluation.gates.raise_if_failed(f"model {result.classifier.version} in {out}")
+
+
+def _show_health(role: str, raw: LabelledData, report: HealthReport) -> None:
+    click.echo(f"data health ({role}: {raw.source})\n{report.render()}\n", err=True)
 
 
 @click.command("evaluate")

@@ -7,14 +7,11 @@ from pathlib import Path
 
 import click
 
+from models.cli import label_col_option, text_col_option
+from models.exceptions import SevereImbalance
+
 #: Exit status of `triage data inspect` when the labels are too imbalanced to train on.
-EXIT_SEVERE = 3
-
-
-class SevereImbalance(click.ClickException):
-    """The report was printed; the status tells scripts the data would be refused."""
-
-    exit_code = EXIT_SEVERE
+EXIT_SEVERE = SevereImbalance.exit_code
 
 
 @click.group("data")
@@ -24,12 +21,8 @@ def data_group() -> None:
 
 @data_group.command("inspect")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option(
-    "--text-col", default="text", show_default=True, help="column holding the ticket text"
-)
-@click.option(
-    "--label-col", default="label", show_default=True, help="column holding the team/label"
-)
+@text_col_option
+@label_col_option
 @click.option(
     "--config",
     "config_path",

@@ -145,6 +145,30 @@ def evaluate(
     confidence = proba.max(axis=1)
 
     all_labels = list(model_labels) + sorted(set(labels) - set(model_labels))
+    per_class, macro_f1 = _per_class(labels, predicted, all_labels)
+    accuracy = float(correct.mean())
+    matrix = confusion_matrix(list(labels), predicted, labels=all_labels)
+    metrics = {"accuracy": accuracy, "macro_f1": macro_f1, "per_class": per_class}
+    return Evaluation(
+        accuracy=accuracy,
+        macro_f1=macro_f1,
+        per_class=per_class,
+        ece=expected_calibration_error(proba, targets),
+        ece_uncalibrated=_ece_uncalibrated(classifier, proba, targets),
+        bands=band_table(confidence, correct, scores.novel, thresholds),
+        confusion={"labels": all_labels, "matrix": matrix.tolist()},
+        gates=check(metrics, pack),
+        baseline=_baseline_metrics(baseline, texts, labels, all_labels),
+        rows=len(texts),
+        novel_share=float(np.mean(scores.novel)),
+        unknown_labels=sorted(set(labels) - set(model_labels)),
+    )
+
+
+def _per_class(
+    labels: Sequence[str], predicted: list[str], all_labels: list[str]
+) -> tuple[dict[str, dict[str, float]], float]:
+    """Per-class figures, and their macro-F1 over the classes that occur in ``labels``."""
     precision, recall, f1, support = precision_recall_fscore_support(
         list(labels), predicted, labels=all_labels, zero_division=0
     )
@@ -158,40 +182,32 @@ def evaluate(
         for i, label in enumerate(all_labels)
     }
     present = [i for i, label in enumerate(all_labels) if support[i] > 0]
-    macro_f1 = float(np.mean(f1[present])) if present else 0.0
-    accuracy = float(correct.mean())
-    matrix = confusion_matrix(list(labels), predicted, labels=all_labels)
+    return per_class, float(np.mean(f1[present])) if present else 0.0
 
+
+def _ece_uncalibrated(
+    classifier: Classifier, proba: FloatArray, targets: np.ndarray[Any, Any]
+) -> float | None:
+    """The ECE the model would have without its temperature (None when it has none)."""
     temperature = float(getattr(classifier, "temperature", 1.0))
-    ece_uncalibrated = None
-    if temperature != 1.0:
-        # softmax(T * log p) undoes the temperature: the model's own, uncalibrated confidence.
-        raw = softmax(np.log(np.clip(proba, 1e-300, None)) * temperature)
-        ece_uncalibrated = expected_calibration_error(raw, targets)
+    if temperature == 1.0:
+        return None
+    # softmax(T * log p) undoes the temperature: the model's own, uncalibrated confidence.
+    raw = softmax(np.log(np.clip(proba, 1e-300, None)) * temperature)
+    return expected_calibration_error(raw, targets)
 
-    metrics = {"accuracy": accuracy, "macro_f1": macro_f1, "per_class": per_class}
-    baseline_metrics = None
-    if baseline is not None:
-        base_pred = np.array(baseline.labels)[baseline.predict_proba(texts).argmax(axis=1)]
-        _, _, base_f1, base_support = precision_recall_fscore_support(
-            list(labels), base_pred.tolist(), labels=all_labels, zero_division=0
-        )
-        base_present = base_support > 0
-        baseline_metrics = {
-            "accuracy": float(np.mean(base_pred == np.array(labels))),
-            "macro_f1": float(np.mean(base_f1[base_present])),
-        }
-    return Evaluation(
-        accuracy=accuracy,
-        macro_f1=macro_f1,
-        per_class=per_class,
-        ece=expected_calibration_error(proba, targets),
-        ece_uncalibrated=ece_uncalibrated,
-        bands=band_table(confidence, correct, scores.novel, thresholds),
-        confusion={"labels": all_labels, "matrix": matrix.tolist()},
-        gates=check(metrics, pack),
-        baseline=baseline_metrics,
-        rows=len(texts),
-        novel_share=float(np.mean(scores.novel)),
-        unknown_labels=sorted(set(labels) - set(model_labels)),
+
+def _baseline_metrics(
+    baseline: Classifier | None, texts: Sequence[str], labels: Sequence[str], all_labels: list[str]
+) -> dict[str, float] | None:
+    if baseline is None:
+        return None
+    base_pred = np.array(baseline.labels)[baseline.predict_proba(texts).argmax(axis=1)]
+    _, _, base_f1, base_support = precision_recall_fscore_support(
+        list(labels), base_pred.tolist(), labels=all_labels, zero_division=0
     )
+    base_present = base_support > 0
+    return {
+        "accuracy": float(np.mean(base_pred == np.array(labels))),
+        "macro_f1": float(np.mean(base_f1[base_present])),
+    }

@@ -1,5 +1,7 @@
 """Errors of the model package: data, training, artifacts."""
 
+import click
+
 from schemas.exceptions import TriageError
 
 
@@ -9,6 +11,15 @@ class ModelError(TriageError):
 
 class DataError(ModelError):
     """A labelled export cannot be used as it is (missing column, blanks, one class, ...)."""
+
+
+class SevereImbalance(DataError, click.ClickException):
+    """`triage data inspect` printed its report and the labels are too imbalanced to train on.
+
+    A click exception so the command exits with status 3 (not the 2 of every other error): a
+    script can tell "the data would be refused" from "the command failed"."""
+
+    exit_code = 3
 
 
 class ArtifactError(ModelError):

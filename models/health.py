@@ -115,26 +115,8 @@ def prepare(data: LabelledData, config: HealthConfig) -> tuple[LabelledData, Hea
     renames = {raw: new for raw, new in zip(data.labels, labels, strict=True) if raw != new}
     _check_allowed(labels, config, data.source)
 
-    redactions = dict.fromkeys(KINDS, 0)
-    texts: list[str] = []
-    kept_labels: list[str] = []
-    quoted = signed = empty = 0
-    for raw, label in zip(data.texts, labels, strict=True):
-        cleaned = clean(raw)
-        quoted += cleaned.quoted_reply
-        signed += cleaned.signature
-        text = cleaned.text
-        if config.redact and text:
-            redaction = redact(text)
-            text = redaction.text
-            for kind, n in redaction.counts.items():
-                redactions[kind] += n
-        if not text:
-            empty += 1
-            continue
-        texts.append(text)
-        kept_labels.append(label)
-
+    rows = _clean_rows(data.texts, labels, config.redact)
+    texts, kept_labels = rows.texts, rows.labels
     tokens = [_TOKEN.findall(text.lower()) for text in texts]
     keep, exact, conflicts, conflict_rows = _exact_duplicates(tokens, kept_labels, config)
     survivors = [i for i in range(len(texts)) if keep[i]]
@@ -163,9 +145,9 @@ def prepare(data: LabelledData, config: HealthConfig) -> tuple[LabelledData, Hea
         exact_duplicates=exact,
         near_duplicates=len(removed),
         conflicting_duplicates=conflicts,
-        quoted_replies_stripped=quoted,
-        signatures_stripped=signed,
-        redactions=redactions,
+        quoted_replies_stripped=rows.quoted,
+        signatures_stripped=rows.signed,
+        redactions=rows.redactions,
         class_counts=class_counts,
         entropy_nats=nats,
         entropy_normalised=normalised,
@@ -173,13 +155,46 @@ def prepare(data: LabelledData, config: HealthConfig) -> tuple[LabelledData, Hea
         small_classes=[c for c, n in class_counts.items() if n < config.min_class_count][::-1],
         label_renames=renames,
         source=data.source,
-        empty_dropped=empty,
+        empty_dropped=rows.empty,
         conflict_policy=config.conflict_policy,
         conflict_rows_dropped=conflict_rows,
         near_duplicate_conflicts=near_conflicts,
         min_class_count=config.min_class_count,
     )
     return out, report
+
+
+@dataclass
+class _Cleaned:
+    """The rows left after cleaning (and redaction), with what was stripped or dropped."""
+
+    texts: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    redactions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    quoted: int = 0
+    signed: int = 0
+    empty: int = 0
+
+
+def _clean_rows(texts: list[str], labels: list[str], redact_pii: bool) -> _Cleaned:
+    """Quoted replies and signatures stripped, PII redacted; rows left empty are dropped."""
+    out = _Cleaned()
+    for raw, label in zip(texts, labels, strict=True):
+        cleaned = clean(raw)
+        out.quoted += cleaned.quoted_reply
+        out.signed += cleaned.signature
+        text = cleaned.text
+        if redact_pii and text:
+            redaction = redact(text)
+            text = redaction.text
+            for kind, n in redaction.counts.items():
+                out.redactions[kind] += n
+        if not text:
+            out.empty += 1
+            continue
+        out.texts.append(text)
+        out.labels.append(label)
+    return out
 
 
 def _check_allowed(labels: list[str], config: HealthConfig, source: str) -> None:

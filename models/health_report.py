@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from models.imbalance import Verdict
-
 ConflictPolicy = Literal["majority", "drop"]
+#: The class-balance verdict (:func:`models.imbalance.imbalance_verdict` gives it)
+Verdict = Literal["healthy", "modest", "meaningful", "severe"]
 
 
 @dataclass

@@ -5,14 +5,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
 
 from models.exceptions import DataError
-
-if TYPE_CHECKING:
-    from models.health_report import HealthReport
-
-Verdict = Literal["healthy", "modest", "meaningful", "severe"]
+from models.health_report import HealthReport, Verdict
 
 #: Lower bounds of the normalised entropy for each verdict, best first.
 VERDICT_FLOORS: tuple[tuple[float, Verdict], ...] = (

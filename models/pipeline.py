@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from models.artifact import hash_texts
 from models.backends import backend, resolve
@@ -27,36 +27,10 @@ from models.health import prepare as health_prepare
 from models.imbalance import refuse_if_severe
 from models.result import TrainResult
 from models.tfidf import TfidfClassifier
-from models.train_config import Split, TrainConfig, TrainingRecord, split
+from models.train_config import FitContext, Fitted, Split, TrainConfig, Trainer, split
 
 #: (role, data before health, its report): how a caller shows what data health did.
 HealthHook = Callable[[str, LabelledData, HealthReport], None]
-
-
-@dataclass
-class Fitted:
-    """A backend's model between steps; ``state`` is the trainer's own (encoded rows, ...)."""
-
-    classifier: Any
-    record: TrainingRecord
-    state: Any = None
-
-
-class Trainer(Protocol):
-    """A backend's fitting steps; a step a backend does not have is a no-op."""
-
-    def fit(self, parts: Split, config: TrainConfig, context: FitContext) -> Fitted: ...
-
-    def calibrate(self, fitted: Fitted) -> None: ...
-
-    def novelty(self, fitted: Fitted, config: TrainConfig) -> None: ...
-
-
-@dataclass(frozen=True)
-class FitContext:
-    base_model: str = ""
-    thresholds: Thresholds | None = None
-    progress: bool = True
 
 
 @dataclass

@@ -17,106 +17,39 @@ skip to the digits, and they all run only when the text has six digits close tog
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from models.pii_patterns import (
+    ALNUM,
+    AREA_CODE,
+    CARD_GROUP_MAX,
+    CARD_RUN,
+    DASH,
+    DASH_RUN,
+    DATE,
+    EMAIL,
+    GROUPS,
+    IBAN,
+    IBAN_LENGTHS,
+    LEAD,
+    LEAD_WINDOW,
+    LEAD_WORDS,
+    LETTER_VALUES,
+    NAMED_NUMBER,
+    NOT_ALNUM,
+    NOT_DIGIT,
+    NUMBERISH,
+    PHONE,
+    PHONE_SHAPES,
+    PHONE_SPLIT,
+    PLUS_PHONE,
+    SPACE_RUN,
+    SSN,
+)
+
 KINDS = ("email", "phone", "card", "account", "ssn")
 PLACEHOLDERS = {kind: f"[{kind.upper()}]" for kind in KINDS}
-
-#: Spaces people (and word processors) put between digit groups: ASCII, no-break, thin, figure,
-#: ideographic; the invisible ones (zero-width, word joiner, soft hyphen, BOM) too, since a copy
-#: from a PDF or a chat app carries them and they hide a number from a plain pattern.
-_SPACES = " \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u200b-\u200d\u2060\ufeff\u00ad\u180e"
-_DASHES = r"\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d"
-_SEP = f"[{_SPACES}{_DASHES}.]"  # between card digit groups
-_GAP = f"[{_SPACES}{_DASHES}]"  # between SSN and IBAN groups: a dot there is an amount
-
-_EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
-# A maximal run of 13+ digits with up to three separator characters between digits; which part
-# of it is a card is decided in Python (see _redact_card_run). The look-behinds come after the first
-# digit so `re` can skip straight to digits; they make the run start where the digits start.
-_CARD_RUN = re.compile(
-    rf"\d(?<!\d\d)(?<!\d{_SEP}\d)(?<!\d{_SEP}{{2}}\d)(?<!\d{_SEP}{{3}}\d)"
-    rf"(?:{_SEP}{{0,3}}\d){{12,}}"
-)
-_GROUPS = re.compile(rf"\d+|{_SEP}+")
-_CARD_GROUP_MAX = 6  # a grouped card is written 4-4-4-4, 4-6-5, ...: no group is longer
-_SPACE_RUN = re.compile(f"[{_SPACES}]+")
-_DASH_RUN = re.compile(f"[{_DASHES}]+")
-_DASH = re.compile(f"[{_DASHES}]")
-_PHONE_SHAPES = ((3, 4), (3, 3, 4), (1, 3, 3, 4))  # group sizes _phone_ok takes without a 0
-# The area code of a phone written "(555) 123 4567", just before a run of digit groups.
-_AREA_CODE = re.compile(rf"\((?<![\w+]\()\d{{1,4}}\){_SEP}?\Z")
-# The check digits of an IBAN, right after (or one space after) a two-letter country code at a
-# word start; the country code is added back in _replace_ibans (anchoring on a digit keeps the
-# scan fast).
-_IBAN = re.compile(
-    rf"\d(?:(?<=[A-Za-z]{{2}}\d)(?<!\w[A-Za-z]{{2}}\d)|(?<=[A-Za-z]{{2}}{_GAP}\d)"
-    rf"(?<!\w[A-Za-z]{{2}}{_GAP}\d))\d(?:{_GAP}?[A-Za-z0-9]){{11,30}}"
-)
-# 123-45-6789 or 123 45 6789, not glued to other digits, not the tail of a phone (+1 123 45 6789)
-_SSN = re.compile(
-    rf"\d(?<![\w+{_DASHES}]\d)(?<!\d[.,]\d)(?<!\+\d{_GAP}\d)(?<!\+\d\d{_GAP}\d)"
-    rf"(?<!\+\d{{3}}{_GAP}\d)\d\d{_GAP}\d\d{_GAP}\d{{4}}"
-    rf"(?![\w{_DASHES}]|[.,]\d)"
-)
-# A number the text names: "account no. 12345678", "SSN: 123456789". Found digits first (fast),
-# then the words just before it are checked (_LEAD), instead of scanning every word for a lead.
-_NAMED_NUMBER = re.compile(rf"\d(?<!\d\d)(?<!\d{_GAP}\d)(?:{_GAP}?\d){{5,19}}(?!{_GAP}?\d)")
-_LEAD = re.compile(
-    r"\b(?P<word>account|acct|a/c|iban|routing|ssn|ss#|social\s+security)\.?"
-    r"(?:\s*(?:number|num|no\.?|nr\.?|#))?\s*(?:is|:|#|-)?\s*\Z",
-    re.IGNORECASE,
-)
-_LEAD_WINDOW = 48
-_LEAD_WORDS = ("acc", "a/c", "iban", "rout", "ss", "social")
-_ALNUM = re.compile("[A-Za-z0-9]")
-_NOT_ALNUM = re.compile("[^A-Za-z0-9]")
-_NOT_DIGIT = re.compile(r"\D")
-_LETTER_VALUES = str.maketrans({letter: str(ord(letter) - 55) for letter in string.ascii_uppercase})
-# Optional +country code, optional (area code), then digit groups split by space, dot or dash;
-# or an unbroken run of 9-14 digits (+447700900123, 07700900123). Each branch starts with its
-# first character and only then looks behind: a leading look-behind would make `re` try every
-# position of every text, which is most of the cost of redaction.
-_P = _SEP
-_PHONE = re.compile(
-    rf"(?:\+(?<![\w+]\+)(?:\d{{1,3}}{_P}?(?:\(\d{{1,4}}\){_P}?)?\d{{1,5}}(?:{_P}\d{{2,6}}){{1,4}}"
-    rf"|\d{{9,14}})"
-    rf"|\((?<![\w+]\()\d{{1,4}}\){_P}?\d{{1,5}}(?:{_P}\d{{2,6}}){{1,4}}"
-    rf"|\d(?<![\w+]\d)(?:\d{{0,4}}(?:{_P}\d{{2,6}}){{1,4}}|\d{{8,13}}))"
-    r"(?![\w-])"
-)
-# International numbers alone, claimed before cards: "+1 541 200 4597 920" is a phone even when
-# its digits after the country code happen to pass the Luhn check.
-_PLUS_PHONE = re.compile(
-    rf"\+(?<![\w+]\+)\d{{1,3}}{_P}?(?:\(\d{{1,4}}\){_P}?)?\d{{1,5}}(?:{_P}\d{{2,6}}){{1,4}}(?![\w-])"
-)
-_PHONE_SPLIT = re.compile(f"{_SEP}+")
-# Every number worth redacting has at least six digits close together, or is an IBAN (two
-# letters, two digits, then more digits within five characters); most texts have neither.
-_NUMBERISH = re.compile(
-    rf"\d(?:(?:[{_SPACES}{_DASHES}().+]{{0,3}}\d){{5}}"
-    rf"|(?:(?<=[A-Za-z]{{2}}\d)|(?<=[A-Za-z]{{2}}{_GAP}\d))\d(?:{_GAP}?[A-Za-z0-9]){{4}}{_GAP}?\d)"
-)
-# A date at the start of a candidate phone (``01.01.2000 10,000.00``): not a phone.
-_DATE = re.compile(r"(?:\d{4}[./-]\d{1,2}[./-]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})(?!\d)")
-
-#: IBAN length by country (the SWIFT registry): the check then covers exactly the IBAN, not a
-#: word typed after it. Countries not listed are accepted at any group boundary.
-# fmt: off
-IBAN_LENGTHS = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
-    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28,
-    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
-    "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
-    "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20,
-    "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18,
-    "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24,
-    "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24,
-    "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
-}
-# fmt: on
 
 
 @dataclass(frozen=True)
@@ -134,14 +67,14 @@ def redact(text: str) -> Redaction:
     next to another number must not become part of a "card" found across both)."""
     counts = dict.fromkeys(KINDS, 0)
     if "@" in text:
-        text = _replace(_EMAIL, text, "email", counts, lambda _m: True)
-    if _NUMBERISH.search(text):
+        text = _replace(EMAIL, text, "email", counts, lambda _m: True)
+    if NUMBERISH.search(text):
         text = _replace_ibans(text, counts)
-        text = _replace(_SSN, text, "ssn", counts, _ssn_ok)
-        text = _PLUS_PHONE.sub(lambda m: _redact_phone(m.group(), counts), text)
-        text = _CARD_RUN.sub(lambda m: _redact_card_run(m, counts), text)
+        text = _replace(SSN, text, "ssn", counts, _ssn_ok)
+        text = PLUS_PHONE.sub(lambda m: _redact_phone(m.group(), counts), text)
+        text = CARD_RUN.sub(lambda m: _redact_card_run(m, counts), text)
         text = _replace_named_numbers(text, counts)
-        text = _PHONE.sub(lambda m: _redact_phone(m.group(), counts), text)
+        text = PHONE.sub(lambda m: _redact_phone(m.group(), counts), text)
     return Redaction(text=text, counts=counts)
 
 
@@ -184,13 +117,13 @@ def _replace_named_numbers(text: str, counts: dict[str, int]) -> str:
     stay, for context. Any such number counts: the text says what it is."""
     pieces: list[str] = []
     done = 0
-    for match in _NAMED_NUMBER.finditer(text):
+    for match in NAMED_NUMBER.finditer(text):
         start = match.start()
-        window = max(done, start - _LEAD_WINDOW)
+        window = max(done, start - LEAD_WINDOW)
         before = text[window:start].lower()
-        if not any(word in before for word in _LEAD_WORDS):
-            continue  # cheaper than _LEAD's search at every position of the window
-        lead = _LEAD.search(text, window, start)
+        if not any(word in before for word in LEAD_WORDS):
+            continue  # cheaper than LEAD's search at every position of the window
+        lead = LEAD.search(text, window, start)
         if lead is None:
             continue
         kind = "ssn" if lead.group("word")[0] in "sS" else "account"
@@ -207,18 +140,18 @@ def _redact_card_run(match: re.Match[str], counts: dict[str, int]) -> str:
     digits joined by one kind of separator, are chosen to cover as many digits as possible,
     together with the phone numbers next to them (see _run_windows)."""
     run = match.group()
-    parts = _GROUPS.findall(run)  # digits, separator, digits, ...
+    parts = GROUPS.findall(run)  # digits, separator, digits, ...
     digits = parts[::2]
     whole = "".join(digits)
     if (
         len(whole) <= 19
         and len(set(parts[1::2])) <= 1
-        and (len(digits) == 1 or max(map(len, digits)) <= _CARD_GROUP_MAX)
+        and (len(digits) == 1 or max(map(len, digits)) <= CARD_GROUP_MAX)
         and luhn_ok(whole)
     ):  # the usual case: the run is one card
         counts["card"] += 1
         return PLACEHOLDERS["card"]
-    area = _AREA_CODE.search(match.string, max(0, match.start() - 8), match.start())
+    area = AREA_CODE.search(match.string, max(0, match.start() - 8), match.start())
     cards = _card_windows(parts, area.group() if area else "")
     if not cards:
         return run
@@ -249,24 +182,11 @@ def _card_windows(parts: list[str], area: str = "") -> dict[int, int]:
     card plus phone covers all 23. The phones are only counted, not replaced: the phone pass
     replaces them later with what is around them (the "(555)" of ``(555) 123 4567``, a lead
     that makes it an account number). So a phone here is a stretch that pass would take: the
-    _PHONE shape, _phone_ok, and no dash right after it; ``area`` is the "(555) " just before
+    PHONE shape, _phone_ok, and no dash right after it; ``area`` is the "(555) " just before
     the run, which belongs to a phone at its start. On a tie, more card digits win."""
     digits = parts[::2]
-    kinds = [_separator_kind(sep) for sep in parts[1::2]]
     n = len(digits)
-    card_ends: list[list[int]] = [[] for _ in range(n)]  # the cards starting at each group
-    for i in range(n):
-        number = ""
-        for j in range(i, n):
-            if j > i and kinds[j - 1] != kinds[i]:
-                break
-            if j > i and max(len(digits[i]), len(digits[j])) > _CARD_GROUP_MAX:
-                break  # "order 667699510 2002-01-01" is two numbers, not a grouped card
-            number += digits[j]
-            if len(number) > 19:
-                break
-            if len(number) >= 13 and luhn_ok(number):
-                card_ends[i].append(j + 1)
+    card_ends = _card_ends(parts)
     if not any(card_ends):
         return {}
     # The area code's digits count for a phone at the start: a card there would leave them.
@@ -283,7 +203,7 @@ def _card_windows(parts: list[str], area: str = "") -> dict[int, int]:
                 best[i], choice[i] = score, (end, True)
         lead = "" if i else area
         if not lead and digits[i][0] != "0" and len(digits[i]) not in (1, 3):
-            continue  # no phone starts here (see _PHONE_SHAPES)
+            continue  # no phone starts here (see PHONE_SHAPES)
         size = 0
         shape: tuple[int, ...] = ()
         for j in range(i, min(n, i + 5)):
@@ -291,12 +211,39 @@ def _card_windows(parts: list[str], area: str = "") -> dict[int, int]:
             shape += (len(digits[j]),)
             if size > 15:  # E.164
                 break
-            if j + 1 < n and _DASH.match(parts[2 * j + 1]):
+            if j + 1 < n and DASH.match(parts[2 * j + 1]):
                 continue  # "555-123-4567-9999": the phone pass would not take it
             if _phone_in_run(parts, i, j, shape, lead):
                 score = (size + area_digits * bool(lead) + best[j + 1][0], best[j + 1][1])
                 if score > best[i]:
                     best[i], choice[i] = score, (j + 1, False)
+    return _chosen_cards(choice, n)
+
+
+def _card_ends(parts: list[str]) -> list[list[int]]:
+    """For each group of a run, the end groups (exclusive) of the Luhn-valid cards starting
+    there: 13-19 digits, one kind of separator, no group longer than a card's."""
+    digits = parts[::2]
+    kinds = [_separator_kind(sep) for sep in parts[1::2]]
+    n = len(digits)
+    card_ends: list[list[int]] = [[] for _ in range(n)]
+    for i in range(n):
+        number = ""
+        for j in range(i, n):
+            if j > i and kinds[j - 1] != kinds[i]:
+                break
+            if j > i and max(len(digits[i]), len(digits[j])) > CARD_GROUP_MAX:
+                break  # "order 667699510 2002-01-01" is two numbers, not a grouped card
+            number += digits[j]
+            if len(number) > 19:
+                break
+            if len(number) >= 13 and luhn_ok(number):
+                card_ends[i].append(j + 1)
+    return card_ends
+
+
+def _chosen_cards(choice: list[tuple[int, bool] | None], n: int) -> dict[int, int]:
+    """Walk the best choice from the first group: the cards it takes, start -> end."""
     cards: dict[int, int] = {}
     i = 0
     while i < n:
@@ -313,15 +260,15 @@ def _card_windows(parts: list[str], area: str = "") -> dict[int, int]:
 
 def _phone_in_run(parts: list[str], i: int, j: int, shape: tuple[int, ...], lead: str) -> bool:
     """Whether groups i to j (inclusive) of a run, after ``lead``, are a phone that the phone
-    pass would take: what _PHONE and _phone_ok come to, with cheap tests first."""
+    pass would take: what PHONE and _phone_ok come to, with cheap tests first."""
     if lead or parts[2 * i][0] == "0":
         if not lead and not 10 <= sum(shape) <= 11:
             return False  # the length of a national number with its trunk prefix
         phone = lead + "".join(parts[2 * i : 2 * j + 1])
-        return bool(_PHONE.fullmatch(phone)) and _phone_ok(phone)
-    if shape not in _PHONE_SHAPES:
+        return bool(PHONE.fullmatch(phone)) and _phone_ok(phone)
+    if shape not in PHONE_SHAPES:
         return False
-    # These shapes are never a date, and _PHONE takes them with one separator character
+    # These shapes are never a date, and PHONE takes them with one separator character
     # between groups; a dot alone makes 867.4001 a number.
     seps = parts[2 * i + 1 : 2 * j + 1 : 2]
     return all(len(sep) == 1 for sep in seps) and (len(seps) > 1 or seps[0] != ".")
@@ -330,13 +277,13 @@ def _phone_in_run(parts: list[str], i: int, j: int, shape: tuple[int, ...], lead
 def _separator_kind(separator: str) -> str:
     """Spaces (any number, any kind) are one kind, any dash another: ``4111 - 1111`` is grouped
     like ``4111-1111``, while ``12.05.2023 10.30`` mixes kinds and is not one number."""
-    return _DASH_RUN.sub("-", _SPACE_RUN.sub("", separator)) or " "
+    return DASH_RUN.sub("-", SPACE_RUN.sub("", separator)) or " "
 
 
 def _replace_ibans(text: str, counts: dict[str, int]) -> str:
     pieces: list[str] = []
     done = 0
-    for match in _IBAN.finditer(text):
+    for match in IBAN.finditer(text):
         spaced = not text[match.start() - 1].isalpha()
         start = match.start() - (3 if spaced else 2)
         if start < done or (spaced and text[start : start + 2].upper() not in IBAN_LENGTHS):
@@ -356,15 +303,15 @@ def _iban_end(candidate: str) -> int | None:
     A country with a known length gives exactly one place to check; otherwise every group
     boundary is tried, longest first.
     """
-    ends = [match.end() for match in _ALNUM.finditer(candidate)]
+    ends = [match.end() for match in ALNUM.finditer(candidate)]
     length = IBAN_LENGTHS.get(candidate[:2].upper())
     if length is not None:
         tries = [length] if length <= len(ends) else []
     else:
-        boundaries = {match.start() for match in _NOT_ALNUM.finditer(candidate)}
+        boundaries = {match.start() for match in NOT_ALNUM.finditer(candidate)}
         tries = [n for n, end in enumerate(ends, 1) if end in boundaries or end == len(candidate)]
         tries = [n for n in reversed(tries) if 15 <= n <= 34]
-    compact = _NOT_ALNUM.sub("", candidate).upper()
+    compact = NOT_ALNUM.sub("", candidate).upper()
     for n in tries:
         if _mod97_ok(compact[:n]):
             return ends[n - 1]
@@ -372,7 +319,7 @@ def _iban_end(candidate: str) -> int | None:
 
 
 def _mod97_ok(iban: str) -> bool:
-    return int((iban[4:] + iban[:4]).translate(_LETTER_VALUES)) % 97 == 1
+    return int((iban[4:] + iban[:4]).translate(LETTER_VALUES)) % 97 == 1
 
 
 def _ssn_ok(match: re.Match[str]) -> bool:
@@ -390,10 +337,10 @@ def _redact_phone(candidate: str, counts: dict[str, int]) -> str:
     if _phone_ok(candidate):
         counts["phone"] += 1
         return PLACEHOLDERS["phone"]
-    parts = _SPACE_RUN.split(candidate)
+    parts = SPACE_RUN.split(candidate)
     if len(parts) == 1:
         return candidate
-    spaces = _SPACE_RUN.findall(candidate)
+    spaces = SPACE_RUN.findall(candidate)
     out: list[str] = []
     i = 0
     while i < len(parts):
@@ -420,20 +367,20 @@ def _join(parts: list[str], spaces: list[str], start: int, end: int) -> str:
 
 
 def _digits(text: str) -> str:
-    return _NOT_DIGIT.sub("", text)
+    return NOT_DIGIT.sub("", text)
 
 
 def _phone_ok(candidate: str) -> bool:
     digits = _digits(candidate)
-    if not 7 <= len(digits) <= 15 or _DATE.match(candidate):
+    if not 7 <= len(digits) <= 15 or DATE.match(candidate):
         return False
     if candidate.startswith(("+", "(")):
         return True
-    groups = tuple(len(group) for group in _PHONE_SPLIT.split(candidate))
+    groups = tuple(len(group) for group in PHONE_SPLIT.split(candidate))
     if candidate.startswith("0"):
         # Trunk prefix: a national number has 10-11 digits, starts with 0 plus an area code
         # (07700 900123, 06 12 34 56 78) and keeps one separator: "0.00 2000-01-01" is not one.
-        kinds = {_separator_kind(sep) for sep in _PHONE_SPLIT.findall(candidate)}
+        kinds = {_separator_kind(sep) for sep in PHONE_SPLIT.findall(candidate)}
         return len(digits) in (10, 11) and groups[0] >= 2 and len(kinds) <= 1
     # No prefix: only the shapes of North American numbers (555-123-4567, 1 555 123 4567,
     # 555-1234), so amounts, statute numbers and citations are left alone.

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -21,10 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from models.artifact import Head, Manifest, hash_texts, new_version, write_manifest
 from models.base import FloatArray, Scores, no_novelty
 from models.exceptions import ArtifactError, DataError
-
-if TYPE_CHECKING:
-    from models.pipeline import FitContext, Fitted
-    from models.train_config import Split, TrainConfig
+from models.train_config import FitContext, Fitted, Split, TrainConfig, TrainingRecord
 
 KIND = "tfidf"
 
@@ -164,13 +161,9 @@ class TfidfTrainer:
     and no novelty detector to fit (its scores have neither)."""
 
     def fit(self, parts: Split, config: TrainConfig, context: FitContext) -> Fitted:
-        from models.pipeline import Fitted
-
         del context  # no base model, no thresholds of its own (the manifest's defaults apply)
         started = time.perf_counter()
         model = TfidfClassifier().fit(parts.train.texts, parts.train.labels)
-        from models.train_config import TrainingRecord
-
         record = TrainingRecord(
             config=asdict(config),
             base_model="",

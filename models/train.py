@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,11 +29,16 @@ from models.gates import EvalPack
 from models.loop import Loop, run_epochs
 from models.novelty import KnnNovelty
 from models.result import BASELINE_DIR, TrainResult
-from models.train_config import Imbalance, Split, TrainConfig, TrainingRecord, split
+from models.train_config import (
+    FitContext,
+    Fitted,
+    Imbalance,
+    Split,
+    TrainConfig,
+    TrainingRecord,
+    split,
+)
 from models.transformer import TransformerClassifier
-
-if TYPE_CHECKING:
-    from models.pipeline import FitContext, Fitted
 
 __all__ = [
     "BASELINE_DIR",
@@ -138,8 +143,6 @@ class TransformerTrainer:
     """The ``lora-transformer`` backend's fit, calibrate and novelty steps."""
 
     def fit(self, parts: Split, config: TrainConfig, context: FitContext) -> Fitted:
-        from models.pipeline import Fitted
-
         data, val = parts.train, parts.val
         labels = _check(data, val)
         started = time.perf_counter()
@@ -279,8 +282,6 @@ def fit(
 ) -> tuple[TransformerClassifier, TrainingRecord]:
     """Fine-tune on ``data`` (the train part), early-stop and calibrate on ``val``: the
     pipeline's fit, calibrate and novelty steps without the split, evaluation or save."""
-    from models.pipeline import FitContext
-
     trainer = TransformerTrainer()
     parts = Split(train=data, val=val or LabelledData([], [], data.source), test=data)
     fitted = trainer.fit(parts, config, FitContext(base_model, thresholds, progress))

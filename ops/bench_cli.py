@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from models.cli import json_out_option, label_col_option, limit_option, text_col_option
+
 
 @click.command("bench")
 @click.option(
@@ -13,11 +15,7 @@ import click
     type=click.Path(path_type=Path, file_okay=False),
     help="trained transformer model; without it a quick one is trained on the sample",
 )
-@click.option(
-    "--json-out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="also write the results to this JSON file",
-)
+@json_out_option()
 @click.option("--single-n", default=100, show_default=True, help="single-ticket calls timed")
 @click.option("--naive-n", default=60, show_default=True, help="naive pipeline calls timed")
 @click.option("--long-n", default=256, show_default=True, help="CFPB tickets for throughput")
@@ -94,15 +92,11 @@ def bench(
     type=click.Path(path_type=Path, exists=True),
     help="explicit test file; without it the student is scored on rows held out of --data",
 )
-@click.option(
-    "--text-col", default="text", show_default=True, help="column holding the ticket text"
-)
-@click.option(
-    "--label-col", default="label", show_default=True, help="column holding the team/label"
-)
+@text_col_option
+@label_col_option
 @click.option("--layers", default=3, show_default=True, help="encoder layers the student keeps")
 @click.option("--epochs", default=3, show_default=True, help="passes over the training data")
-@click.option("--limit", type=click.IntRange(min=1), help="at most N; rows of --data used")
+@limit_option("rows of --data used")
 def distill(
     model_dir: Path,
     data_path: Path,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import os
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import Any
 import click
 
 from ops.exceptions import OpsError
+from ops.processes import PARTITIONS, start_worker, stop_process, worker_topics
 from ops.stack import EmbeddedStack, StackInfo
 from schemas.events import BANDS, Decision
 from schemas.topics import Topics
@@ -30,7 +30,6 @@ from schemas.topics import Topics
 REPO = Path(__file__).resolve().parent.parent
 TRAIN = REPO / "data/sample/banking77_train.csv"
 TEST = REPO / "data/sample/banking77_test.csv"
-PARTITIONS = 4
 DECIDE_TIMEOUT_S = 300.0
 EXAMPLES = 3
 
@@ -47,14 +46,21 @@ def run_demo(var_dir: Path, *, limit: int | None = None) -> None:
             prefix=f"demo{run}."
         )  # a fresh run is never deduplicated against an old one
         asyncio.run(create_topics(info.kafka_bootstrap, topics))
-        worker = start_worker(info, topics, model_dir, stack.var_dir, run)
+        worker = start_worker(
+            info,
+            topics,
+            model_dir,
+            stack.var_dir,
+            group_id=f"demo-{run}",
+            log_name="demo-worker.log",
+        )
         click.echo(f"worker started (pid {worker.pid}, log {stack.var_dir / 'demo-worker.log'})")
         expected = publish(info, topics, limit)
         decisions = asyncio.run(read_decisions(info.kafka_bootstrap, topics, set(expected), worker))
         report(decisions, expected)
     finally:
         if worker is not None:
-            stop_worker(worker)
+            click.echo(f"worker stopped (exit {stop_process(worker)})")
         if started:
             stack.stop()
             click.echo("stack stopped")
@@ -90,42 +96,9 @@ async def create_topics(bootstrap: str, topics: Topics) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        names = [topics.incoming, *topics.bands, topics.dead_letter]
-        await admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names])
+        await admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in worker_topics(topics)])
     finally:
         await admin.close()
-
-
-def start_worker(
-    info: StackInfo, topics: Topics, model_dir: Path, var_dir: Path, run: str
-) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
-    env.update(info.env())
-    env.update(
-        TRIAGE_TOPIC_PREFIX=topics.prefix,
-        TRIAGE_GROUP_ID=f"demo-{run}",
-        TRIAGE_MODEL_DIR=str(model_dir),
-        TRIAGE_PARTITIONS=str(PARTITIONS),
-        TRIAGE_DATA_DIR=str(var_dir / "faust"),
-    )
-    log = (var_dir / "demo-worker.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "ops.cli", "worker", "--loglevel", "warning"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-    click.echo(f"worker stopped (exit {worker.returncode})")
 
 
 def publish(info: StackInfo, topics: Topics, limit: int | None) -> dict[str, dict[str, str]]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -22,12 +21,17 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from ops import processes
+from ops.processes import PARTITIONS
 from ops.stack import EmbeddedStack, StackInfo
 from schemas.topics import Topics
 
@@ -35,7 +39,6 @@ REPO = Path(__file__).resolve().parent.parent
 
 SHARED = REPO.parent / "shared" / "data" / "banking77" / "test.csv"
 SAMPLE = REPO / "data" / "sample" / "banking77_test.csv"
-PARTITIONS = 4
 
 
 def texts() -> tuple[list[str], str]:
@@ -115,21 +118,30 @@ def publish(
     start = time.monotonic()
     for i in range(n):
         if rate is not None:
-            delay = start + i / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        ticket_id = f"{run}-{i}"
-        value = json.dumps({"ticket_id": ticket_id, "body": bodies[i % len(bodies)]})
-        while True:
-            try:
-                producer.produce(topic, key=ticket_id, value=value)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        producer.poll(0)
-        ids.append(ticket_id)
+            wait_turn(start, i, rate)
+        ids.append(send_ticket(producer, topic, f"{run}-{i}", bodies[i % len(bodies)]))
     producer.flush(60)
     return ids
+
+
+def wait_turn(start: float, i: int, rate: float) -> None:
+    """Sleep until ticket ``i`` is due at ``rate`` per second from ``start`` (monotonic)."""
+    delay = start + i / rate - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def send_ticket(producer: Producer, topic: str, ticket_id: str, body: str) -> str:
+    """Queue one ticket; a full producer queue is waited out, not an error. The ticket's id."""
+    value = json.dumps({"ticket_id": ticket_id, "body": body})
+    while True:
+        try:
+            producer.produce(topic, key=ticket_id, value=value)
+            break
+        except BufferError:
+            producer.poll(0.05)
+    producer.poll(0)
+    return ticket_id
 
 
 def memory_mib(pid: int, field: str = "VmHWM") -> float:
@@ -148,24 +160,15 @@ def start_worker(
     batch_max: int,
     profile: str = "embedded",
 ) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
-    env.update(info.env())
-    env.update(
-        TRIAGE_TOPIC_PREFIX=topics.prefix,
-        TRIAGE_GROUP_ID=f"bench-{topics.prefix.strip('.')}",
-        TRIAGE_MODEL_DIR=str(model_dir),
-        TRIAGE_PARTITIONS=str(PARTITIONS),
-        TRIAGE_DATA_DIR=str(work / "faust"),
+    return processes.start_worker(
+        info,
+        topics,
+        model_dir,
+        work,
+        group_id=f"bench-{topics.prefix.strip('.')}",
+        cwd=work,
         TRIAGE_BATCH_MAX=str(batch_max),
         TRIAGE_BROKER_PROFILE=profile,
-    )
-    log = (work / "worker.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "ops.cli", "worker", "--loglevel", "warning"],
-        env=env,
-        cwd=work,
-        stdout=log,
-        stderr=subprocess.STDOUT,
     )
 
 
@@ -173,10 +176,43 @@ def create_topics(info: StackInfo, name: str) -> Topics:
     """A fresh prefix with the worker's input and output topics, PARTITIONS each."""
     topics = Topics(prefix=f"{name}{uuid.uuid4().hex[:8]}.")
     admin = AdminClient({"bootstrap.servers": info.kafka_bootstrap})
-    names = [topics.incoming, *topics.bands, topics.dead_letter]
-    for fut in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in names]).values():
+    new = [NewTopic(t, PARTITIONS, 1) for t in processes.worker_topics(topics)]
+    for fut in admin.create_topics(new).values():
         fut.result(timeout=10)
     return topics
+
+
+@dataclass(frozen=True)
+class LiveWorker:
+    """A worker on a stack of its own, and the reader of its decisions."""
+
+    info: StackInfo
+    topics: Topics
+    process: subprocess.Popen[bytes]
+    decisions: Decisions
+
+
+@contextmanager
+def live_worker(
+    work: Path, name: str, model_dir: Path, batch_max: int, profile: str = "embedded"
+) -> Iterator[LiveWorker]:
+    """The embedded stack under ``work``, fresh ``name``-prefixed topics and a worker on them;
+    all stopped on the way out, also on an error (the benchmark and the soak share it)."""
+    stack = EmbeddedStack(work / "var")
+    info, _ = stack.start()
+    worker = None
+    decisions = None
+    try:
+        topics = create_topics(info, name)
+        worker = start_worker(info, topics, model_dir, work, batch_max, profile)
+        decisions = Decisions(info.kafka_bootstrap, topics)
+        yield LiveWorker(info, topics, worker, decisions)
+    finally:
+        if decisions is not None:
+            decisions.close()
+        if worker is not None:
+            processes.stop_process(worker)
+        stack.stop()
 
 
 def run(
@@ -194,31 +230,20 @@ def run(
     with tempfile.TemporaryDirectory(prefix="triage-bench-") as tmp:
         work = Path(tmp)
         model_dir = model_dir.resolve() if model_dir else train_tfidf(work / "model")
-        stack = EmbeddedStack(work / "var")
-        info, _ = stack.start()
-        worker = None
-        try:
-            topics = create_topics(info, "bench")
-            worker = start_worker(info, topics, model_dir, work, batch_max, profile)
-            decisions = Decisions(info.kafka_bootstrap, topics)
-            producer = Producer({"bootstrap.servers": info.kafka_bootstrap, "linger.ms": 5})
-            ready_s = warm_up(producer, topics.incoming, decisions, bodies, work)
+        with live_worker(work, "bench", model_dir, batch_max, profile) as live:
+            decisions = live.decisions
+            producer = Producer({"bootstrap.servers": live.info.kafka_bootstrap, "linger.ms": 5})
+            ready_s = warm_up(producer, live.topics.incoming, decisions, bodies, work)
             print(f"worker ready and warm in {ready_s:.1f} s (model {model_dir})")
             print(
                 f"data: {source}, {len(bodies)} distinct texts; partitions {PARTITIONS}, "
                 f"batch max {batch_max}, broker profile {profile}"
             )
-            figures = full_throttle(producer, topics.incoming, decisions, bodies, n)
-            figures.update(offered(producer, topics.incoming, decisions, bodies, rate, rate_n))
-            figures["worker_peak_rss_mb"] = memory_mib(worker.pid)
+            figures = full_throttle(producer, live.topics.incoming, decisions, bodies, n)
+            figures.update(offered(producer, live.topics.incoming, decisions, bodies, rate, rate_n))
+            figures["worker_peak_rss_mb"] = memory_mib(live.process.pid)
             print(f"worker peak RSS: {figures['worker_peak_rss_mb']:,.0f} MiB")
             print(f"bands over all {len(decisions.found)} decisions: {band_counts(decisions)}")
-            decisions.close()
-        finally:
-            if worker is not None:
-                worker.terminate()
-                worker.wait(timeout=30)
-            stack.stop()
     return figures
 
 

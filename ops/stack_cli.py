@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from models.cli import limit_option
+
 VAR_DIR = Path("var")
 
 
@@ -50,9 +52,7 @@ def status() -> None:
 
 
 @click.command("demo")
-@click.option(
-    "--limit", type=click.IntRange(min=1), default=None, help="at most N; test tickets streamed"
-)
+@limit_option("test tickets streamed")
 def demo(limit: int | None) -> None:
     """Stack up, starter model, worker, stream the sample tickets, print decisions, stop."""
     from ops.demo import run_demo

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from models.cli import limit_option
+
 
 @click.command("worker")
 @click.option(
@@ -38,7 +40,7 @@ def worker(loglevel: str) -> None:
     help="column holding the ticket id; absent: <stem>-<row>",
 )
 @click.option("--subject-col", default=None, help="column holding the subject, if any")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="at most N; tickets sent")
+@limit_option("tickets sent")
 def produce_command(
     file: Path, body_col: str, id_col: str, subject_col: str | None, limit: int | None
 ) -> None:

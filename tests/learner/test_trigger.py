@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+import models.artifact
 from learner.deploy import Announcer
 from learner.gates import Margins
 from learner.retrain import GoldSet, fit_candidate
+from learner.settings import LearnerSettings
 from learner.trigger import Learner
 from models.data import LabelledData
 from models.gates import EvalPack
@@ -30,7 +35,9 @@ def setup_gold(tmp_path: Path, sample_dir: Path) -> tuple[GoldSet, list[str], li
     return gold, texts[600:], labels[600:]
 
 
-def learner(store: Store, tmp_path: Path, retrain_after: int = 100) -> Learner:
+def learner(
+    store: Store, tmp_path: Path, retrain_after: int = 100, device: str = "auto"
+) -> Learner:
     # Nothing reachable: a rejected candidate must never be announced.
     announcer = Announcer("127.0.0.1:1", "redis://127.0.0.1:1/0", Topics("unused."))
     return Learner(
@@ -44,6 +51,7 @@ def learner(store: Store, tmp_path: Path, retrain_after: int = 100) -> Learner:
         holdout_share=0.2,
         min_holdout_rows=10,
         backend="tfidf",
+        device=device,
     )
 
 
@@ -97,3 +105,43 @@ def test_below_threshold_nothing_runs(store: Store, tmp_path: Path) -> None:
     loop = learner(store, tmp_path, retrain_after=2)
     assert not loop.due()
     assert loop.maybe_run() is None
+
+
+def test_the_device_setting_reaches_training_and_the_deployed_models_load(
+    store: Store, tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TRIAGE_DEVICE used to stop at the settings: the trigger trained and loaded on "cpu"."""
+    gold, texts, _true = setup_gold(tmp_path, sample_dir)
+    first = fit_candidate(
+        gold.train, tmp_path / "models", backend="tfidf", test=gold.test, pack=EvalPack()
+    )
+    registry.register_candidate(store, first.version, str(first.model_dir))
+    registry.mark_deployed(store, first.version)
+    labels = first.model.labels
+    for i in range(20):
+        store.add_decision(decision(f"t{i}", labels[0], body=texts[i]))
+        outcome = store.add_correction(correction(f"t{i}", labels[1]), labels)
+        assert outcome is CorrectionOutcome.stored
+    fit_devices: list[Any] = []
+    load_devices: list[Any] = []
+    real_fit, real_load = fit_candidate, models.artifact.load
+
+    def recording_fit(*args: Any, **kwargs: Any) -> Any:
+        fit_devices.append(kwargs.get("device"))
+        return real_fit(*args, **kwargs)
+
+    def recording_load(path: Any, device: str = "auto", runtime: str = "auto") -> Any:
+        load_devices.append(device)
+        return real_load(path, device, runtime)
+
+    monkeypatch.setattr("learner.trigger.fit_candidate", recording_fit)
+    monkeypatch.setattr(models.artifact, "load", recording_load)
+    loop = learner(store, tmp_path, retrain_after=20, device=LearnerSettings(device="cpu").device)
+    loop.pack = EvalPack(min_macro_f1=0.999)  # rejected: nothing is announced
+
+    result = loop.maybe_run()
+
+    assert result is not None
+    assert not result.deployed
+    assert fit_devices == ["cpu"]
+    assert load_devices == ["cpu"]

@@ -9,3 +9,7 @@ class OpsError(TriageError):
 
 class StackError(OpsError):
     """The embedded stack could not be started, reached or stopped."""
+
+
+class SimulationError(OpsError):
+    """`triage simulate` cannot run (bad input) or the live system stopped answering."""

@@ -10,6 +10,14 @@ from pathlib import Path
 
 import click
 
+from models.cli import (
+    held_out_fraction_option,
+    json_out_option,
+    label_col_option,
+    seed_option,
+    text_col_option,
+)
+
 
 @click.command("simulate")
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -20,24 +28,14 @@ import click
     show_default=True,
     help="share of the non-test rows the starter model is trained on",
 )
-@click.option(
-    "--text-col", default="text", show_default=True, help="column holding the ticket text"
-)
-@click.option(
-    "--label-col", default="label", show_default=True, help="column holding the team/label"
-)
+@text_col_option
+@label_col_option
 @click.option(
     "--label-map",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON mapping labels to coarser ones ({label: new} or {group: [labels]})",
 )
-@click.option(
-    "--test-fraction",
-    type=click.FloatRange(0, 0.5, min_open=True),
-    default=0.2,
-    show_default=True,
-    help="share of the rows held out to score every model on",
-)
+@held_out_fraction_option()
 @click.option(
     "--error-rate",
     type=click.FloatRange(0, 1),
@@ -65,13 +63,7 @@ import click
     default=None,
     help="model family retrained [settings: TRIAGE_BACKEND]",
 )
-@click.option(
-    "--seed",
-    type=int,
-    default=13,
-    show_default=True,
-    help="random seed; splits and the reviewer's mistakes",
-)
+@seed_option("splits and the reviewer's mistakes")
 @click.option(
     "--work-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -79,11 +71,7 @@ import click
     show_default=True,
     help="where each run's stack, store and models go",
 )
-@click.option(
-    "--json-out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="also write the results to this JSON file; one row per round",
-)
+@json_out_option("one row per round")
 def simulate_command(
     data: Path,
     seed_fraction: float,
@@ -104,8 +92,10 @@ def simulate_command(
 
     DATA is a labelled CSV/JSONL file; the reviewer answers with its labels.
     """
+    from learner.gates import Margins
     from learner.settings import LearnerSettings
-    from ops.simulate import SimulationConfig, render, simulate
+    from ops.simulate import SimulationConfig, simulate
+    from ops.simulate_table import render
 
     settings = LearnerSettings()
     config = SimulationConfig(
@@ -122,8 +112,7 @@ def simulate_command(
         backend=backend or settings.backend,  # type: ignore[arg-type]
         seed=seed,
         work_dir=work_dir,
-        macro_f1_margin=settings.macro_f1_margin,
-        class_f1_margin=settings.class_f1_margin,
+        margins=Margins(settings.macro_f1_margin, settings.class_f1_margin),
     )
     result = simulate(config, progress=lambda line: click.echo(line, err=True))
     click.echo(render(result))

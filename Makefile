@@ -27,10 +27,13 @@ browser:
 
 # The TLS tests put socat's TLS listener in front of the embedded broker (tansu 0.6 cannot serve
 # TLS itself); openssl makes their throw-away certificate. Installed here as root when missing.
+# socat/openssl: the TLS front of the broker tests; prometheus: promtool checks the alert rules;
+# docker-compose (v1, Debian's): `docker-compose config` checks the compose file without an engine.
 tools:
-	@command -v socat >/dev/null && command -v openssl >/dev/null || { [ "$$(id -u)" = 0 ] && \
-		apt-get update -qq && apt-get install -y -qq socat openssl; } || \
-		echo "socat/openssl not installed: the TLS tests will fail; apt-get install socat openssl"
+	@command -v socat >/dev/null && command -v openssl >/dev/null && command -v promtool >/dev/null \
+		&& command -v docker-compose >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends socat openssl prometheus docker-compose; } || \
+		echo "socat/openssl/promtool/docker-compose not installed: TLS tests fail, two checks skip"
 
 demo: venv
 	$(BIN)/triage demo

@@ -32,7 +32,7 @@ from bus.logs import LogFormat, configure_logging, logging_config
 from bus.pointer import ModelPointer, read_pointer, write_pointer
 from bus.probes import Check, install_probes, readiness
 from bus.producer import AckedProducer, ProducerConfig, Send, publish_all, publish_once
-from bus.security import KafkaSecurity
+from bus.security import KafkaSecurity, redis_options
 from bus.settings import STACK_ENV, ConnectionSettings, FaustServiceSettings
 from bus.topics import TopicGuard, raw_topic
 
@@ -80,6 +80,7 @@ __all__ = [
     "readiness",
     "reason_kind",
     "redis_client",
+    "redis_options",
     "topic_guard",
     "write_pointer",
 ]

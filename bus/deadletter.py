@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Any, cast
 
 from bus.producer import Send
-from schemas.events import DEAD_LETTER_KINDS, DeadLetter, DeadLetterKind
+from schemas import DEAD_LETTER_KINDS, DeadLetter, DeadLetterKind
 
 log = logging.getLogger(__name__)
 

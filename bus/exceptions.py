@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.exceptions import TriageError
+from schemas import TriageError
 
 
 class BusError(TriageError):

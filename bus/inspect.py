@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bus.security import KafkaSecurity
-from schemas.events import DEAD_LETTER_KINDS, DeadLetter
+from schemas import DEAD_LETTER_KINDS, DeadLetter
 
 log = logging.getLogger(__name__)
 

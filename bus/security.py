@@ -12,20 +12,44 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import SecretStr
 
 from bus.exceptions import ConnectionConfigError
 
-if TYPE_CHECKING:
-    from bus.settings import ConnectionSettings
+
+class SecuritySettings(Protocol):
+    """The settings these functions read (``bus.settings.ConnectionSettings`` has them all);
+    a protocol, so the settings module can import this one without a cycle back."""
+
+    @property
+    def kafka_security_protocol(self) -> str: ...
+    @property
+    def kafka_sasl_mechanism(self) -> str | None: ...
+    @property
+    def kafka_sasl_username(self) -> str | None: ...
+    @property
+    def kafka_sasl_password(self) -> SecretStr | None: ...
+    @property
+    def kafka_ssl_ca_file(self) -> Path | None: ...
+    @property
+    def kafka_ssl_cert_file(self) -> Path | None: ...
+    @property
+    def kafka_ssl_key_file(self) -> Path | None: ...
+    @property
+    def kafka_ssl_key_password(self) -> SecretStr | None: ...
+    @property
+    def redis_url(self) -> str: ...
+    @property
+    def redis_ssl_ca_file(self) -> Path | None: ...
+
 
 _SASL = ("SASL_PLAINTEXT", "SASL_SSL")
 _TLS = ("SSL", "SASL_SSL")
 
 
-def check_security(settings: ConnectionSettings) -> None:
+def check_security(settings: SecuritySettings) -> None:
     """Refuse an incomplete or contradictory security configuration, naming the fix."""
     protocol = settings.kafka_security_protocol
     if protocol in _SASL:
@@ -99,7 +123,7 @@ class KafkaSecurity:
     key_password: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: ConnectionSettings) -> KafkaSecurity:
+    def from_settings(cls, settings: SecuritySettings) -> KafkaSecurity:
         return cls(
             protocol=settings.kafka_security_protocol,
             sasl_mechanism=settings.kafka_sasl_mechanism,
@@ -168,7 +192,7 @@ class KafkaSecurity:
         return None
 
 
-def redis_options(settings: ConnectionSettings) -> dict[str, Any]:
+def redis_options(settings: SecuritySettings) -> dict[str, Any]:
     """Keyword arguments for ``redis.Redis.from_url`` (sync and asyncio alike)."""
     if settings.redis_ssl_ca_file is not None:
         return {"ssl_ca_certs": str(settings.redis_ssl_ca_file)}

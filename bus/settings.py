@@ -24,6 +24,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bus.logs import LogFormat
+from bus.security import check_security
 
 STACK_ENV = Path("var/stack.env")
 
@@ -80,10 +81,7 @@ class ConnectionSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _security_complete(self) -> ConnectionSettings:
-        # Imported here: the check lives with the code that builds clients from these values.
-        from bus.security import check_security
-
-        check_security(self)
+        check_security(self)  # lives with the code that builds clients from these values
         return self
 
 

@@ -154,7 +154,7 @@ def models_list(as_json: bool) -> None:
 def models_rollback(version: str) -> None:
     """Serve an earlier deployed VERSION again (announced on models.deployed as a rollback)."""
     from learner.deploy import Announcer, rollback
-    from schemas.topics import Topics
+    from schemas import Topics
 
     settings = _settings()
     announcer = Announcer.from_settings(settings, Topics(settings.topic_prefix))
@@ -213,9 +213,8 @@ def correct_command(
     import logging
 
     from bus import producer_config, publish_once
-    from models.redact import redact_text
-    from schemas.events import Correction
-    from schemas.topics import Topics
+    from models import redact_text
+    from schemas import Correction, Topics
 
     settings = _settings()
     fields = {"ticket_id": ticket_id, "label": label, "reviewer": reviewer, "action": action}

@@ -31,12 +31,11 @@ from bus import (
     RedisLock,
     producer_config,
     publish_once,
+    redis_options,
     write_pointer,
 )
-from bus.security import redis_options
 from learner.exceptions import LearnerError
-from schemas.events import ModelDeployed
-from schemas.topics import Topics
+from schemas import ModelDeployed, Topics
 from store import ModelRecord
 
 if TYPE_CHECKING:
@@ -246,7 +245,7 @@ def adopt(store: Store, announcer: Announcer, model_dir: Path) -> ModelRecord:
     This is how a fresh deployment starts: the model a person trained with ``triage train``
     becomes the first version the learner improves on.
     """
-    from models.artifact import read_manifest
+    from models import read_manifest
 
     current = store.deployed_model()
     if current is not None:  # the usual start: no lock (and no redis) needed

@@ -1,7 +1,7 @@
 """Errors of the learner package (retraining, gating, deploying); the store's own errors live
 in :mod:`store.exceptions`."""
 
-from schemas.exceptions import TriageError
+from schemas import TriageError
 
 
 class LearnerError(TriageError):

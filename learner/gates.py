@@ -17,11 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from models.gates import EvalPack, GateReport, check, compare
+from models import EvalPack, GateReport, check, compare
 
 if TYPE_CHECKING:
-    from models.base import Classifier
-    from models.data import LabelledData
+    from models import Classifier, LabelledData
 
 GOLD_TEST = "gold_test"
 CORRECTIONS_HOLDOUT = "corrections_holdout"
@@ -178,7 +177,7 @@ def evaluate_sets(
     model: Classifier, sets: Mapping[str, LabelledData], pack: EvalPack
 ) -> dict[str, dict[str, Any]]:
     """Metrics of ``model`` on each non-empty set, in the shape :func:`judge` reads."""
-    from models.evaluate import evaluate
+    from models import evaluate_model as evaluate
 
     out: dict[str, dict[str, Any]] = {}
     for name, data in sets.items():

@@ -29,8 +29,7 @@ import faust
 from pydantic import ValidationError
 
 from bus import AckedProducer, Send, dead_letter, install_batch_agent, publish_letters
-from schemas.events import Correction, DeadLetter, Decision
-from schemas.topics import Topics
+from schemas import Correction, DeadLetter, Decision, Topics
 from store import CorrectionOutcome, Store, StoreUnavailable, brief_error, database_unavailable
 
 log = logging.getLogger(__name__)

@@ -22,13 +22,11 @@ from typing import TYPE_CHECKING, Literal
 
 from learner.exceptions import RetrainError
 from learner.gates import is_held_out
-from models.data import LabelledData, read_labelled
+from models import LabelledData, read_labelled
 from store import TrainingCorrection
 
 if TYPE_CHECKING:
-    from models.base import Classifier
-    from models.gates import EvalPack
-    from models.train_config import TrainConfig
+    from models import Classifier, EvalPack, TrainConfig
 
 Backend = Literal["lora-transformer", "tfidf"]
 GOLD_TEXT_COL = "text"
@@ -51,8 +49,8 @@ class GoldSet:
         if missing:
             raise RetrainError(
                 f"the gold set is incomplete: {', '.join(missing)} missing; write the original "
-                f"labelled data there (columns {GOLD_TEXT_COL},{GOLD_LABEL_COL}) or set "
-                "TRIAGE_GOLD_DIR"
+                f"labelled data there (columns {GOLD_TEXT_COL},{GOLD_LABEL_COL}) with "
+                "`triage init --gold FILE`, or set TRIAGE_GOLD_DIR"
             )
         return cls(
             train=read_labelled(paths["train"], GOLD_TEXT_COL, GOLD_LABEL_COL),
@@ -136,10 +134,7 @@ def fit_candidate(
 ) -> Candidate:
     """Train on ``data`` through the models pipeline (data health included) and write the
     artifact to ``<out_root>/<version>`` (atomically); ``device`` overrides the config's."""
-    from models.backends import BACKENDS
-    from models.pipeline import TrainRequest, run
-    from models.settings import default_base_model
-    from models.train_config import TrainConfig
+    from models import BACKENDS, TrainConfig, TrainRequest, default_base_model, run
 
     out_root.mkdir(parents=True, exist_ok=True)
     staging = out_root / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}"

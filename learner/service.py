@@ -12,20 +12,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import faust
 
-from bus import AckedProducer, faust_app, producer_config
-from learner.deploy import Announcer, adopt
+from bus import (
+    AckedProducer,
+    async_redis_client,
+    faust_app,
+    faust_worker,
+    install_probes,
+    producer_config,
+    topic_guard,
+)
+from learner.deploy import Announcer, adopt, run_exclusively
+from learner.exceptions import LearnerError
 from learner.gates import Margins
+from learner.metrics import LearnerMetrics
 from learner.recorder import RecordStage, StoreRetry, install_recorder
 from learner.settings import LearnerSettings
-from learner.trigger import Learner, RunResult
-from schemas.topics import Topics
+from learner.trigger import RetrainTrigger, RunResult
+from schemas import Topics
 from store import DeployedLabels, Store, brief_error, database_unavailable
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def create_app(settings: LearnerSettings) -> faust.App:
@@ -34,14 +49,25 @@ def create_app(settings: LearnerSettings) -> faust.App:
 
 
 def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
-    from models.gates import load_pack
+    from models import load_pack
 
     topics = Topics(settings.topic_prefix)
     store = Store.open(settings.database_url)
     announcer = Announcer.from_settings(settings, topics)
     if settings.model_dir.is_dir():
         adopt(store, announcer, settings.model_dir)
-    learner = Learner(
+    elif store.deployed_model() is None:
+        raise LearnerError(
+            f"no model is deployed and TRIAGE_MODEL_DIR={settings.model_dir} does not exist: "
+            "run `triage init` once for this deployment (it trains or imports the first model)"
+        )
+    if not (settings.gold_dir / "train.jsonl").is_file():
+        log.warning(
+            "no gold set in %s (TRIAGE_GOLD_DIR): decisions and corrections are recorded, but "
+            "no retrain can run until `triage init --gold FILE` writes one",
+            settings.gold_dir,
+        )
+    learner = RetrainTrigger(
         store=store,
         announcer=announcer,
         gold_dir=settings.gold_dir,
@@ -69,23 +95,77 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
         producer=AckedProducer(producer_config(settings)),
         partitions=settings.partitions,
     )
-    install_trigger(app, learner, settings.trigger_poll_s)
-    return faust.Worker(app, loglevel=loglevel)
+    metrics = LearnerMetrics()
+    install_trigger(app, learner, settings.trigger_poll_s, metrics)
+    install_learner_probes(app, settings, store, metrics, topics)
+    return faust_worker(app, "learner", settings, loglevel)
 
 
-def install_trigger(app: faust.App, learner: Learner, poll_s: float) -> None:
-    """Every ``poll_s``, one retrain cycle if due, on its own thread; never two at once."""
+def install_learner_probes(
+    app: faust.App,
+    settings: LearnerSettings,
+    store: Store,
+    metrics: LearnerMetrics,
+    topics: Topics,
+) -> None:
+    """``/readyz``: the database, redis, the broker and a deployed model; ``/metrics``."""
+    client = async_redis_client(settings)
+    guard = topic_guard(settings, [topics.corrections])
+    sql = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe-sql")
+
+    async def off_loop(call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(sql, call)
+
+    async def database_ready() -> str:
+        return f"{await off_loop(store.unused_corrections_count)} unused corrections"
+
+    async def redis_ready() -> str:
+        await client.ping()
+        return "ping"
+
+    async def model_ready() -> str:
+        record = await off_loop(store.deployed_model)
+        if record is None:
+            raise LearnerError("no model is deployed: run `triage init`")
+        return record.version
+
+    async def before_scrape() -> None:
+        await off_loop(lambda: metrics.refresh(store))
+
+    install_probes(
+        app,
+        checks={
+            "database": database_ready,
+            "redis": redis_ready,
+            "broker": guard.reachable,
+            "model": model_ready,
+        },
+        registry=metrics.registry,
+        before_scrape=before_scrape,
+    )
+
+
+def install_trigger(
+    app: faust.App, learner: RetrainTrigger, poll_s: float, metrics: LearnerMetrics | None = None
+) -> None:
+    """Every ``poll_s``, one retrain cycle if due, on its own thread; never two at once, in
+    this process (``busy``) or across learners (the redis training lock, ``run_exclusively``)."""
     training = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain")
     busy = asyncio.Lock()
+
+    def cycle() -> tuple[RunResult | None, float]:
+        if not learner.due():  # checked before the lock: most polls have nothing to do
+            return None, 0.0
+        started = time.monotonic()
+        result = run_exclusively(learner.announcer, learner.maybe_run)
+        return result, time.monotonic() - started
 
     async def trigger() -> None:
         if busy.locked():
             return
         async with busy:
             try:
-                result = await asyncio.get_running_loop().run_in_executor(
-                    training, learner.maybe_run
-                )
+                result, seconds = await asyncio.get_running_loop().run_in_executor(training, cycle)
             except Exception as exc:
                 if database_unavailable(exc):
                     # the recorder waits the outage out; a run cut short by it stays open and
@@ -101,6 +181,8 @@ def install_trigger(app: faust.App, learner: Learner, poll_s: float) -> None:
                 raise
             if result is not None:
                 _log_result(result)
+                if metrics is not None:
+                    metrics.observe_run(seconds, result.gates_passed)
 
     app.timer(poll_s)(trigger)
 

@@ -34,9 +34,10 @@ from learner.retrain import (
 )
 
 if TYPE_CHECKING:
-    from models.gates import EvalPack
-    from models.train import TrainConfig
-    from store import Store
+    from learner.gates import Verdict
+    from learner.retrain import Candidate
+    from models import EvalPack, LabelledData, TrainConfig
+    from store import ModelRecord, Store, TrainingCorrection
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,32 @@ class RunResult:
     quarantined: int = 0
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """What one run trains on and gates with, read from the store before it starts."""
+
+    gold: GoldSet
+    every: list[TrainingCorrection]
+    fresh: set[str]
+    train_rows: list[TrainingCorrection]
+    held: list[TrainingCorrection]
+    data: LabelledData
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A trained candidate and the gates' verdict on it, before anything is recorded."""
+
+    candidate: Candidate
+    current: ModelRecord | None
+    metrics: dict[str, dict[str, Any]]
+    verdict: Verdict
+    report: dict[str, Any]
+    corrections_used: int
+
+
 @dataclass
-class Learner:
+class RetrainTrigger:
     """Everything one cycle needs, built once by the service from its settings."""
 
     store: Store
@@ -95,91 +120,109 @@ class Learner:
             )
 
     def run(self) -> RunResult:
-        from models.artifact import load
-
+        """One cycle: train on gold + corrections, gate against the deployed model, then
+        deploy or reject, and consume the corrections either way (see the module doc)."""
         self._clean_up_dead_runs()
+        plan = self._plan()
+        self.registry_dir.mkdir(parents=True, exist_ok=True)  # before the run is on record
+        run_id = self.store.start_run(
+            gold_rows=len(plan.gold.train), corrections_used=len(plan.every)
+        )
+        try:
+            judged = self._train_and_judge(plan, run_id)
+            self._record(judged)
+        except Exception as exc:
+            self.store.finish_run(run_id, outcome="failed", report={"error": repr(exc)})
+            raise
+        passed = judged.verdict.passed
+        self.store.finish_run(
+            run_id,
+            outcome="deployed" if passed else "rejected",
+            candidate_version=judged.candidate.version,
+            report=judged.report,
+        )
+        rejection = None if passed else "; ".join(judged.verdict.failures()) or "gates failed"
+        quarantined = self._consume(run_id, plan.fresh, judged.candidate.version, rejection)
+        return RunResult(
+            run_id=run_id,
+            version=judged.candidate.version,
+            corrections_used=len(plan.every),
+            macro_f1=float(judged.metrics[GOLD_TEST]["macro_f1"]),
+            gates_passed=passed,
+            deployed=passed,
+            report=judged.report,
+            quarantined=quarantined,
+        )
+
+    def _plan(self) -> RunPlan:
         gold = GoldSet.read(self.gold_dir)
         every = self.store.training_corrections(unused_only=False)
         fresh = {c.correction_id for c in self.store.training_corrections()}
         train_rows, held = split_corrections(every, self.holdout_share)
-        data = training_set(gold.train, train_rows)
-        run_id = self.store.start_run(gold_rows=len(gold.train), corrections_used=len(every))
-        try:
-            current = self.store.deployed_model()
-            candidate = fit_candidate(
-                data,
-                self.registry_dir,
-                backend=self.backend,
-                test=gold.test,
-                pack=self.pack,
-                config=self.train_config,
-                device=self.device,
-            )
-            sets = {GOLD_TEST: gold.test, CORRECTIONS_HOLDOUT: as_labelled(held, "holdout")}
-            candidate_metrics = evaluate_sets(candidate.model, sets, self.pack)
-            deployed_metrics = (
-                evaluate_sets(load(current.model_dir, self.device), sets, self.pack)
-                if current is not None
-                else None
-            )
-            verdict = judge(
-                candidate_metrics,
-                deployed_metrics,
-                pack=self.pack,
-                margins=self.margins,
-                min_holdout_rows=self.min_holdout_rows,
-                min_class_support=self.min_class_support,
-            )
-            report = {
-                **verdict.to_dict(),
-                "run_id": run_id,
-                "corrections_used": len(every),
-                "corrections_trained": len(train_rows),
-                "corrections_held_out": len(held),
-                "training_rows": len(data),
-                "compared_with": current.version if current is not None else None,
-            }
-            self.store.register_candidate(
-                candidate.version,
-                str(candidate.model_dir),
-                metrics={
-                    "macro_f1": candidate_metrics[GOLD_TEST]["macro_f1"],
-                    "accuracy": candidate_metrics[GOLD_TEST]["accuracy"],
-                    "corrections_used": len(every),
-                    "sets": verdict.candidate,
-                },
-                parent_version=current.version if current is not None else None,
-            )
-            if verdict.passed:
-                deploy(self.store, self.announcer, candidate.version, gate_report=report)
-            else:
-                self.store.mark_rejected(candidate.version, gate_report=report)
-                log.warning(
-                    "candidate %s rejected, %s stays deployed: %s",
-                    candidate.version,
-                    current.version if current else None,
-                    "; ".join(verdict.failures()),
-                )
-        except Exception as exc:
-            self.store.finish_run(run_id, outcome="failed", report={"error": repr(exc)})
-            raise
-        self.store.finish_run(
-            run_id,
-            outcome="deployed" if verdict.passed else "rejected",
-            candidate_version=candidate.version,
-            report=report,
+        return RunPlan(gold, every, fresh, train_rows, held, training_set(gold.train, train_rows))
+
+    def _train_and_judge(self, plan: RunPlan, run_id: int) -> Judged:
+        from models import load
+
+        current = self.store.deployed_model()
+        candidate = fit_candidate(
+            plan.data,
+            self.registry_dir,
+            backend=self.backend,
+            test=plan.gold.test,
+            pack=self.pack,
+            config=self.train_config,
+            device=self.device,
         )
-        rejection = None if verdict.passed else "; ".join(verdict.failures()) or "gates failed"
-        quarantined = self._consume(run_id, fresh, candidate.version, rejection)
-        return RunResult(
-            run_id=run_id,
-            version=candidate.version,
-            corrections_used=len(every),
-            macro_f1=float(candidate_metrics[GOLD_TEST]["macro_f1"]),
-            gates_passed=verdict.passed,
-            deployed=verdict.passed,
-            report=report,
-            quarantined=quarantined,
+        sets = {GOLD_TEST: plan.gold.test, CORRECTIONS_HOLDOUT: as_labelled(plan.held, "holdout")}
+        metrics = evaluate_sets(candidate.model, sets, self.pack)
+        deployed_metrics = (
+            evaluate_sets(load(current.model_dir, self.device), sets, self.pack)
+            if current is not None
+            else None
+        )
+        verdict = judge(
+            metrics,
+            deployed_metrics,
+            pack=self.pack,
+            margins=self.margins,
+            min_holdout_rows=self.min_holdout_rows,
+            min_class_support=self.min_class_support,
+        )
+        report = {
+            **verdict.to_dict(),
+            "run_id": run_id,
+            "corrections_used": len(plan.every),
+            "corrections_trained": len(plan.train_rows),
+            "corrections_held_out": len(plan.held),
+            "training_rows": len(plan.data),
+            "compared_with": current.version if current is not None else None,
+        }
+        return Judged(candidate, current, metrics, verdict, report, len(plan.every))
+
+    def _record(self, judged: Judged) -> None:
+        """Register the candidate, then deploy it or mark it rejected (the deployed one stays)."""
+        candidate, current = judged.candidate, judged.current
+        self.store.register_candidate(
+            candidate.version,
+            str(candidate.model_dir),
+            metrics={
+                "macro_f1": judged.metrics[GOLD_TEST]["macro_f1"],
+                "accuracy": judged.metrics[GOLD_TEST]["accuracy"],
+                "corrections_used": judged.corrections_used,
+                "sets": judged.verdict.candidate,
+            },
+            parent_version=current.version if current is not None else None,
+        )
+        if judged.verdict.passed:
+            deploy(self.store, self.announcer, candidate.version, gate_report=judged.report)
+            return
+        self.store.mark_rejected(candidate.version, gate_report=judged.report)
+        log.warning(
+            "candidate %s rejected, %s stays deployed: %s",
+            candidate.version,
+            current.version if current else None,
+            "; ".join(judged.verdict.failures()),
         )
 
     def _consume(self, run_id: int, fresh: set[str], version: str, rejection: str | None) -> int:

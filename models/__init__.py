@@ -13,9 +13,21 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from models.artifact import load, read_manifest
+    from models.backends import BACKENDS
     from models.bands import ThresholdOverrides, Thresholds, resolve_thresholds
     from models.base import Classifier, Scores
-    from models.data import LabelledData, read_labelled
+    from models.calibration import softmax
+    from models.cli import (
+        held_out_fraction_option,
+        json_out_option,
+        label_col_option,
+        limit_option,
+        seed_option,
+        text_col_option,
+    )
+    from models.data import LabelledData, iter_records, read_labelled
+    from models.distill import DistillConfig, distill_dir
+    from models.evaluate import evaluate as evaluate_model
     from models.exceptions import (
         ArtifactError,
         DataError,
@@ -24,26 +36,45 @@ if TYPE_CHECKING:
         ModelMissing,
         SevereImbalance,
     )
-    from models.gates import EvalPack, GateReport, load_pack
+    from models.gates import EvalPack, GateReport, check, compare, load_pack
     from models.health import HealthConfig
+    from models.onnx import build as build_onnx
+    from models.onnx import onnx_record
     from models.pipeline import TrainRequest, run
+    from models.progress import progress_bar
     from models.redact import redact_text
     from models.result import TrainResult
-    from models.settings import ModelSettings
-    from models.train_config import TrainConfig
+    from models.runtime import available_cores
+    from models.settings import ModelSettings, default_base_model
+    from models.tfidf import TfidfClassifier
+    from models.train import train as train_model
+    from models.train_config import TrainConfig, split
+    from models.transformer import configure_threads
 
-#: name -> the module that defines it (never a name that is also a submodule's, such as
-#: ``redact``: ``import models.redact`` would then change what ``models.redact`` is)
+#: name -> "module" (or "module:attribute" where the face renames it) inside this package;
+#: never a name that is also a submodule's (importing the submodule would replace it)
 _HOMES = {
     "load": "artifact",
     "read_manifest": "artifact",
-    "Thresholds": "bands",
+    "BACKENDS": "backends",
     "ThresholdOverrides": "bands",
+    "Thresholds": "bands",
     "resolve_thresholds": "bands",
     "Classifier": "base",
     "Scores": "base",
+    "softmax": "calibration",
+    "held_out_fraction_option": "cli",
+    "json_out_option": "cli",
+    "label_col_option": "cli",
+    "limit_option": "cli",
+    "seed_option": "cli",
+    "text_col_option": "cli",
     "LabelledData": "data",
+    "iter_records": "data",
     "read_labelled": "data",
+    "DistillConfig": "distill",
+    "distill_dir": "distill",
+    "evaluate_model": "evaluate:evaluate",
     "ArtifactError": "exceptions",
     "DataError": "exceptions",
     "GateFailed": "exceptions",
@@ -52,20 +83,33 @@ _HOMES = {
     "SevereImbalance": "exceptions",
     "EvalPack": "gates",
     "GateReport": "gates",
+    "check": "gates",
+    "compare": "gates",
     "load_pack": "gates",
     "HealthConfig": "health",
+    "onnx_record": "onnx",
+    "build_onnx": "onnx:build",
     "TrainRequest": "pipeline",
     "run": "pipeline",
+    "progress_bar": "progress",
     "redact_text": "redact",
     "TrainResult": "result",
+    "available_cores": "runtime",
     "ModelSettings": "settings",
+    "default_base_model": "settings",
+    "TfidfClassifier": "tfidf",
+    "train_model": "train:train",
     "TrainConfig": "train_config",
+    "split": "train_config",
+    "configure_threads": "transformer",
 }
 
 __all__ = [
+    "BACKENDS",
     "ArtifactError",
     "Classifier",
     "DataError",
+    "DistillConfig",
     "EvalPack",
     "GateFailed",
     "GateReport",
@@ -76,18 +120,39 @@ __all__ = [
     "ModelSettings",
     "Scores",
     "SevereImbalance",
+    "TfidfClassifier",
     "ThresholdOverrides",
     "Thresholds",
     "TrainConfig",
     "TrainRequest",
     "TrainResult",
+    "available_cores",
+    "build_onnx",
+    "check",
+    "compare",
+    "configure_threads",
+    "default_base_model",
+    "distill_dir",
+    "evaluate_model",
+    "held_out_fraction_option",
+    "iter_records",
+    "json_out_option",
+    "label_col_option",
+    "limit_option",
     "load",
     "load_pack",
+    "onnx_record",
+    "progress_bar",
     "read_labelled",
     "read_manifest",
     "redact_text",
     "resolve_thresholds",
     "run",
+    "seed_option",
+    "softmax",
+    "split",
+    "text_col_option",
+    "train_model",
 ]
 
 
@@ -95,7 +160,8 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"models.{home}"), name)
+    module, _, attribute = home.partition(":")
+    value = getattr(importlib.import_module(f"models.{module}"), attribute or name)
     globals()[name] = value  # later look-ups skip this function
     return value
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from models.exceptions import ModelError
-from schemas.events import Band
+from schemas import Band
 
 #: settings field -> Thresholds field
 _SETTING_FIELDS = {"route_threshold": "route", "shadow_threshold": "shadow"}

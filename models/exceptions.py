@@ -2,7 +2,7 @@
 
 import click
 
-from schemas.exceptions import TriageError
+from schemas import TriageError
 
 
 class ModelError(TriageError):

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from models.data import LabelledData, read_labelled
+from models import LabelledData, read_labelled
 from ops.bench_data import SAMPLE, BenchData, eval_set, load_data
 from ops.bench_table import BATCH_SIZES, machine
 
@@ -151,7 +151,7 @@ def profile_single(model: Any, single: list[str], warmup: int = 5) -> dict[str, 
     """Where one ticket's time goes on the fast path, stage by stage inside the same call
     sequence ``score`` makes: tokenising (cleaning and redaction included), the forward pass,
     and the rest (softmax with the temperature, the novelty search), p50 ms each."""
-    from models.calibration import softmax
+    from models import softmax
 
     def stages(text: str) -> tuple[float, float, float]:
         started = time.perf_counter()
@@ -184,8 +184,7 @@ def _naive_part(
     model_dir: str, threads: int | None, single: list[str], long: list[str]
 ) -> dict[str, float]:
     """Child-process body of the naive part: torch only, nothing else loaded."""
-    from models.artifact import load
-    from models.transformer import configure_threads
+    from models import configure_threads, load
 
     configure_threads(threads)
     return naive(load(model_dir, "cpu", runtime="torch"), single, long)
@@ -199,8 +198,7 @@ def _path_part(
     texts: tuple[list[str], list[str], list[str]],
 ) -> dict[str, Any]:
     """Child-process body of one project-path part, served by ``runtime`` as the worker would."""
-    from models.artifact import load
-    from models.transformer import configure_threads
+    from models import configure_threads, load
 
     configure_threads(threads)
     model: Any = load(model_dir, "cpu", runtime=runtime)
@@ -242,9 +240,8 @@ def e2e(model_dir: Path, config: BenchConfig) -> dict[str, float]:
 
 def quick_model(out: Path, say: Printer) -> Path:
     """A small LoRA model on the shipped sample, for a bench without a trained model."""
-    from models.gates import EvalPack
-    from models.settings import default_base_model
-    from models.train import TrainConfig, train
+    from models import EvalPack, TrainConfig, default_base_model
+    from models import train_model as train
 
     sample = read_labelled(SAMPLE / "banking77_train.csv", "text", "team")
     say(f"no --model-dir: training a quick model on {len(sample)} sample tickets into {out}")
@@ -256,24 +253,23 @@ def quick_model(out: Path, say: Printer) -> Path:
 
 def ensure_export(model_dir: Path, data: BenchData, rows: int, say: Printer) -> dict[str, Any]:
     """The model's ONNX export record, building (and validating) it first when absent."""
-    from models import onnx
-    from models.artifact import read_manifest
+    from models import build_onnx as build
+    from models import onnx_record, read_manifest
 
     manifest = read_manifest(model_dir)
-    record = onnx.onnx_record(manifest)
+    record = onnx_record(manifest)
     if record is not None:
         return record
     name, held_out = eval_set(data, manifest.labels, rows)
     say(f"building the ONNX export of {model_dir}, validating on {len(held_out)} {name} rows")
-    return onnx.build(model_dir, held_out.texts, held_out.labels)
+    return build(model_dir, held_out.texts, held_out.labels)
 
 
 def run(config: BenchConfig, say: Printer = print) -> dict[str, Any]:
     """Every figure, in one process and on one model; returns them (keys as in ``--json-out``)."""
     import tempfile
 
-    from models.runtime import available_cores
-    from models.transformer import configure_threads
+    from models import available_cores, configure_threads
 
     configure_threads(config.threads)
     tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -292,7 +288,7 @@ def run(config: BenchConfig, say: Printer = print) -> dict[str, Any]:
 
 
 def _figures(model_dir: Path, config: BenchConfig, say: Printer) -> dict[str, Any]:
-    from models.artifact import load
+    from models import load
 
     data = load_data()
     results: dict[str, Any] = {"data": data.sources, "model_dir": str(model_dir)}
@@ -345,7 +341,7 @@ def _accuracy(
     model_dir: Path, torch_model: Any, data: BenchData, rows: int, say: Printer
 ) -> dict[str, Any]:
     """Macro-F1 of the fast path minus the torch path on the same held-out tickets."""
-    from models.artifact import load
+    from models import load
 
     fast: Any = load(model_dir, "cpu", runtime="auto")
     name, held_out = eval_set(data, fast.labels, rows)

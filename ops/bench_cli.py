@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from models.cli import json_out_option, label_col_option, limit_option, text_col_option
+from models import json_out_option, label_col_option, limit_option, text_col_option
 
 
 @click.command("bench")
@@ -111,8 +111,7 @@ def distill(
     only when its test macro-F1 is within 0.005 of the model's."""
     import json
 
-    from models.data import LabelledData, read_labelled
-    from models.distill import DistillConfig, distill_dir
+    from models import DistillConfig, LabelledData, distill_dir, read_labelled
 
     data = read_labelled(data_path, text_col, label_col)
     if limit:

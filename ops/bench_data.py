@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.data import LabelledData, read_labelled
-from models.exceptions import ModelError
+from models import LabelledData, ModelError, read_labelled
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"

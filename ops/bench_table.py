@@ -12,7 +12,7 @@ BATCH_SIZES = (1, 8, 32, 64)
 def machine() -> str:
     import platform
 
-    from models.runtime import available_cores
+    from models import available_cores
 
     cpu = platform.processor() or platform.machine()
     try:

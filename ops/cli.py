@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from schemas.exceptions import TriageError
+from schemas import TriageError
 
 #: "module:attribute" of a click command, or of a list of them.
 COMMAND_MODULES = (
@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "models.data_cli:COMMANDS",
     "stream.cli:COMMANDS",
     "ops.stack_cli:COMMANDS",
+    "ops.init_cli:COMMANDS",
     "ops.bench_cli:COMMANDS",
     "learner.cli:COMMANDS",
     "ops.simulate_cli:COMMANDS",

@@ -24,8 +24,7 @@ import click
 from ops.exceptions import OpsError
 from ops.processes import PARTITIONS, start_worker, stop_process, worker_topics
 from ops.stack import EmbeddedStack, StackInfo
-from schemas.events import BANDS, Decision
-from schemas.topics import Topics
+from schemas import BANDS, Decision, Topics
 
 REPO = Path(__file__).resolve().parent.parent
 TRAIN = REPO / "data/sample/banking77_train.csv"
@@ -104,8 +103,9 @@ async def create_topics(bootstrap: str, topics: Topics) -> None:
 def publish(info: StackInfo, topics: Topics, limit: int | None) -> dict[str, dict[str, str]]:
     """Publish the sample test file; returns ticket_id -> row (for the accuracy check)."""
     from bus import KafkaSecurity, ProducerConfig
-    from models.progress import progress_bar
-    from stream.produce import Columns, produce
+    from models import progress_bar
+    from stream import Columns
+    from stream import produce_stream as produce
 
     with TEST.open(newline="") as fh:
         rows = list(csv.DictReader(fh))[:limit]

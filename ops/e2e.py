@@ -33,7 +33,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from ops import processes
 from ops.processes import PARTITIONS
 from ops.stack import EmbeddedStack, StackInfo
-from schemas.topics import Topics
+from schemas import Topics
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -48,7 +48,7 @@ def texts() -> tuple[list[str], str]:
 
 
 def train_tfidf(out: Path) -> Path:
-    from models.tfidf import TfidfClassifier
+    from models import TfidfClassifier
 
     with (REPO / "data/sample/banking77_train.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))

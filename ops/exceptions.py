@@ -1,6 +1,6 @@
 """Errors of the operations tooling (embedded stack, CLI plumbing)."""
 
-from schemas.exceptions import TriageError
+from schemas import TriageError
 
 
 class OpsError(TriageError):

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ops.stack import StackInfo
-from schemas.topics import Topics
+from schemas import Topics
 
 #: Partitions of every topic a benchmark or the demo creates; the worker is told the same.
 PARTITIONS = 4

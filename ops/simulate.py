@@ -18,10 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from learner.deploy import Announcer, adopt
-from learner.gates import Margins, evaluate_sets
-from learner.retrain import Backend, Candidate, GoldSet, fit_candidate
-from models.data import LabelledData, read_labelled
+from learner import (
+    Announcer,
+    Backend,
+    Candidate,
+    GoldSet,
+    Margins,
+    adopt,
+    evaluate_sets,
+    fit_candidate,
+)
+from models import LabelledData, read_labelled
 from ops.simulate_loop import (
     STEP_TIMEOUT_S,
     LoopDriver,
@@ -32,11 +39,11 @@ from ops.simulate_loop import (
 )
 from ops.simulate_split import SimulationSplit, apply_label_map, split_for_simulation
 from ops.simulate_table import SimulationResult, rows_from_store
-from schemas.topics import Topics
+from schemas import Topics
 from store import Store
 
 if TYPE_CHECKING:
-    from models.gates import EvalPack
+    from models import EvalPack
     from ops.stack import StackInfo
 
 #: Said under the table: how the workers learn of a deployment, which the rows cannot show.
@@ -72,7 +79,7 @@ def simulate(
     config: SimulationConfig, progress: Callable[[str], object] = print
 ) -> SimulationResult:
     from bus import KafkaSecurity, ProducerConfig
-    from models.gates import EvalPack
+    from models import EvalPack
     from ops.stack import EmbeddedStack
 
     rng = random.Random(config.seed)  # noqa: S311 - a reproducible simulation, not secrets

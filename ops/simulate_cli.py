@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from models.cli import (
+from models import (
     held_out_fraction_option,
     json_out_option,
     label_col_option,
@@ -92,8 +92,7 @@ def simulate_command(
 
     DATA is a labelled CSV/JSONL file; the reviewer answers with its labels.
     """
-    from learner.gates import Margins
-    from learner.settings import LearnerSettings
+    from learner import LearnerSettings, Margins
     from ops.simulate import SimulationConfig, simulate
     from ops.simulate_table import render
 

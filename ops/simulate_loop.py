@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bus import ProducerConfig, publish_all
-from models.data import LabelledData
+from models import LabelledData
 from ops.exceptions import SimulationError
 from ops.processes import start_triage, stop_process
-from schemas.events import Correction, Ticket
-from schemas.topics import Topics
+from schemas import Correction, Ticket, Topics
 from store import Store
 
 #: How long the simulation waits for one step of the live system before giving up.

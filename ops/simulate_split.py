@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.data import LabelledData
+from models import LabelledData
 from ops.exceptions import SimulationError
 
 

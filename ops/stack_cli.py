@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from models.cli import limit_option
+from models import limit_option
 
 VAR_DIR = Path("var")
 

@@ -2,9 +2,11 @@
 
 from schemas.events import (
     BANDS,
+    DEAD_LETTER_KINDS,
     Band,
     Correction,
     DeadLetter,
+    DeadLetterKind,
     Decision,
     LabelScore,
     ModelDeployed,
@@ -15,9 +17,11 @@ from schemas.topics import Topics
 
 __all__ = [
     "BANDS",
+    "DEAD_LETTER_KINDS",
     "Band",
     "Correction",
     "DeadLetter",
+    "DeadLetterKind",
     "Decision",
     "InvalidEvent",
     "LabelScore",

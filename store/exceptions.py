@@ -2,7 +2,7 @@
 reports). Every one derives from :class:`StoreError`, so a caller that only needs "the store said
 no" catches one class; each message names the value and the fix."""
 
-from schemas.exceptions import TriageError
+from schemas import TriageError
 
 
 class StoreError(TriageError):

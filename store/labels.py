@@ -22,7 +22,7 @@ class DeployedLabels:
         self._cache: dict[str, frozenset[str]] = {}
 
     def __call__(self) -> frozenset[str]:
-        from models.artifact import read_manifest
+        from models import read_manifest
 
         record = self.store.deployed_model()
         model_dir = Path(record.model_dir) if record is not None else self.fallback_dir

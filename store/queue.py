@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Select, exists, func, select
 
-from schemas.events import Band
+from schemas import Band
 from store.engine import Database
 from store.exceptions import QueueError
 from store.tables import CorrectionRow, DecisionRow

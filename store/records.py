@@ -16,8 +16,8 @@ from enum import StrEnum
 
 from sqlalchemy import func, select
 
-from models.redact import redact, redact_text
-from schemas.events import Correction, Decision
+from models import redact_text
+from schemas import Correction, Decision
 from store.engine import Database, insert, utcnow
 from store.queue import REVIEW_BANDS, top_two_margin
 from store.tables import CorrectionRow, DecisionRow
@@ -84,7 +84,7 @@ def add_decision(db: Database, decision: Decision) -> bool:
         insert(db.engine, DecisionRow)
         .values(
             ticket_id=decision.ticket_id,
-            text=redact(decision_text(decision)).text,
+            text=redact_text(decision_text(decision)) or "",
             label=decision.label,
             confidence=decision.confidence,
             margin=top_two_margin([s.probability for s in decision.top_k], decision.confidence),

@@ -26,11 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bus import DecisionCache, Send, dead_letter, publish_letters
-from models.bands import ThresholdOverrides
-from models.base import Classifier
-from schemas.events import DeadLetter, Decision, Ticket
-from schemas.exceptions import InvalidEvent
-from schemas.topics import Topics
+from models import Classifier, ThresholdOverrides
+from schemas import DeadLetter, Decision, InvalidEvent, Ticket, Topics
 from stream.parse import parse_ticket
 from stream.serving import ModelHolder, decide
 

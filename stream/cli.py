@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from models.cli import limit_option
+from models import limit_option
 
 
 @click.command("worker")
@@ -48,8 +48,8 @@ def produce_command(
     import logging
 
     from bus import ConnectionSettings, producer_config
-    from models.progress import progress_bar
-    from schemas.topics import Topics
+    from models import progress_bar
+    from schemas import Topics
     from stream.produce import Columns, produce
 
     settings = ConnectionSettings()

@@ -1,6 +1,6 @@
 """Errors of the streaming path. Bad *events* are not errors here: they become dead letters."""
 
-from schemas.exceptions import TriageError
+from schemas import TriageError
 
 
 class StreamError(TriageError):

@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from bus import BusError, DecisionCacheError
-from schemas.events import DEAD_LETTER_KINDS
+from schemas import DEAD_LETTER_KINDS
 
 log = logging.getLogger(__name__)
 

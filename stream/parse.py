@@ -17,8 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.events import Ticket
-from schemas.exceptions import InvalidEvent
+from schemas import InvalidEvent, Ticket
 
 _EXPECTED = 'send a JSON object like {"ticket_id": "T-1", "body": "..."}'
 #: Deepest nesting accepted: a ticket is an object with a metadata object; 32 is generous.

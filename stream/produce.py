@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bus import AckedProducer, ProducerConfig
-from schemas.events import Ticket
+from schemas import Ticket
 from stream.exceptions import ProduceError
 
 #: How many sends may wait for their ack at once (bounds memory; keeps the pipe full).
@@ -80,7 +80,7 @@ def produce(
     on_sent: Callable[[int], object] = lambda n: None,
 ) -> ProduceReport:
     """Publish the file; returns once every record is acked by the broker."""
-    from models.data import iter_records
+    from models import iter_records
 
     rows = tickets_from_records(iter_records(path), columns, stem=path.stem)
     return asyncio.run(_publish(rows, config, topic, limit, on_sent))

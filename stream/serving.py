@@ -20,12 +20,8 @@ import redis
 import redis.asyncio as aioredis
 
 from bus import ModelPointer, read_pointer, write_pointer
-from models.artifact import load
-from models.bands import ThresholdOverrides
-from models.base import Classifier
-from models.exceptions import ModelError
-from models.redact import redact_text
-from schemas.events import Decision, LabelScore, Ticket
+from models import Classifier, ModelError, ThresholdOverrides, load, redact_text
+from schemas import Decision, LabelScore, Ticket
 
 log = logging.getLogger(__name__)
 

@@ -29,10 +29,8 @@ from bus import (
     redis_client,
     topic_guard,
 )
-from models.bands import ThresholdOverrides
-from models.base import Classifier
-from models.exceptions import ModelMissing
-from schemas.topics import Topics
+from models import Classifier, ModelMissing, ThresholdOverrides
+from schemas import Topics
 from stream.agents import STAGE, ClassifyStage
 from stream.exceptions import StreamError
 from stream.metrics import WorkerMetrics

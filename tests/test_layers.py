@@ -3,20 +3,20 @@
 ``bus`` (broker and redis plumbing), ``schemas``, ``models`` and ``store`` (the one door to SQL)
 are the bottom; ``stream``, ``learner`` and ``web`` stand on them and import none of each other;
 ``ops`` is the top (CLI, demo, stack, bench) and nothing imports it. Only ``store`` imports
-SQLAlchemy or Alembic, and others use only the names of ``store.__all__``. No package's modules
-import each other in a circle. The rules are read from the source with ``ast``, so an import
-inside a function (or under ``TYPE_CHECKING``) counts as much as one at the top of a module.
+SQLAlchemy or Alembic. A package uses another only through the names of its ``__all__``, and no
+package's modules import each other in a circle. The rules are read from the source with
+``ast``, so an import inside a function (or under ``TYPE_CHECKING``) counts as much as one at
+the top of a module.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-import store
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICES = ("stream", "learner", "web")
@@ -24,16 +24,6 @@ BOTTOM = ("bus", "schemas", "models", "store")
 PACKAGES = (*SERVICES, *BOTTOM, "ops")
 #: The SQL toolkits: only the store may import them.
 SQL = ("sqlalchemy", "alembic")
-#: Import cycles inside a package that are known, each with why it is still there. Listed by
-#: edge, so a new cycle still fails, and checked to exist, so the list only ever shrinks.
-#: ``bus.settings`` validates with ``bus.security.check_security`` (a function-level import)
-#: while ``bus.security`` types its arguments as ``ConnectionSettings`` (TYPE_CHECKING); it was
-#: made by issue 11's security work, which is still under way in ``bus`` (not this change's).
-KNOWN_CYCLE_EDGES = {("bus.settings", "bus.security")}
-#: ``models`` is being split (issue 12 point 3: health.py, the one training pipeline) and its
-#: cycles move with each step (pipeline -> result -> tfidf -> pipeline, imbalance <->
-#: health_report); the check runs but may fail there until that split lands. Remove the mark then.
-MODELS_IN_FLUX = pytest.mark.xfail(strict=False, reason="models is mid-split (issue 12 point 3)")
 
 
 def modules() -> Iterator[tuple[str, ast.Module]]:
@@ -114,27 +104,29 @@ def test_only_the_store_imports_sql() -> None:
     assert not offenders, f"only store may import {SQL}; add a Store method instead: {offenders}"
 
 
-def test_others_use_only_the_face_of_the_store() -> None:
-    """``from store import NAME`` with NAME in ``store.__all__``; never ``store.tables`` & co."""
-    face = set(store.__all__)
+@pytest.mark.parametrize("face_of", PACKAGES)
+def test_others_use_only_the_face_of_a_package(face_of: str) -> None:
+    """``from models import NAME`` with NAME in ``models.__all__``; never ``models.train`` & co.
+
+    A package's ``__init__`` says what the others may use; everything else is its own to change.
+    """
+    face = set(getattr(importlib.import_module(face_of), "__all__", ()))  # none: web, ops
     offenders = sorted(
         (module, target, name)
         for module, tree in modules()
-        if package(module) != "store"
+        if package(module) != face_of
         for target, names in imported(tree)
-        if target.split(".")[0] == "store"
-        for name in (names or ["<import store...>"])
-        if target != "store" or name not in face
+        if target.split(".")[0] == face_of
+        for name in (names or [f"<import {target}>"])
+        if target != face_of or name not in face
     )
-    assert not offenders, f"import only store.__all__ names from store: {offenders}"
+    assert not offenders, f"import only {face_of}.__all__ names from {face_of}: {offenders}"
 
 
-@pytest.mark.parametrize(
-    "top", [pytest.param(p, marks=MODELS_IN_FLUX) if p == "models" else p for p in PACKAGES]
-)
+@pytest.mark.parametrize("top", PACKAGES)
 def test_no_import_cycle_inside_a_package(top: str) -> None:
     graph: dict[str, set[str]] = {}
-    for src, dst in imports() - KNOWN_CYCLE_EDGES:
+    for src, dst in imports():
         if package(src) == top and package(dst) == top and src != dst:
             graph.setdefault(src, set()).add(dst)
     cycle = _cycle(graph)
@@ -162,13 +154,3 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         if found is not None:
             return found
     return None
-
-
-def test_known_cycle_edges_still_exist() -> None:
-    """A cycle that was broken must leave the list."""
-    assert imports() >= KNOWN_CYCLE_EDGES
-
-
-def test_the_cycle_finder_finds_cycles() -> None:
-    assert _cycle({"a.x": {"a.y"}, "a.y": {"a.z"}, "a.z": {"a.x"}}) == ["a.x", "a.y", "a.z", "a.x"]
-    assert _cycle({"a.x": {"a.y"}, "a.y": set()}) is None

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from schemas.events import Band, Correction
+from schemas import Band, Correction
 from web.auth import CSRF_HEADER, Principal, csrf_ok, principal
 from web.exceptions import AlreadyReviewed, BadLabel, NotReviewable, PublishFailed
 from web.metrics import CONTENT_TYPE, render
@@ -150,3 +150,12 @@ async def metrics(request: Request) -> Response:
 @router.get("/healthz", tags=["ops"])
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["ops"])
+async def readyz(request: Request) -> JSONResponse:
+    """503 naming the dependency that does not answer (database, redis, broker, model)."""
+    ready, report = await services(request).readiness()
+    failing = [name for name, status in report.items() if not status.startswith("ok")]
+    body = {"ready": ready, "failing": failing, "checks": report}
+    return JSONResponse(body, status_code=200 if ready else 503)

@@ -26,15 +26,17 @@ from bus import (
     DeadLetterTail,
     DecisionCache,
     KafkaSecurity,
+    TopicGuard,
     consumer_lag,
     producer_config,
+    readiness,
+    redis_options,
 )
-from bus.security import redis_options
-from schemas.topics import Topics
+from schemas import Topics
 from store import DeployedLabels, Store
 from web import dashboard
 from web.auth import Directory, Sessions
-from web.exceptions import ConfigError
+from web.exceptions import ConfigError, WebError
 from web.limits import BodyLimit, validation_error
 from web.metrics import Snapshot
 from web.publish import CorrectionPublisher
@@ -82,6 +84,7 @@ class Services:
     partitions: int
 
     redis: aioredis.Redis | None = None
+    broker_probe: TopicGuard | None = None
 
     async def start(self) -> None:
         """Async clients are made here, inside the serving loop they will run on."""
@@ -96,6 +99,8 @@ class Services:
         if self.redis is not None:
             await self.redis.aclose()
             self.redis = None
+        if self.broker_probe is not None:
+            await self.broker_probe.close()
 
     async def lag(self) -> list[Any]:
         return await consumer_lag(
@@ -105,6 +110,35 @@ class Services:
             self.partitions,
             self.worker_group_id,
         )
+
+    async def readiness(self) -> tuple[bool, dict[str, str]]:
+        """The database, redis, the broker and a deployed model, each named when it fails."""
+        if self.broker_probe is None:
+            self.broker_probe = TopicGuard(
+                bootstrap=self.kafka_bootstrap,
+                security=self.kafka_security,
+                names=[],
+                partitions=self.partitions,
+                replication=1,
+                create=False,
+            )
+
+        async def database() -> str:
+            return f"{await asyncio.to_thread(self.store.count_corrections)} corrections"
+
+        async def redis_ping() -> str:
+            assert self.redis is not None, "services not started"
+            await self.redis.ping()
+            return "ping"
+
+        async def model() -> str:
+            record = await asyncio.to_thread(self.store.deployed_model)
+            if record is None:
+                raise WebError("no model is deployed: run `triage init`")
+            return record.version
+
+        checks = {"database": database, "redis": redis_ping, "model": model}
+        return await readiness({**checks, "broker": self.broker_probe.reachable})
 
     async def worker_counters(self) -> dict[str, int]:
         assert self.redis is not None, "services not started"

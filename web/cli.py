@@ -135,7 +135,7 @@ def sign_out_command(user: str) -> None:
     async def run() -> int:
         import redis.asyncio as aioredis
 
-        from schemas.topics import Topics
+        from schemas import Topics
         from web.auth import Sessions
 
         client = aioredis.Redis.from_url(settings.redis_url)

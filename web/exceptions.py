@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.exceptions import TriageError
+from schemas import TriageError
 
 #: The most of any request value an answer repeats: enough to recognise it, never a payload.
 ECHO_CHARS = 64

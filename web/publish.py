@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bus import AckedProducer, BusError, ProducerConfig
-from schemas.events import Correction
+from schemas import Correction
 from web.exceptions import PublishFailed, clip
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from models.redact import redact_text
-from schemas.events import Band, Correction
+from models import redact_text
+from schemas import Band, Correction
 from store import REVIEW_BANDS, QueueItem, Store
 from web.exceptions import AlreadyReviewed, BadLabel, NotReviewable, clip
 from web.publish import CorrectionPublisher

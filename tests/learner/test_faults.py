@@ -300,7 +300,7 @@ def test_learner_killed_mid_training_deploys_nothing_and_next_run_is_clean(
         TRIAGE_MACRO_F1_MARGIN="1",
         TRIAGE_CLASS_F1_MARGIN="1",
     )
-    models = tmp_path / "models"
+    models = tmp_path / "registry"
     learner = learner_factory(url, **env)
     wait_for("a training run to start", lambda: bool(runs(url)), learner, 90)
     learner.kill()

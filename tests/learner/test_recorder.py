@@ -36,7 +36,7 @@ def test_redelivered_correction_stored_once_bad_ones_dead_lettered(
         TRIAGE_DATA_DIR=str(tmp_path / "faust"),
         TRIAGE_RETRAIN_AFTER="1000",
         TRIAGE_GOLD_DIR=str(tmp_path / "gold"),
-        TRIAGE_REGISTRY_DIR=str(tmp_path / "models"),
+        TRIAGE_REGISTRY_DIR=str(tmp_path / "registry"),
     )
     log = (tmp_path / "learner.log").open("ab")
     proc = subprocess.Popen(

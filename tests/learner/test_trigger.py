@@ -13,7 +13,7 @@ from learner.deploy import Announcer
 from learner.gates import Margins
 from learner.retrain import GoldSet, fit_candidate
 from learner.settings import LearnerSettings
-from learner.trigger import Learner
+from learner.trigger import RetrainTrigger
 from models.data import LabelledData
 from models.gates import EvalPack
 from schemas.topics import Topics
@@ -37,10 +37,10 @@ def setup_gold(tmp_path: Path, sample_dir: Path) -> tuple[GoldSet, list[str], li
 
 def learner(
     store: Store, tmp_path: Path, retrain_after: int = 100, device: str = "auto"
-) -> Learner:
+) -> RetrainTrigger:
     # Nothing reachable: a rejected candidate must never be announced.
     announcer = Announcer("127.0.0.1:1", "redis://127.0.0.1:1/0", Topics("unused."))
-    return Learner(
+    return RetrainTrigger(
         store=store,
         announcer=announcer,
         gold_dir=tmp_path / "gold",

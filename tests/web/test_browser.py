@@ -134,7 +134,7 @@ def system(
             "TRIAGE_GROUP_ID": f"learner-{stream_env.group_id}",
             "TRIAGE_RETRAIN_AFTER": "1000",
             "TRIAGE_GOLD_DIR": str(tmp_path / "gold"),
-            "TRIAGE_REGISTRY_DIR": str(tmp_path / "models"),
+            "TRIAGE_REGISTRY_DIR": str(tmp_path / "registry"),
         },
         tmp_path,
     )

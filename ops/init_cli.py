@@ -1,0 +1,55 @@
+"""`triage init`: the one-shot set-up of a fresh deployment (see :mod:`ops.init`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from models import held_out_fraction_option, label_col_option, seed_option, text_col_option
+
+
+@click.command("init")
+@click.option(
+    "--gold",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="labelled CSV/JSONL export: split into the gold set (first run only)",
+)
+@text_col_option
+@label_col_option
+@held_out_fraction_option("the gold test set")
+@click.option(
+    "--model",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="import this `triage train` output as the first model instead of training one",
+)
+@seed_option("the gold split")
+def init_command(
+    gold: Path | None,
+    text_col: str,
+    label_col: str,
+    test_fraction: float,
+    model: Path | None,
+    seed: int,
+) -> None:
+    """Set up a fresh deployment: schema, topics, gold set, first model. Safe to run again.
+
+    Settings are the learner's (TRIAGE_DATABASE_URL, TRIAGE_GOLD_DIR, TRIAGE_REGISTRY_DIR,
+    TRIAGE_BACKEND, ...). What exists is kept: a second run changes nothing.
+    """
+    from learner import LearnerSettings
+    from ops.init import InitOptions, initialise
+
+    options = InitOptions(
+        gold=gold,
+        text_col=text_col,
+        label_col=label_col,
+        test_fraction=test_fraction,
+        model=model,
+        seed=seed,
+    )
+    for line in initialise(LearnerSettings(), options):
+        click.echo(line)
+
+
+COMMANDS = [init_command]

@@ -1,0 +1,80 @@
+"""`triage init` sets a fresh deployment up once, and twice at the same time changes nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from ops.stack import StackInfo
+from store import Store
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "data/sample/banking77_train.csv"
+
+
+def init_env(stack: StackInfo, root: Path, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
+    env.update(stack.env())
+    env.update(
+        TRIAGE_DATABASE_URL=database_url,
+        TRIAGE_TOPIC_PREFIX=f"init{uuid.uuid4().hex[:8]}.",
+        TRIAGE_GOLD_DIR=str(root / "gold"),
+        TRIAGE_REGISTRY_DIR=str(root / "registry"),
+        TRIAGE_MODEL_DIR=str(root / "current"),
+        TRIAGE_BACKEND="tfidf",
+        TRIAGE_DEVICE="cpu",
+    )
+    return env
+
+
+def start_init(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "ops.cli", "init", "--gold", str(SAMPLE), "--label-col", "team"]
+    return subprocess.Popen(
+        argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def test_two_inits_at_once_then_a_third_set_up_one_deployment(
+    stack_info: StackInfo, database_url: str, tmp_path: Path
+) -> None:
+    env = init_env(stack_info, tmp_path, database_url)
+    first, second = start_init(env, tmp_path), start_init(env, tmp_path)
+    outputs = [p.communicate(timeout=600)[0] for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+
+    again = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "init"],  # no --gold: the gold set exists
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "kept" in again.stdout
+
+    with Store.open(database_url, upgrade=False) as store:
+        versions = store.model_versions()
+        deployed = store.deployed_model()
+    assert len(versions) == 1, versions  # the second init found the first one's model
+    assert deployed is not None
+    assert deployed.version == versions[0].version
+    assert (tmp_path / "gold/train.jsonl").is_file()
+    assert (tmp_path / "gold/test.jsonl").is_file()
+    current = tmp_path / "current"
+    assert current.is_symlink()
+    assert current.resolve() == Path(deployed.model_dir).resolve()
+    assert (current / "manifest.json").is_file()
+
+
+def test_init_without_a_gold_set_says_what_to_pass(stack_info: StackInfo, tmp_path: Path) -> None:
+    env = init_env(stack_info, tmp_path, f"sqlite:///{tmp_path / 'store.db'}")
+    result = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "init"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "--gold FILE" in result.stderr, result.stderr

@@ -17,7 +17,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -44,10 +44,32 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
     return cfg
 
 
+#: pg_advisory_xact_lock key of schema migrations ("triage" in ASCII): one migrator at a time.
+MIGRATION_LOCK_KEY = 0x747269616765
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (a no-op when it already is)."""
-    with engine.begin() as conn:
+    """Bring the schema to the newest revision (a no-op when it already is), one process at a
+    time: init, the web and the learner all open the store on compose's first boot, and two
+    unlocked migrations create the same tables into each other. Postgres holds an advisory lock
+    for the transaction; a SQLite file gets an exclusive lock file next to it."""
+    with _sqlite_file_lock(engine), engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         command.upgrade(alembic_config(connection=conn), "head")
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

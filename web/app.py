@@ -7,10 +7,11 @@ tests hand it a real store, redis and broker without touching the environment.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from bus import (
     redis_options,
 )
 from schemas import Topics
-from store import DeployedLabels, Store
+from store import DeployedLabels, Store, parse_window
 from web import dashboard
 from web.auth import Directory, Sessions
 from web.exceptions import ConfigError, WebError
@@ -83,8 +84,13 @@ class Services:
     worker_group_id: str
     partitions: int
 
+    metrics_refresh_s: float = 30.0
+    precision_window: timedelta = timedelta(days=7)
+
     redis: aioredis.Redis | None = None
     broker_probe: TopicGuard | None = None
+    metrics_cache: tuple[float, Snapshot] | None = None
+    metrics_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def start(self) -> None:
         """Async clients are made here, inside the serving loop they will run on."""
@@ -185,19 +191,36 @@ class Services:
         }
 
     async def metrics(self) -> Snapshot:
+        """The last snapshot if it is younger than ``metrics_refresh_s``, else a new one: the
+        store's aggregates scan the decision table, which a scrape every few seconds (from
+        several Prometheus replicas) must not do each time."""
+        async with self.metrics_lock:
+            cached = self.metrics_cache
+            if cached is not None and time.monotonic() - cached[0] < self.metrics_refresh_s:
+                return cached[1]
+            snapshot = await self._snapshot()
+            self.metrics_cache = (time.monotonic(), snapshot)
+            return snapshot
+
+    async def _snapshot(self) -> Snapshot:
+        since = datetime.now(UTC) - self.precision_window
+
         def from_store() -> tuple[Any, ...]:
             current = self.store.deployed_model()
+            bands = self.store.band_precision(since=since).bands
             return (
                 self.store.decision_counts(),
                 self.store.latency_histogram(),
                 self.store.correction_counts(),
                 self.store.run_counts(),
                 current.version if current else None,
+                {band: (p.reviewed, p.correct) for band, p in bands.items()},
             )
 
-        (decisions, latency, corrections, runs, version), lag, counters = await asyncio.gather(
+        stored, lag, counters = await asyncio.gather(
             asyncio.to_thread(from_store), self.lag(), self.worker_counters()
         )
+        decisions, latency, corrections, runs, version, reviews = stored
         return Snapshot(
             decisions=decisions,
             latency=latency,
@@ -208,6 +231,7 @@ class Services:
             runs=runs,
             model_version=version,
             worker_counters=counters,
+            band_reviews=reviews,
         )
 
 
@@ -239,6 +263,8 @@ def build_services(settings: WebSettings, store: Store) -> Services:
         redis_options=redis_options(settings),
         worker_group_id=settings.worker_group_id,
         partitions=settings.partitions,
+        metrics_refresh_s=settings.metrics_refresh_s,
+        precision_window=parse_window(settings.precision_window),
     )
 
 

@@ -42,6 +42,8 @@ class Snapshot:
     runs: Mapping[str, int]
     model_version: str | None
     worker_counters: Mapping[str, int] = field(default_factory=dict)
+    #: band -> (reviewed, correct) over the reviewed window (TRIAGE_PRECISION_WINDOW)
+    band_reviews: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class SnapshotCollector(Collector):
@@ -130,6 +132,23 @@ class SnapshotCollector(Collector):
         for outcome in (*RUN_OUTCOMES, "running"):
             runs.add_metric([outcome], s.runs.get(outcome, 0))
         yield runs
+
+        reviewed = GaugeMetricFamily(
+            "triage_band_reviewed",
+            "Decisions people reviewed over the reviewed window, by band",
+            labels=["band"],
+        )
+        precision = GaugeMetricFamily(
+            "triage_band_precision",
+            "Share of reviewed decisions people confirmed, by band (reviewed window)",
+            labels=["band"],
+        )
+        for band, (total, correct) in sorted(s.band_reviews.items()):
+            reviewed.add_metric([band], total)
+            if total:
+                precision.add_metric([band], correct / total)
+        yield reviewed
+        yield precision
 
         info = InfoMetricFamily("triage_model", "The deployed model version")
         if s.model_version is not None:

@@ -134,7 +134,13 @@ class WebSettings(ConnectionSettings):
     worker_group_id: str = Field(
         "triage-worker", min_length=1, description="consumer group whose lag the dashboard shows"
     )
-    partitions: int = Field(4, gt=0, description="partitions of tickets.incoming")
+    partitions: int = Field(8, gt=0, description="partitions of tickets.incoming")
+    metrics_refresh_s: float = Field(
+        30.0, ge=0, description="/metrics reuses its store aggregates for this long"
+    )
+    precision_window: str = Field(
+        "7d", pattern=r"^\d+[mhdw]$", description="reviewed window of triage_band_precision"
+    )
     claim_ttl_s: int = Field(
         7 * 24 * 3600, gt=0, description="how long a reviewer's claim on a ticket is kept"
     )

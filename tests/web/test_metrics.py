@@ -90,3 +90,34 @@ def test_metrics_match_the_store_and_the_backlog(web_env: WebEnv) -> None:
 )
 def test_dead_letter_reasons_map_to_a_bounded_set_of_kinds(reason: str, kind: str) -> None:
     assert reason_kind(reason) == kind
+
+
+def _sample_value(text: str, name: str, **labels: str) -> float | None:
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return None
+
+
+def test_scrapes_reuse_the_store_aggregates_and_report_band_precision(web_env: WebEnv) -> None:
+    """A scrape inside TRIAGE_METRICS_REFRESH_S reads no table; routed precision is exported."""
+    store = web_env.store
+    store.add_decision(decision("p1", band="routed", p1=0.95, p2=0.01))
+    store.add_decision(decision("p2", band="routed", p1=0.95, p2=0.01))
+    for tid, label in (("p1", "cards"), ("p2", "fx")):  # one confirmed, one overridden
+        action = "confirm" if label == "cards" else "override"
+        correction = Correction(ticket_id=tid, label=label, reviewer="ana", action=action)
+        assert store.add_correction(correction, ["cards", "fx"]) is CorrectionOutcome.stored
+    cached = web_env.settings.model_copy(update={"metrics_refresh_s": 300.0})
+    with web_env.client(settings=cached) as client:
+        first = client.get("/metrics").text
+        store.add_decision(decision("p3", band="routed", p1=0.95, p2=0.01))
+        again = client.get("/metrics").text
+    assert _sample_value(first, "triage_band_precision", band="routed") == 0.5
+    assert _sample_value(first, "triage_band_reviewed", band="routed") == 2
+    assert again == first  # served from the snapshot: p3 is not counted yet
+    fresh = web_env.settings.model_copy(update={"metrics_refresh_s": 0.0})
+    with web_env.client(settings=fresh) as client:
+        now = client.get("/metrics").text
+    assert _sample_value(now, "triage_decisions_total", band="routed", label="cards") == 3

@@ -23,7 +23,7 @@ def test_many_first_starts_at_once_all_succeed(database_url: str, attempt: int) 
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-        )  # fmt: skip
+        )
         for _ in range(6)
     ]
     outputs = [p.communicate(timeout=120)[0] for p in procs]

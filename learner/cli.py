@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from learner.corrections_cli import corrections_group, limit_option
+from learner.corrections_cli import Listing, corrections_group, limit_option
+from models import loglevel_option
 
 if TYPE_CHECKING:
     from learner.settings import LearnerSettings
-    from store import Store
+    from store import ModelRecord, QueueItem, Store
 
 
 def _settings() -> LearnerSettings:
@@ -61,19 +62,15 @@ def queue_command(
             model_version=model_version,
             per_label_cap=per_label_cap or settings.queue_per_label_cap,
         )
-    if as_json:
-        click.echo(_dump([i.as_dict() for i in items]))
-        return
-    if not items:
-        click.echo("the review queue is empty")
-        return
-    click.echo(f"{'margin':>7} {'conf':>6} {'band':<7} {'label':<24} {'ticket':<20} text")
-    for i in items:
-        text = " ".join(i.text.split())[:60]
-        click.echo(
-            f"{i.margin:>7.3f} {i.confidence:>6.3f} {i.band:<7} {i.label[:24]:<24} "
-            f"{i.ticket_id[:20]:<20} {text}"
-        )
+    _QUEUE.echo(items, as_json)
+
+
+def _queue_line(i: QueueItem) -> str:
+    text = " ".join(i.text.split())[:60]
+    return (
+        f"{i.margin:>7.3f} {i.confidence:>6.3f} {i.band:<7} {i.label[:24]:<24} "
+        f"{i.ticket_id[:20]:<20} {text}"
+    )
 
 
 @click.group("report")
@@ -116,37 +113,43 @@ def models_list(as_json: bool) -> None:
     """Every model version, newest first; the deployed one is marked with *."""
     with _open(_settings()) as store:
         records = store.model_versions()
-    if as_json:
-        click.echo(
-            _dump(
-                [
-                    {
-                        "version": r.version,
-                        "status": r.status,
-                        "model_dir": r.model_dir,
-                        "parent_version": r.parent_version,
-                        "created_at": r.created_at.isoformat(),
-                        "deployed_at": r.deployed_at.isoformat() if r.deployed_at else None,
-                        "metrics": r.metrics,
-                        "gate_report": r.gate_report,
-                    }
-                    for r in records
-                ]
-            )
-        )
-        return
-    if not records:
-        click.echo("no model versions registered yet")
-        return
-    click.echo(f"  {'version':<32} {'status':<10} {'macro_f1':>8} {'created':<20} parent")
-    for r in records:
-        f1 = (r.metrics or {}).get("macro_f1")
-        f1_text = f"{f1:.4f}" if isinstance(f1, int | float) else "-"
-        mark = "*" if r.status == "deployed" else " "
-        click.echo(
-            f"{mark} {r.version:<32} {r.status:<10} {f1_text:>8} "
-            f"{r.created_at:%Y-%m-%d %H:%M:%S}  {r.parent_version or '-'}"
-        )
+    _VERSIONS.echo(records, as_json)
+
+
+def _version_dict(r: ModelRecord) -> dict[str, Any]:
+    return {
+        "version": r.version,
+        "status": r.status,
+        "model_dir": r.model_dir,
+        "parent_version": r.parent_version,
+        "created_at": r.created_at.isoformat(),
+        "deployed_at": r.deployed_at.isoformat() if r.deployed_at else None,
+        "metrics": r.metrics,
+        "gate_report": r.gate_report,
+    }
+
+
+def _version_line(r: ModelRecord) -> str:
+    f1 = (r.metrics or {}).get("macro_f1")
+    f1_text = f"{f1:.4f}" if isinstance(f1, int | float) else "-"
+    mark = "*" if r.status == "deployed" else " "
+    return (
+        f"{mark} {r.version:<32} {r.status:<10} {f1_text:>8} "
+        f"{r.created_at:%Y-%m-%d %H:%M:%S}  {r.parent_version or '-'}"
+    )
+
+
+_QUEUE: Listing[QueueItem] = Listing(
+    "the review queue is empty",
+    f"{'margin':>7} {'conf':>6} {'band':<7} {'label':<24} {'ticket':<20} text",
+    _queue_line,
+)
+_VERSIONS: Listing[ModelRecord] = Listing(
+    "no model versions registered yet",
+    f"  {'version':<32} {'status':<10} {'macro_f1':>8} {'created':<20} parent",
+    _version_line,
+    _version_dict,
+)
 
 
 @models_group.command("rollback")
@@ -164,13 +167,7 @@ def models_rollback(version: str) -> None:
 
 
 @click.command("learner")
-@click.option(
-    "--loglevel",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-    help="log level",
-)
+@loglevel_option
 def learner_command(loglevel: str) -> None:
     """Run the learner: record decisions and corrections, retrain, gate and deploy."""
     from learner.service import run

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import click
 
 if TYPE_CHECKING:
-    from store import AuditEntry, Selection, Store
+    from store import AuditEntry, CorrectionRecord, Selection, Store
 
 
 def _store() -> Store:
@@ -71,6 +72,35 @@ def limit_option(default: int, note: str) -> Callable[[F], F]:
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
 
+R = TypeVar("R")
+
+
+def _as_dict(row: Any) -> Any:
+    return row.as_dict()
+
+
+@dataclass(frozen=True)
+class Listing(Generic[R]):
+    """How one listing prints, so that every listing prints the same way: JSON when asked, one
+    sentence for nothing, else an optional header and a line a row."""
+
+    empty: str
+    header: str | None
+    line: Callable[[R], str]
+    as_dict: Callable[[R], Any] = _as_dict
+
+    def echo(self, rows: Sequence[R], as_json: bool) -> None:
+        if as_json:
+            click.echo(json.dumps([self.as_dict(r) for r in rows], indent=2, default=str))
+            return
+        if not rows:
+            click.echo(self.empty)
+            return
+        if self.header is not None:
+            click.echo(self.header)
+        for r in rows:
+            click.echo(self.line(r))
+
 
 def _change_options(fn: Any) -> Any:
     """The selection and the who/why every change takes, in one place."""
@@ -122,19 +152,15 @@ def corrections_list(
             ticket_id=ticket_id,
             limit=limit,
         )
-    if as_json:
-        click.echo(json.dumps([r.as_dict() for r in records], indent=2))
-        return
-    if not records:
-        click.echo("no corrections match")
-        return
-    click.echo(f"{'id':<32} {'status':<11} {'run':>4} {'ticket':<20} {'label':<20} reviewer")
-    for r in records:
-        run_text = str(r.used_in_training_run) if r.used_in_training_run is not None else "-"
-        click.echo(
-            f"{r.correction_id[:32]:<32} {r.status:<11} {run_text:>4} {r.ticket_id[:20]:<20} "
-            f"{r.label[:20]:<20} {r.reviewer}"
-        )
+    _CORRECTIONS.echo(records, as_json)
+
+
+def _correction_line(r: CorrectionRecord) -> str:
+    run_text = str(r.used_in_training_run) if r.used_in_training_run is not None else "-"
+    return (
+        f"{r.correction_id[:32]:<32} {r.status:<11} {run_text:>4} {r.ticket_id[:20]:<20} "
+        f"{r.label[:20]:<20} {r.reviewer}"
+    )
 
 
 @corrections_group.command("quarantine")
@@ -198,15 +224,20 @@ def corrections_audit(limit: int, as_json: bool) -> None:
     """Who quarantined, released or deleted which corrections, when and why; newest first."""
     with _store() as store:
         entries = store.audit_log(limit=limit)
-    if as_json:
-        click.echo(json.dumps([e.as_dict() for e in entries], indent=2, default=str))
-        return
-    if not entries:
-        click.echo("the audit log is empty")
-        return
-    for e in entries:
-        run_text = f" run {e.training_run}" if e.training_run is not None else ""
-        click.echo(
-            f"#{e.id} {e.acted_at:%Y-%m-%d %H:%M:%S} {e.actor} {e.action} "
-            f"{len(e.correction_ids)}{run_text}: {e.reason}"
-        )
+    _AUDIT.echo(entries, as_json)
+
+
+def _audit_line(e: AuditEntry) -> str:
+    run_text = f" run {e.training_run}" if e.training_run is not None else ""
+    return (
+        f"#{e.id} {e.acted_at:%Y-%m-%d %H:%M:%S} {e.actor} {e.action} "
+        f"{len(e.correction_ids)}{run_text}: {e.reason}"
+    )
+
+
+_CORRECTIONS: Listing[CorrectionRecord] = Listing(
+    "no corrections match",
+    f"{'id':<32} {'status':<11} {'run':>4} {'ticket':<20} {'label':<20} reviewer",
+    _correction_line,
+)
+_AUDIT: Listing[AuditEntry] = Listing("the audit log is empty", None, _audit_line)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         json_out_option,
         label_col_option,
         limit_option,
+        loglevel_option,
         seed_option,
         text_col_option,
     )
@@ -67,6 +68,7 @@ _HOMES = {
     "json_out_option": "cli",
     "label_col_option": "cli",
     "limit_option": "cli",
+    "loglevel_option": "cli",
     "seed_option": "cli",
     "text_col_option": "cli",
     "LabelledData": "data",
@@ -141,6 +143,7 @@ __all__ = [
     "limit_option",
     "load",
     "load_pack",
+    "loglevel_option",
     "onnx_record",
     "progress_bar",
     "read_labelled",

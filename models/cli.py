@@ -66,6 +66,14 @@ def limit_option(note: str) -> Callable[[FC], FC]:
     )
 
 
+loglevel_option = click.option(
+    "--loglevel",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="log level",
+)
+
 device_option = click.option(
     "--device",
     type=click.Choice(["auto", "cpu", "cuda"]),

@@ -6,17 +6,11 @@ from pathlib import Path
 
 import click
 
-from models import limit_option
+from models import limit_option, loglevel_option
 
 
 @click.command("worker")
-@click.option(
-    "--loglevel",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-    help="log level",
-)
+@loglevel_option
 def worker(loglevel: str) -> None:
     """Run the classify worker (settings from TRIAGE_* env and var/stack.env)."""
     from stream.settings import WorkerSettings

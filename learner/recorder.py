@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 from pydantic import ValidationError
@@ -35,6 +35,9 @@ from store import CorrectionOutcome, Store, StoreUnavailable, brief_error, datab
 log = logging.getLogger(__name__)
 
 STAGE = "record"
+
+#: the events the recorder parses
+E = TypeVar("E", Decision, Correction)
 
 
 @dataclass(frozen=True)
@@ -110,13 +113,8 @@ class RecordStage:
     async def decisions(self, events: Sequence[Any], send: Send) -> RecordOutcome:
         outcome = RecordOutcome()
         for event in events:
-            message = event.message
-            try:
-                decision = Decision.model_validate_json(message.value or b"")
-            except ValidationError as exc:
-                outcome.dead_letters.append(
-                    self._letter(message, "schema", f"not a Decision: {_first_error(exc)}")
-                )
+            decision = self._parsed(event.message, Decision, "", outcome)
+            if decision is None:
                 continue
             if await self.store_call(self.store.add_decision, decision):
                 outcome.stored += 1
@@ -130,16 +128,10 @@ class RecordStage:
         labels = await self.store_call(self.labels)
         for event in events:
             message = event.message
-            try:
-                correction = Correction.model_validate_json(message.value or b"")
-            except ValidationError as exc:
-                outcome.dead_letters.append(
-                    self._letter(
-                        message,
-                        "schema",
-                        f"not a Correction: {_first_error(exc)}; publish one with `triage correct`",
-                    )
-                )
+            correction = self._parsed(
+                message, Correction, "; publish one with `triage correct`", outcome
+            )
+            if correction is None:
                 continue
             result: CorrectionOutcome = await self.store_call(
                 self.store.add_correction, correction, labels
@@ -154,6 +146,16 @@ class RecordStage:
                 )
         await self._send_letters(outcome, send)
         return outcome
+
+    def _parsed(self, message: Any, schema: type[E], hint: str, outcome: RecordOutcome) -> E | None:
+        """The event as ``schema``, or None with its dead letter added to ``outcome``: one bad
+        event is set aside, never holding up the rest of the batch."""
+        try:
+            return schema.model_validate_json(message.value or b"")
+        except ValidationError as exc:
+            reason = f"not a {schema.__name__}: {_first_error(exc)}{hint}"
+            outcome.dead_letters.append(self._letter(message, "schema", reason))
+            return None
 
     def _letter(self, message: Any, kind: str, reason: str) -> DeadLetter:
         return dead_letter(message, stage=STAGE, kind=kind, reason=reason)

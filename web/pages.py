@@ -30,6 +30,14 @@ async def _who(request: Request) -> Principal | None:
     return await principal(request, services.directory, services.sessions)
 
 
+async def _signed_in_page(request: Request, name: str) -> Response:
+    """A page only for the signed in; anyone else is sent to sign in first."""
+    who = await _who(request)
+    if who is None:
+        return RedirectResponse("/login", 303)
+    return _page(request, name, who)
+
+
 def _locked_out(request: Request, wait_s: int) -> Response:
     """429 saying when to retry: the page in words, ``Retry-After`` for clients."""
     at = (datetime.now(UTC) + timedelta(seconds=wait_s)).strftime("%H:%M UTC")
@@ -94,15 +102,9 @@ async def logout(
 
 @router.get("/queue")
 async def queue_page(request: Request) -> Response:
-    who = await _who(request)
-    if who is None:
-        return RedirectResponse("/login", 303)
-    return _page(request, "queue.html", who)
+    return await _signed_in_page(request, "queue.html")
 
 
 @router.get("/dashboard")
 async def dashboard_page(request: Request) -> Response:
-    who = await _who(request)
-    if who is None:
-        return RedirectResponse("/login", 303)
-    return _page(request, "dashboard.html", who)
+    return await _signed_in_page(request, "dashboard.html")

@@ -277,9 +277,8 @@ def ship(
     if result.shipped:
         folder = model_dir / onnx.ONNX_DIR / STUDENT_DIR
         shutil.rmtree(folder, ignore_errors=True)
-        engine_record = onnx.export_validated(
-            result.student, folder, val_texts, None, int8=int8, threads=threads
-        )
+        options = onnx.ExportOptions(int8=int8, threads=threads)
+        engine_record = onnx.export_validated(result.student, folder, val_texts, None, options)
         novelty = (
             result.student.novelty.save(folder / "novelty")
             if result.student.novelty is not None

@@ -18,6 +18,7 @@ import logging
 import shutil
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -241,15 +242,24 @@ def agreement(
     return out
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """How an export is made and checked; the teacher's and the student's exports share them."""
+
+    int8: bool = True
+    threads: int | None = None
+    min_agreement: float = MIN_AGREEMENT
+
+
+DEFAULT_OPTIONS = ExportOptions()
+
+
 def export_validated(
     classifier: TransformerClassifier,
     folder: Path,
     texts: Sequence[str],
     labels: Sequence[str] | None = None,
-    *,
-    int8: bool = True,
-    threads: int | None = None,
-    min_agreement: float = MIN_AGREEMENT,
+    options: ExportOptions = DEFAULT_OPTIONS,
 ) -> dict[str, Any]:
     """Export ``classifier`` into ``folder``, quantise, and check it against torch on ``texts``.
 
@@ -266,15 +276,15 @@ def export_validated(
         fp32 = export(classifier, staging)
         ids = classifier.encode(list(texts))
         reference, _ = classifier.forward_ids(ids)
-        candidates = [(quantize(fp32, staging / INT8_FILE), "int8-dynamic")] if int8 else []
+        candidates = [(quantize(fp32, staging / INT8_FILE), "int8-dynamic")] if options.int8 else []
         candidates.append((fp32, "fp32"))
         tried: list[dict[str, Any]] = []
         for served, precision in candidates:
-            engine = OnnxEngine(served, threads=threads, pad_id=_pad_id(classifier))
+            engine = OnnxEngine(served, threads=options.threads, pad_id=_pad_id(classifier))
             candidate, _ = run_bucketed(ids, engine, INFERENCE_BATCH)
             check = agreement(reference, candidate, labels, classifier.labels)
             tried.append({"precision": precision, "file": served.name, **check})
-            if check["label_agreement"] >= min_agreement:
+            if check["label_agreement"] >= options.min_agreement:
                 break
         shutil.rmtree(folder, ignore_errors=True)
         staging.replace(folder)
@@ -285,8 +295,8 @@ def export_validated(
         "file": served.name,
         "precision": precision,
         "opset": OPSET,
-        "min_agreement": min_agreement,
-        "validated": check["label_agreement"] >= min_agreement,
+        "min_agreement": options.min_agreement,
+        "validated": check["label_agreement"] >= options.min_agreement,
         "validation": check,
         "tried": tried,
         "export_seconds": round(time.perf_counter() - started, 1),
@@ -297,10 +307,7 @@ def build(
     model_dir: Path,
     texts: Sequence[str],
     labels: Sequence[str] | None = None,
-    *,
-    int8: bool = True,
-    threads: int | None = None,
-    min_agreement: float = MIN_AGREEMENT,
+    options: ExportOptions = DEFAULT_OPTIONS,
 ) -> dict[str, Any]:
     """Export ``model_dir``'s transformer to ONNX, quantise, validate on ``texts`` and record it.
 
@@ -318,15 +325,7 @@ def build(
             "ONNX export (TF-IDF is already fast)"
         )
     torch_model = TransformerClassifier.load(model_dir, manifest, "cpu")
-    record = export_validated(
-        torch_model,
-        model_dir / ONNX_DIR,
-        texts,
-        labels,
-        int8=int8,
-        threads=threads,
-        min_agreement=min_agreement,
-    )
+    record = export_validated(torch_model, model_dir / ONNX_DIR, texts, labels, options)
     record["file"] = f"{ONNX_DIR}/{record['file']}"
     record["source"] = "teacher"
     manifest = read_manifest(model_dir)  # re-read: never write back a stale copy

@@ -13,8 +13,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from models import redact_text
 from schemas import Correction, Decision
@@ -73,34 +75,45 @@ def decision_text(decision: Decision) -> str:
     return f"{decision.subject}\n{decision.body}" if decision.subject else decision.body
 
 
+def _insert_new(
+    session: Session,
+    db: Database,
+    entity: type[DecisionRow] | type[CorrectionRow],
+    key: str,
+    **values: Any,
+) -> bool:
+    """Insert the row unless one with the same ``key`` is stored, so that a re-delivered event
+    is harmless; True when the row is new."""
+    stmt = (
+        insert(db.engine, entity)
+        .values(**values, stored_at=utcnow())
+        .on_conflict_do_nothing(index_elements=[key])
+        .returning(entity.id)
+    )
+    return session.execute(stmt).first() is not None
+
+
 def add_decision(db: Database, decision: Decision) -> bool:
     """Store one decision; False if this ticket's decision is already stored.
 
     A ticket is decided once; a second, different decision for it (another model version)
     keeps the first, which is what was published and reviewed, and is logged loudly.
     """
-    top_k = [score.model_dump() for score in decision.top_k]
-    stmt = (
-        insert(db.engine, DecisionRow)
-        .values(
-            ticket_id=decision.ticket_id,
-            text=redact_text(decision_text(decision)) or "",
-            label=decision.label,
-            confidence=decision.confidence,
-            margin=top_two_margin([s.probability for s in decision.top_k], decision.confidence),
-            band=decision.band,
-            top_k=top_k,
-            novel=decision.novel,
-            model_version=decision.model_version,
-            decided_at=decision.decided_at,
-            received_at=decision.received_at,
-            stored_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["ticket_id"])
-        .returning(DecisionRow.id)
-    )
+    values = {
+        "ticket_id": decision.ticket_id,
+        "text": redact_text(decision_text(decision)) or "",
+        "label": decision.label,
+        "confidence": decision.confidence,
+        "margin": top_two_margin([s.probability for s in decision.top_k], decision.confidence),
+        "band": decision.band,
+        "top_k": [score.model_dump() for score in decision.top_k],
+        "novel": decision.novel,
+        "model_version": decision.model_version,
+        "decided_at": decision.decided_at,
+        "received_at": decision.received_at,
+    }
     with db.session() as session:
-        if session.execute(stmt).first() is not None:
+        if _insert_new(session, db, DecisionRow, "ticket_id", **values):
             return True
         existing = session.execute(
             select(DecisionRow.model_version, DecisionRow.label).where(
@@ -141,24 +154,21 @@ def add_correction(
             return CorrectionOutcome.unknown_label
         if correction.action == "confirm" and correction.label != decided.label:
             return CorrectionOutcome.contradicts_decision
-        stmt = (
-            insert(db.engine, CorrectionRow)
-            .values(
-                correction_id=correction.correction_id,
-                ticket_id=correction.ticket_id,
-                label=correction.label,
-                reviewer=correction.reviewer,
-                action=correction.action,
-                note=redact_text(correction.note),  # a note can carry a card number too
-                decided_label=decided.label,
-                decided_band=decided.band,
-                corrected_at=correction.corrected_at,
-                stored_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["correction_id"])
-            .returning(CorrectionRow.id)
+        inserted = _insert_new(
+            session,
+            db,
+            CorrectionRow,
+            "correction_id",
+            correction_id=correction.correction_id,
+            ticket_id=correction.ticket_id,
+            label=correction.label,
+            reviewer=correction.reviewer,
+            action=correction.action,
+            note=redact_text(correction.note),  # a note can carry a card number too
+            decided_label=decided.label,
+            decided_band=decided.band,
+            corrected_at=correction.corrected_at,
         )
-        inserted = session.execute(stmt).first() is not None
     return CorrectionOutcome.stored if inserted else CorrectionOutcome.duplicate
 
 

@@ -64,6 +64,7 @@ def logging_config(service: str, fmt: LogFormat, level: str = "info") -> dict[st
     """A ``dictConfig`` for ``fmt`` (None for text: the framework's own console format)."""
     if fmt == "text":
         return None
+    logging.captureWarnings(True)
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -78,6 +79,8 @@ def logging_config(service: str, fmt: LogFormat, level: str = "info") -> dict[st
             }
         },
         "root": {"level": level.upper(), "handlers": ["default"]},
+        # warnings.warn() output becomes a record too, instead of a raw line on stderr
+        "loggers": {"py.warnings": {"level": "WARNING"}},
     }
 
 

@@ -72,7 +72,7 @@ def starter_model(model_dir: Path) -> Path:
         return model_dir
     click.echo(f"training a starter model into {model_dir} (once; a few minutes on a CPU) ...")
     argv = [
-        sys.executable, "-m", "ops.cli", "train", str(TRAIN),
+        sys.executable, "-P", "-m", "ops.cli", "train", str(TRAIN),
         "--text-col", "text", "--label-col", "team", "--out", str(model_dir),
         "--epochs", "2", "--max-length", "64",
     ]  # fmt: skip

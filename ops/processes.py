@@ -41,10 +41,13 @@ def start_triage(
     cwd: Path | None = None,
     append: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """``triage ARGS`` with stdout and stderr in ``log`` (the child keeps its own handle)."""
+    """``triage ARGS`` with stdout and stderr in ``log`` (the child keeps its own handle).
+
+    ``-P``: the child's cwd is not put on ``sys.path``, so a work directory holding a folder
+    named like a package (the simulation's ``models/`` registry) cannot shadow the package."""
     with log.open("ab" if append else "wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "ops.cli", *args],
+            [sys.executable, "-P", "-m", "ops.cli", *args],
             env=env,
             cwd=cwd,
             stdout=out,

@@ -46,6 +46,7 @@ def web_group(ctx: click.Context, host: str | None, port: int | None) -> None:
         return
     import uvicorn
 
+    from bus import logging_config
     from store import Store
     from web.app import build_services, create_app
     from web.exceptions import ConfigError
@@ -59,6 +60,9 @@ def web_group(ctx: click.Context, host: str | None, port: int | None) -> None:
     store = Store.open(settings.database_url)
     bound_host = host or settings.host
     app = create_app(build_services(settings, store), settings, bound_host=bound_host)
+    from uvicorn.config import LOGGING_CONFIG
+
+    log_config = logging_config("web", settings.log_format) or LOGGING_CONFIG  # text: uvicorn's
     try:
         uvicorn.run(
             app,
@@ -67,6 +71,7 @@ def web_group(ctx: click.Context, host: str | None, port: int | None) -> None:
             proxy_headers=False,
             server_header=False,
             log_level="info",
+            log_config=log_config,
         )
     finally:
         store.close()

@@ -120,7 +120,7 @@ def test_worker_produce_correct_and_web_reads_over_tls(
         TRIAGE_DATA_DIR=str(tmp_path / "faust"),
     )
     worker = WorkerProcess(
-        argv=[sys.executable, "-m", "ops.cli", "worker"],
+        argv=[sys.executable, "-P", "-m", "ops.cli", "worker"],
         env=env,
         cwd=tmp_path,
         log=tmp_path / "w.log",
@@ -135,7 +135,7 @@ def test_worker_produce_correct_and_web_reads_over_tls(
             )
         )
         produced = subprocess.run(
-            [sys.executable, "-m", "ops.cli", "produce", str(export)],
+            [sys.executable, "-P", "-m", "ops.cli", "produce", str(export)],
             env=env,
             cwd=tmp_path,
             capture_output=True,
@@ -149,7 +149,7 @@ def test_worker_produce_correct_and_web_reads_over_tls(
         )
 
         corrected = subprocess.run(
-            [sys.executable, "-m", "ops.cli", "correct", "S-1", "cards", "--reviewer", "ana"],
+            [sys.executable, "-P", "-m", "ops.cli", "correct", "S-1", "cards", "--reviewer", "ana"],
             env=env,
             cwd=tmp_path,
             capture_output=True,

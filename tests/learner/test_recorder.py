@@ -40,7 +40,11 @@ def test_redelivered_correction_stored_once_bad_ones_dead_lettered(
     )
     log = (tmp_path / "learner.log").open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ops.cli", "learner"], env=env, cwd=tmp_path, stdout=log, stderr=log
+        [sys.executable, "-P", "-m", "ops.cli", "learner"],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=log,
     )
     store = Store.open(url)
     try:

@@ -136,6 +136,7 @@ def test_the_device_setting_reaches_training_and_the_deployed_models_load(
 
     monkeypatch.setattr("learner.trigger.fit_candidate", recording_fit)
     monkeypatch.setattr(models.artifact, "load", recording_load)
+    monkeypatch.setattr(models, "load", recording_load)  # the face the trigger imports from
     loop = learner(store, tmp_path, retrain_after=20, device=LearnerSettings(device="cpu").device)
     loop.pack = EvalPack(min_macro_f1=0.999)  # rejected: nothing is announced
 

@@ -25,7 +25,7 @@ def triage(
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "ops.cli", *args],
+        [sys.executable, "-P", "-m", "ops.cli", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -163,6 +163,7 @@ class Deployment:
         return proc
 
     def log(self, name: str) -> str:
+        """The end of a service's output (the first line may be cut)."""
         return (self.root / f"{name}.log").read_text("utf-8", "replace")[-6000:]
 
     def stop(self) -> None:
@@ -389,5 +390,10 @@ def test_compose_services_do_the_whole_job(deployment: Deployment, stack_info: S
             )
         )
         assert sample(text, "triage_worker_decision_latency_seconds_count") > 0
+    for name in ("worker-1", "worker-2", "learner", "web"):  # compose sets TRIAGE_LOG_FORMAT=json
+        lines = [line for line in dep.log(name).splitlines()[1:] if line.strip()]
+        assert lines, name
+        for line in lines:
+            assert json.loads(line)["service"] in ("worker", "learner", "web"), (name, line)
     assert sum(counted) == TICKETS, counted
     assert min(counted) > 0, counted

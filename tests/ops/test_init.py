@@ -35,7 +35,17 @@ def init_env(stack: StackInfo, root: Path, database_url: str) -> dict[str, str]:
 
 
 def start_init(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "ops.cli", "init", "--gold", str(SAMPLE), "--label-col", "team"]
+    argv = [
+        sys.executable,
+        "-P",
+        "-m",
+        "ops.cli",
+        "init",
+        "--gold",
+        str(SAMPLE),
+        "--label-col",
+        "team",
+    ]
     return subprocess.Popen(
         argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -50,7 +60,7 @@ def test_two_inits_at_once_then_a_third_set_up_one_deployment(
     assert [first.returncode, second.returncode] == [0, 0], outputs
 
     again = subprocess.run(
-        [sys.executable, "-m", "ops.cli", "init"],  # no --gold: the gold set exists
+        [sys.executable, "-P", "-m", "ops.cli", "init"],  # no --gold: the gold set exists
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert again.returncode == 0, again.stdout + again.stderr
@@ -73,7 +83,7 @@ def test_two_inits_at_once_then_a_third_set_up_one_deployment(
 def test_init_without_a_gold_set_says_what_to_pass(stack_info: StackInfo, tmp_path: Path) -> None:
     env = init_env(stack_info, tmp_path, f"sqlite:///{tmp_path / 'store.db'}")
     result = subprocess.run(
-        [sys.executable, "-m", "ops.cli", "init"],
+        [sys.executable, "-P", "-m", "ops.cli", "init"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode != 0

@@ -82,7 +82,7 @@ def runtime_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def triage(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ops.cli", *args],
+        [sys.executable, "-P", "-m", "ops.cli", *args],
         env=env,
         cwd=cwd,
         capture_output=True,

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 def triage(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ops.cli", *args],
+        [sys.executable, "-P", "-m", "ops.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -85,7 +85,7 @@ def learner(
     log = tmp_path / "learner.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ops.cli", "learner"],
+            [sys.executable, "-P", "-m", "ops.cli", "learner"],
             env=env,
             cwd=tmp_path,
             stdout=out,

@@ -86,7 +86,7 @@ class Service:
         self.log_path = cwd / f"{name}.log"
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ops.cli", *argv],
+            [sys.executable, "-P", "-m", "ops.cli", *argv],
             env=env,
             cwd=cwd,
             stdout=self._log,

@@ -15,7 +15,7 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
     return subprocess.run(
-        [sys.executable, "-m", "ops.cli", *args],
+        [sys.executable, "-P", "-m", "ops.cli", *args],
         env={**clean, **env},
         cwd=tmp_path,
         capture_output=True,

@@ -28,9 +28,9 @@ from bus.exceptions import (
 )
 from bus.inspect import KINDS, DeadLetterTail, PartitionLag, consumer_lag, reason_kind
 from bus.lock import LockNotAcquired, RedisLock
-from bus.logs import LogFormat, configure_logging, logging_config
+from bus.logs import LogFormat, logging_config
 from bus.pointer import ModelPointer, read_pointer, write_pointer
-from bus.probes import Check, install_probes, readiness
+from bus.probes import Check, install_probes, readiness, redis_ping
 from bus.producer import AckedProducer, ProducerConfig, Send, publish_all, publish_once
 from bus.security import KafkaSecurity, redis_options
 from bus.settings import STACK_ENV, ConnectionSettings, FaustServiceSettings
@@ -63,7 +63,6 @@ __all__ = [
     "TopicGuard",
     "TopicMissing",
     "async_redis_client",
-    "configure_logging",
     "consumer_lag",
     "dead_letter",
     "faust_app",
@@ -81,6 +80,7 @@ __all__ = [
     "reason_kind",
     "redis_client",
     "redis_options",
+    "redis_ping",
     "topic_guard",
     "write_pointer",
 ]

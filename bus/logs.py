@@ -49,7 +49,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
-            "message": mask_credentials(record.getMessage()),
+            "message": record.getMessage(),  # masked by MaskCredentials on the handler
         }
         for name in CONTEXT_FIELDS:
             value = record.__dict__.get(name)
@@ -60,38 +60,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def logging_config(service: str, fmt: LogFormat, level: str = "info") -> dict[str, Any] | None:
-    """A ``dictConfig`` for ``fmt`` (None for text: the framework's own console format)."""
-    if fmt == "text":
-        return None
-    logging.captureWarnings(True)
+def logging_config(service: str, fmt: LogFormat, level: str = "info") -> dict[str, Any]:
+    """The ``dictConfig`` every service runs under (faust's worker, uvicorn): one handler on
+    stderr, credentials masked by its filter, in ``fmt``."""
+    logging.captureWarnings(True)  # warnings.warn() output becomes a record, not a raw line
+    formatters: dict[str, Any] = {
+        "text": {"format": "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"},
+        "json": {"()": JsonFormatter, "service": service},
+    }
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"mask": {"()": MaskCredentials}},
-        "formatters": {"json": {"()": JsonFormatter, "service": service}},
+        "formatters": {fmt: formatters[fmt]},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
-                "formatter": "json",
+                "formatter": fmt,
                 "filters": ["mask"],
                 "stream": "ext://sys.stderr",
             }
         },
         "root": {"level": level.upper(), "handlers": ["default"]},
-        # warnings.warn() output becomes a record too, instead of a raw line on stderr
         "loggers": {"py.warnings": {"level": "WARNING"}},
     }
-
-
-def configure_logging(service: str, fmt: LogFormat, level: str = "info") -> None:
-    """For services that are not faust workers (the web, one-shot commands)."""
-    import logging.config
-
-    config = logging_config(service, fmt, level)
-    if config is None:
-        logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(message)s")
-        for handler in logging.root.handlers:
-            handler.addFilter(MaskCredentials())
-    else:
-        logging.config.dictConfig(config)

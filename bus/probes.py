@@ -41,6 +41,16 @@ async def readiness(checks: Mapping[str, Check]) -> tuple[bool, dict[str, str]]:
     return all(s.startswith("ok") for s in statuses), report
 
 
+def redis_ping(client: Any) -> Check:
+    """The readiness check of a service's async redis client."""
+
+    async def check() -> str:
+        await client.ping()
+        return "ping"
+
+    return check
+
+
 def install_probes(
     app: Any,
     *,

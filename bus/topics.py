@@ -63,11 +63,7 @@ class TopicGuard:
             if self._checked_at and time.monotonic() - self._checked_at < 0.2:
                 return []  # another caller checked while this one waited for the lock
             admin = await self._client()
-            try:
-                existing = set(await admin.list_topics())
-            except KafkaError:
-                await self.close()  # a broker that went away: reconnect on the next check
-                raise
+            existing = await self._existing(admin)
             missing = [name for name in self.names if name not in existing]
             if missing and not self.create:
                 raise TopicMissing(
@@ -117,14 +113,16 @@ class TopicGuard:
                 "TRIAGE_TOPIC_REPLICATION against the cluster size and the ACLs"
             ) from exc
 
+    async def _existing(self, admin: AIOKafkaAdminClient) -> set[str]:
+        try:
+            return set(await admin.list_topics())
+        except KafkaError:
+            await self.close()  # a broker that went away: reconnect on the next check
+            raise
+
     async def reachable(self) -> str:
         """For readiness probes: the broker answers a metadata request (raises if not)."""
-        admin = await self._client()
-        try:
-            topics = await admin.list_topics()
-        except KafkaError:
-            await self.close()
-            raise
+        topics = await self._existing(await self._client())
         return f"{self.bootstrap}, {len(topics)} topics"
 
     async def recover(self) -> None:

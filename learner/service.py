@@ -26,6 +26,7 @@ from bus import (
     faust_worker,
     install_probes,
     producer_config,
+    redis_ping,
     topic_guard,
 )
 from learner.deploy import Announcer, adopt, run_exclusively
@@ -119,10 +120,6 @@ def install_learner_probes(
     async def database_ready() -> str:
         return f"{await off_loop(store.unused_corrections_count)} unused corrections"
 
-    async def redis_ready() -> str:
-        await client.ping()
-        return "ping"
-
     async def model_ready() -> str:
         record = await off_loop(store.deployed_model)
         if record is None:
@@ -136,7 +133,7 @@ def install_learner_probes(
         app,
         checks={
             "database": database_ready,
-            "redis": redis_ready,
+            "redis": redis_ping(client),
             "broker": guard.reachable,
             "model": model_ready,
         },

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bus import topic_guard
 from learner import Announcer, GoldSet, LearnerSettings, adopt, fit_candidate
-from models import LabelledData, TrainConfig, read_labelled, split
+from models import LabelledData, read_labelled, split
 from ops.exceptions import OpsError
 from schemas import Topics
 from store import ModelRecord, Store
@@ -44,7 +44,6 @@ class InitOptions:
     test_fraction: float = 0.2
     model: Path | None = None
     seed: int = 13
-    config: TrainConfig | None = None
 
 
 def initialise(settings: LearnerSettings, options: InitOptions) -> list[str]:
@@ -66,8 +65,7 @@ def initialise(settings: LearnerSettings, options: InitOptions) -> list[str]:
 
 
 def create_topics(settings: LearnerSettings, topics: Topics) -> str:
-    names = [topics.incoming, *topics.bands, topics.dead_letter, topics.corrections]
-    names.append(topics.deployed)
+    names = topics.all
     guard = topic_guard(settings, names)
 
     async def ensure() -> list[str]:
@@ -132,7 +130,6 @@ def first_model(
         backend=settings.backend,
         test=gold.test,
         pack=load_pack(settings.eval_pack),
-        config=options.config,
         device=settings.device,
     )
     record = adopt(store, announcer, candidate.model_dir)

@@ -61,3 +61,8 @@ class Topics:
     @property
     def bands(self) -> tuple[str, str, str]:
         return (self.routed, self.shadow, self.manual)
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """Every topic the system reads or writes (what `triage init` creates)."""
+        return (self.incoming, *self.bands, self.dead_letter, self.corrections, self.deployed)

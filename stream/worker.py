@@ -27,6 +27,7 @@ from bus import (
     producer_config,
     raw_topic,
     redis_client,
+    redis_ping,
     topic_guard,
 )
 from models import Classifier, ModelMissing, ThresholdOverrides
@@ -125,10 +126,6 @@ def install_worker_probes(
 ) -> None:
     """``/readyz``: redis, the broker and the served model answer; ``/metrics``: this worker."""
 
-    async def redis_ready() -> str:
-        await client.ping()
-        return "ping"
-
     async def model_ready() -> str:
         return holder.current.version
 
@@ -137,7 +134,7 @@ def install_worker_probes(
 
     install_probes(
         app,
-        checks={"redis": redis_ready, "broker": guard.reachable, "model": model_ready},
+        checks={"redis": redis_ping(client), "broker": guard.reachable, "model": model_ready},
         registry=metrics.registry,
         before_scrape=before_scrape,
     )

@@ -32,6 +32,7 @@ from bus import (
     producer_config,
     readiness,
     redis_options,
+    redis_ping,
 )
 from schemas import Topics
 from store import DeployedLabels, Store, parse_window
@@ -132,18 +133,14 @@ class Services:
         async def database() -> str:
             return f"{await asyncio.to_thread(self.store.count_corrections)} corrections"
 
-        async def redis_ping() -> str:
-            assert self.redis is not None, "services not started"
-            await self.redis.ping()
-            return "ping"
-
         async def model() -> str:
             record = await asyncio.to_thread(self.store.deployed_model)
             if record is None:
                 raise WebError("no model is deployed: run `triage init`")
             return record.version
 
-        checks = {"database": database, "redis": redis_ping, "model": model}
+        assert self.redis is not None, "services not started"
+        checks = {"database": database, "redis": redis_ping(self.redis), "model": model}
         return await readiness({**checks, "broker": self.broker_probe.reachable})
 
     async def worker_counters(self) -> dict[str, int]:

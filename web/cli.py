@@ -60,9 +60,7 @@ def web_group(ctx: click.Context, host: str | None, port: int | None) -> None:
     store = Store.open(settings.database_url)
     bound_host = host or settings.host
     app = create_app(build_services(settings, store), settings, bound_host=bound_host)
-    from uvicorn.config import LOGGING_CONFIG
-
-    log_config = logging_config("web", settings.log_format) or LOGGING_CONFIG  # text: uvicorn's
+    log_config = logging_config("web", settings.log_format)
     try:
         uvicorn.run(
             app,

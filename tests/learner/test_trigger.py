@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-import models.artifact
+import models
 from learner.deploy import Announcer
 from learner.gates import Margins
-from learner.retrain import GoldSet, fit_candidate
+from learner.retrain import Candidate, GoldSet, fit_candidate
 from learner.settings import LearnerSettings
 from learner.trigger import RetrainTrigger
 from models.data import LabelledData
@@ -33,6 +33,16 @@ def setup_gold(tmp_path: Path, sample_dir: Path) -> tuple[GoldSet, list[str], li
     )
     gold.write(tmp_path / "gold")
     return gold, texts[600:], labels[600:]
+
+
+def deploy_first_model(store: Store, tmp_path: Path, gold: GoldSet) -> Candidate:
+    """A TF-IDF model trained on the gold set, registered and deployed: what a run gates against."""
+    first = fit_candidate(
+        gold.train, tmp_path / "models", backend="tfidf", test=gold.test, pack=EvalPack()
+    )
+    registry.register_candidate(store, first.version, str(first.model_dir))
+    registry.mark_deployed(store, first.version)
+    return first
 
 
 def learner(
@@ -59,11 +69,7 @@ def test_random_label_corrections_are_rejected_and_old_model_stays(
     store: Store, tmp_path: Path, sample_dir: Path
 ) -> None:
     gold, texts, _true = setup_gold(tmp_path, sample_dir)
-    first = fit_candidate(
-        gold.train, tmp_path / "models", backend="tfidf", test=gold.test, pack=EvalPack()
-    )
-    registry.register_candidate(store, first.version, str(first.model_dir))
-    registry.mark_deployed(store, first.version)
+    first = deploy_first_model(store, tmp_path, gold)
     labels = first.model.labels
     rng = random.Random(7)
     loop = learner(store, tmp_path)
@@ -112,11 +118,7 @@ def test_the_device_setting_reaches_training_and_the_deployed_models_load(
 ) -> None:
     """TRIAGE_DEVICE used to stop at the settings: the trigger trained and loaded on "cpu"."""
     gold, texts, _true = setup_gold(tmp_path, sample_dir)
-    first = fit_candidate(
-        gold.train, tmp_path / "models", backend="tfidf", test=gold.test, pack=EvalPack()
-    )
-    registry.register_candidate(store, first.version, str(first.model_dir))
-    registry.mark_deployed(store, first.version)
+    first = deploy_first_model(store, tmp_path, gold)
     labels = first.model.labels
     for i in range(20):
         store.add_decision(decision(f"t{i}", labels[0], body=texts[i]))
@@ -124,7 +126,7 @@ def test_the_device_setting_reaches_training_and_the_deployed_models_load(
         assert outcome is CorrectionOutcome.stored
     fit_devices: list[Any] = []
     load_devices: list[Any] = []
-    real_fit, real_load = fit_candidate, models.artifact.load
+    real_fit, real_load = fit_candidate, models.load
 
     def recording_fit(*args: Any, **kwargs: Any) -> Any:
         fit_devices.append(kwargs.get("device"))
@@ -135,7 +137,6 @@ def test_the_device_setting_reaches_training_and_the_deployed_models_load(
         return real_load(path, device, runtime)
 
     monkeypatch.setattr("learner.trigger.fit_candidate", recording_fit)
-    monkeypatch.setattr(models.artifact, "load", recording_load)
     monkeypatch.setattr(models, "load", recording_load)  # the face the trigger imports from
     loop = learner(store, tmp_path, retrain_after=20, device=LearnerSettings(device="cpu").device)
     loop.pack = EvalPack(min_macro_f1=0.999)  # rejected: nothing is announced

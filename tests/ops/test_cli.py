@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,13 +10,7 @@ from pathlib import Path
 
 import pytest
 
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
+from tests.fixtures.stack import free_port
 
 
 def triage(
@@ -44,7 +37,7 @@ def test_no_broker_is_one_line_naming_the_address_and_setting(
     command: list[str], tmp_path: Path
 ) -> None:
     (tmp_path / "export.csv").write_text("ticket_id,body\nT-1,my card was declined\n", "utf-8")
-    address = f"127.0.0.1:{closed_port()}"
+    address = f"127.0.0.1:{free_port()}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
     env["TRIAGE_KAFKA_BOOTSTRAP"] = address
 

@@ -37,7 +37,8 @@ from ops.stack import StackInfo
 from schemas.events import Correction, Decision
 from store import Store
 from tests.fixtures.database import DEFAULT_POSTGRES_URL
-from tests.stream.test_probes import free_port, sample
+from tests.fixtures.stack import free_port
+from tests.stream.test_probes import sample
 from web.auth import hash_password
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -13,14 +12,8 @@ from pathlib import Path
 import pytest
 
 from bus import readiness
-from tests.fixtures.stack import StreamEnv, ticket_bytes
+from tests.fixtures.stack import StreamEnv, free_port, ticket_bytes
 from tests.stream.test_worker import by_ticket, sample_texts
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str) -> tuple[int, str]:

@@ -12,7 +12,6 @@ import csv
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from schemas.events import Correction, Decision
 from store import Store, queue
 from store.tables import CorrectionRow
-from tests.fixtures.stack import StreamEnv, ticket_bytes
+from tests.fixtures.stack import StreamEnv, free_port, ticket_bytes
 from tests.web.conftest import PASSWORD, SECRET_KEY
 from tests.web.events import HOSTILE_BODY
 from web.auth import hash_password
@@ -46,12 +45,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TICKETS = 24
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout_s: float = 90.0) -> None:

@@ -46,12 +46,19 @@ class BatchOutcome:
     republished: int = 0
     duplicates: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    bands: Counter[str] = field(default_factory=Counter)
     #: (band, label) of every decision published, fresh or re-published
     labels: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: seconds from the ticket's broker timestamp to its (fresh) decision
     latencies: list[float] = field(default_factory=list)
     size: int = 0
+
+    @property
+    def bands(self) -> Counter[str]:
+        """Decisions published per band (from ``labels``, which holds band and label)."""
+        counts: Counter[str] = Counter()
+        for (band, _label), n in self.labels.items():
+            counts[band] += n
+        return counts
 
 
 def received_at(message: Any) -> datetime | None:
@@ -183,7 +190,6 @@ class ClassifyStage:
             acks.append(await send(self.topics.band(decision.band), tid.encode(), payload))
             counts[f"band:{decision.band}"] += 1
             counts[f"label:{decision.label}"] += 1
-            outcome.bands[decision.band] += 1
             outcome.labels[decision.band, decision.label] += 1
         await asyncio.gather(*acks)  # raises if any record was not acknowledged
         await publish_letters(outcome.dead_letters, self.topics.dead_letter, send)

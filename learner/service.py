@@ -74,7 +74,12 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
         gold_dir=settings.gold_dir,
         registry_dir=settings.registry_dir,
         pack=load_pack(settings.eval_pack),
-        margins=Margins(settings.macro_f1_margin, settings.class_f1_margin),
+        margins=Margins(
+            settings.macro_f1_margin,
+            settings.class_f1_margin,
+            confidence=settings.gate_confidence,
+            resamples=settings.gate_resamples,
+        ),
         retrain_after=settings.retrain_after,
         holdout_share=settings.correction_holdout,
         min_holdout_rows=settings.min_holdout_rows,

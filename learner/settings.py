@@ -7,28 +7,38 @@ arguments, so inner code never reads the environment.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from bus import FaustServiceSettings
 
 
+#: a share of F1, from 0 to 1: what the no-regression margins are measured in
+F1Margin = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
 class LearnerSettings(FaustServiceSettings):
     retrain_after: int = Field(
         100, ge=1, description="unused corrections that trigger training a candidate"
     )
-    macro_f1_margin: float = Field(
+    macro_f1_margin: F1Margin = Field(
         0.01,
-        ge=0.0,
-        le=1.0,
-        description="how much lower a candidate's macro-F1 may be than the deployed model's",
+        description="a candidate is rejected when its macro-F1 (and accuracy) is surely lower "
+        "than the deployed model's by more than this: the paired interval lies below -margin",
     )
-    class_f1_margin: float = Field(
-        0.05,
-        ge=0.0,
-        le=1.0,
-        description="how much lower any one class's F1 may be than the deployed model's",
+    class_f1_margin: F1Margin = Field(
+        0.05, description="the same rule for each class with enough rows (gate_min_class_support)"
+    )
+    gate_confidence: float = Field(
+        0.95,
+        gt=0.5,
+        lt=1.0,
+        description="confidence of the paired bootstrap interval of candidate - deployed; per "
+        "class it is widened for the number of classes judged (Bonferroni)",
+    )
+    gate_resamples: int = Field(
+        2000, ge=100, description="bootstrap resamples behind each no-regression interval"
     )
     correction_holdout: float = Field(
         0.2,

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from models.health import HealthConfig
     from models.onnx import build as build_onnx
     from models.onnx import onnx_record
+    from models.paired import paired_bootstrap
     from models.pipeline import TrainRequest, run
     from models.progress import progress_bar
     from models.redact import redact_text
@@ -90,6 +91,7 @@ _HOMES = {
     "load_pack": "gates",
     "HealthConfig": "health",
     "onnx_record": "onnx",
+    "paired_bootstrap": "paired",
     "build_onnx": "onnx:build",
     "TrainRequest": "pipeline",
     "run": "pipeline",
@@ -145,6 +147,7 @@ __all__ = [
     "load_pack",
     "loglevel_option",
     "onnx_record",
+    "paired_bootstrap",
     "progress_bar",
     "read_labelled",
     "read_manifest",

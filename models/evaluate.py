@@ -40,6 +40,9 @@ class Evaluation:
     rows: int
     novel_share: float
     unknown_labels: list[str] = field(default_factory=list)
+    #: the predicted label of each row, in the input's order: what a paired comparison of two
+    #: models on the same rows needs (kept out of ``to_dict``: it grows with the rows)
+    predicted: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,6 +165,7 @@ def evaluate(
         rows=len(texts),
         novel_share=float(np.mean(scores.novel)),
         unknown_labels=sorted(set(labels) - set(model_labels)),
+        predicted=predicted,
     )
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from models.exceptions import DataError, GateFailed
-from models.gates import DEFAULT_PACK, EvalPack, check, compare, load_pack
+from models.gates import DEFAULT_PACK, EvalPack, RegressionGate, check, compare, load_pack
+from models.paired import paired_bootstrap
 
 
 def metrics(support: int = 100, /, **f1: float) -> dict[str, Any]:
@@ -36,7 +37,7 @@ def test_a_good_model_passes_every_gate() -> None:
 def test_a_starved_class_fails_and_the_message_names_it() -> None:
     report = check(metrics(billing=0.95, cards=0.93, cancellation=0.42), EvalPack())
     assert not report.passed
-    assert report.failures() == ["min_per_class_f1 0.42 < 0.50 failed on class cancellation"]
+    assert report.failures() == ["min_per_class_f1 0.4200 < 0.5000 failed on class cancellation"]
     gate = report.to_dict()["min_per_class_f1"]
     assert gate == {"value": 0.42, "threshold": 0.5, "passed": False, "class": "cancellation"}
     with pytest.raises(GateFailed, match="failed on class cancellation") as info:
@@ -47,7 +48,7 @@ def test_a_starved_class_fails_and_the_message_names_it() -> None:
 def test_per_class_floors_from_the_pack() -> None:
     pack = EvalPack.model_validate({"per_class": {"fraud": {"min_recall": 0.9}}})
     report = check(metrics(fraud=0.85, cards=0.95), pack)
-    assert report.failures() == ["min_recall[fraud] 0.85 < 0.90 failed on class fraud"]
+    assert report.failures() == ["min_recall[fraud] 0.8500 < 0.9000 failed on class fraud"]
 
 
 def test_classes_absent_from_the_evaluation_data_are_not_judged() -> None:
@@ -56,24 +57,42 @@ def test_classes_absent_from_the_evaluation_data_are_not_judged() -> None:
     assert check(m, EvalPack()).passed
 
 
-def test_compare_catches_a_regression_against_the_deployed_model() -> None:
-    deployed = metrics(billing=0.90, cards=0.90, cancellation=0.80)
-    better = metrics(billing=0.92, cards=0.91, cancellation=0.81)
-    assert compare(better, deployed, margin=0.01).passed
-    starving = metrics(billing=0.99, cards=0.99, cancellation=0.70)
-    report = compare(starving, deployed, margin=0.01, per_class_margin=0.05)
-    assert report.failures() == [
-        "no_regression_per_class_f1 0.70 < 0.75 failed on class cancellation"
-    ]
+def test_compare_fails_only_when_the_whole_interval_is_below_the_margin() -> None:
+    truth = ["billing"] * 200 + ["cards"] * 200
+    deployed = ["billing"] * 180 + ["cards"] * 20 + ["cards"] * 200  # 20 billing rows wrong
+    one_more_wrong = ["billing"] * 179 + ["cards"] * 21 + ["cards"] * 200
+    sixty_more_wrong = ["billing"] * 120 + ["cards"] * 80 + ["cards"] * 200
+    noise = compare(
+        paired_bootstrap(truth, one_more_wrong, deployed),
+        margin=0.01,
+        class_margin=0.05,
+        confidence=0.95,
+    )
+    worse = compare(
+        paired_bootstrap(truth, sixty_more_wrong, deployed),
+        margin=0.01,
+        class_margin=0.05,
+        confidence=0.95,
+    )
+
+    assert noise.passed
+    assert not worse.passed
+    gate = worse.gates["no_regression_accuracy"]
+    assert isinstance(gate, RegressionGate)
+    assert gate.difference.estimate == pytest.approx(-60 / 400)
+    assert gate.difference.high < -0.01
+    assert worse.to_dict()["no_regression_accuracy"]["rows"] == 400
 
 
-def test_per_class_allowance_is_at_least_one_tickets_worth() -> None:
-    """On 8 rows one ticket moves F1 by 1/8: a 0.10 drop there is noise, on 100 rows it is not."""
-    deployed, candidate = metrics(8, fx=0.90, cards=0.90), metrics(8, fx=0.80, cards=0.90)
-    assert compare(candidate, deployed, margin=0.2, per_class_margin=0.05).passed
-    deployed, candidate = metrics(100, fx=0.90, cards=0.90), metrics(100, fx=0.80, cards=0.90)
-    report = compare(candidate, deployed, margin=0.2, per_class_margin=0.05)
-    assert report.failures() == ["no_regression_per_class_f1 0.80 < 0.85 failed on class fx"]
+def test_per_class_intervals_widen_with_the_number_of_classes() -> None:
+    """Bonferroni: each of k classes is tested at 1 - (1 - confidence) / k."""
+    truth = ["a"] * 50 + ["b"] * 50
+    sample = paired_bootstrap(truth, truth, ["b"] * 5 + truth[5:])
+    report = compare(sample, margin=0.01, class_margin=0.05, confidence=0.9, classes=["a", "b"])
+    gate = report.gates["no_regression_f1[a]"]
+    assert isinstance(gate, RegressionGate)
+    assert gate.difference.confidence == pytest.approx(0.95)
+    assert gate.label == "a"
 
 
 def test_pack_with_a_typo_or_missing_file_is_refused(tmp_path: Path) -> None:

@@ -132,11 +132,18 @@ def _version_dict(r: ModelRecord) -> dict[str, Any]:
 def _version_line(r: ModelRecord) -> str:
     f1 = (r.metrics or {}).get("macro_f1")
     f1_text = f"{f1:.4f}" if isinstance(f1, int | float) else "-"
+    from store import gate_rows
+
     mark = "*" if r.status == "deployed" else " "
-    return (
+    lines = [
         f"{mark} {r.version:<32} {r.status:<10} {f1_text:>8} "
         f"{r.created_at:%Y-%m-%d %H:%M:%S}  {r.parent_version or '-'}"
-    )
+    ]
+    for gate in gate_rows(r.gate_report):  # the verdict and the paired figures behind it
+        why = f" ({gate.detail})" if gate.detail else ""
+        lines.append(f"    {gate.name}: {'pass' if gate.passed else 'FAIL'}{why}")
+        lines += [f"      {figure}" for figure in gate.figures]
+    return "\n".join(lines)
 
 
 _QUEUE: Listing[QueueItem] = Listing(

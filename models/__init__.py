@@ -37,7 +37,14 @@ if TYPE_CHECKING:
         ModelMissing,
         SevereImbalance,
     )
-    from models.gates import EvalPack, GateReport, check, compare, load_pack
+    from models.gates import (
+        EvalPack,
+        GateReport,
+        check,
+        compare,
+        load_pack,
+        regression_figures,
+    )
     from models.health import HealthConfig
     from models.onnx import build as build_onnx
     from models.onnx import onnx_record
@@ -89,6 +96,7 @@ _HOMES = {
     "check": "gates",
     "compare": "gates",
     "load_pack": "gates",
+    "regression_figures": "gates",
     "HealthConfig": "health",
     "onnx_record": "onnx",
     "paired_bootstrap": "paired",
@@ -152,6 +160,7 @@ __all__ = [
     "read_labelled",
     "read_manifest",
     "redact_text",
+    "regression_figures",
     "resolve_thresholds",
     "run",
     "seed_option",

@@ -70,7 +70,7 @@ class Gate:
         out: dict[str, Any] = {
             "value": round(self.value, 4),
             "threshold": self.threshold,
-            "passed": self.passed,
+            "passed": bool(self.passed),  # numpy's bool when a metric is numpy's float
         }
         if self.label is not None:
             out["class"] = self.label
@@ -94,12 +94,7 @@ class RegressionGate:
         return self.difference.first
 
     def figures(self) -> str:
-        d = self.difference
-        return (
-            f"candidate {d.first:.4f} vs deployed {d.second:.4f} on {d.rows} rows, "
-            f"difference {d.estimate:+.4f}, {d.confidence:.1%} interval "
-            f"[{d.low:+.4f}, {d.high:+.4f}]"
-        )
+        return regression_figures(self.to_dict())
 
     def failure(self, name: str) -> str:
         return (
@@ -123,6 +118,17 @@ class RegressionGate:
         if self.label is not None:
             out["class"] = self.label
         return out
+
+
+def regression_figures(stored: Mapping[str, Any]) -> str:
+    """What a reviewer needs of one no-regression gate, from its stored form
+    (:meth:`RegressionGate.to_dict`): the gate report, the dashboard and the CLI say it alike."""
+    low, high = stored["interval"]
+    return (
+        f"candidate {stored['candidate']:.4f} vs deployed {stored['deployed']:.4f} on "
+        f"{stored['rows']} rows, difference {stored['difference']:+.4f}, "
+        f"{stored['confidence']:.1%} interval [{low:+.4f}, {high:+.4f}]"
+    )
 
 
 @dataclass

@@ -28,6 +28,7 @@ from store.runs import RunRecord
 from store.series import LatencyHistogram, Throughput
 from store.store import Store
 from store.tables import ACTIONS, BANDS, RUN_OUTCOMES
+from store.verdicts import GateRow, gate_rows
 
 __all__ = [
     "ACTIONS",
@@ -41,6 +42,7 @@ __all__ = [
     "CorrectionsError",
     "CorrectionsNotFound",
     "DeployedLabels",
+    "GateRow",
     "LatencyHistogram",
     "ModelRecord",
     "Precision",
@@ -57,6 +59,7 @@ __all__ = [
     "TrainingCorrection",
     "brief_error",
     "database_unavailable",
+    "gate_rows",
     "parse_window",
     "render_band_report",
 ]

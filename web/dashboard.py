@@ -11,7 +11,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from store import Store
+from store import Store, gate_rows
 
 
 def models(store: Store) -> dict[str, Any]:
@@ -40,21 +40,8 @@ def models(store: Store) -> dict[str, Any]:
 
 
 def gate_summary(report: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """One row per evaluation set of a gate report (``learner.gates.Verdict.to_dict``): passed,
-    and why not (its failures, or why the set was skipped); a crashed run shows its error."""
-    if not report:
-        return []
-    if "error" in report:
-        return [{"name": "run", "passed": False, "detail": str(report["error"])}]
-    rows = []
-    for name, verdict in (report.get("sets") or {}).items():
-        if not isinstance(verdict, dict):
-            continue
-        detail = "; ".join(str(f) for f in verdict.get("failures") or [])
-        if verdict.get("skipped"):
-            detail = f"skipped: {verdict['skipped']}"
-        rows.append({"name": str(name), "passed": bool(verdict.get("passed")), "detail": detail})
-    return rows
+    """One row per evaluation set of a gate report (see :func:`store.gate_rows`)."""
+    return [asdict(row) for row in gate_rows(report)]
 
 
 def snapshot(store: Store, now: datetime | None = None) -> dict[str, Any]:

@@ -13,11 +13,14 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from learner.cli import correct_command, models_group, queue_command, report_group
+from learner.gates import GOLD_TEST, Margins, judge
+from models.gates import EvalPack
 from schemas.events import Correction
 from store import CorrectionOutcome, Store, registry
 from store.tables import CorrectionRow
 from tests.fixtures.stack import StreamEnv
 from tests.learner.events import LABELS, correction, decision
+from tests.learner.test_gates import metrics as gate_metrics
 
 
 @pytest.fixture
@@ -76,6 +79,31 @@ def test_models_list_marks_the_deployed_version(filled_store: Store) -> None:
     assert any("v2" in line and "rejected" in line for line in lines)
     as_json = json.loads(CliRunner().invoke(models_group, ["list", "--json"]).output)
     assert [r["version"] for r in as_json] == ["v2", "v1"]
+
+
+def test_models_list_shows_each_gate_with_its_paired_figures(filled_store: Store) -> None:
+    """Issue 17: the history says why a candidate was rejected, with the interval behind it."""
+    deployed = {GOLD_TEST: gate_metrics(400, x=20)}
+    verdict = judge(
+        {GOLD_TEST: gate_metrics(400, x=80)},
+        deployed,
+        pack=EvalPack(),
+        margins=Margins(),
+        min_holdout_rows=20,
+    )
+    registry.register_candidate(filled_store, "v3", "/m/v3", metrics={"macro_f1": 0.88})
+    registry.mark_rejected(filled_store, "v3", gate_report=verdict.to_dict())
+
+    result = CliRunner().invoke(models_group, ["list"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1].startswith("  v3")
+    assert lines[2].startswith("    gold_test: FAIL (no_regression_macro_f1 failed: candidate 0.")
+    assert lines[3].startswith(
+        "      no_regression_macro_f1: candidate 0.8990 vs deployed 0.9750 on 800 rows, "
+        "difference -0.0760, 95.0% interval [-0.0"
+    )
 
 
 @pytest.mark.integration

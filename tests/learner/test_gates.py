@@ -37,7 +37,12 @@ def scored(truth: list[str], predicted: list[str]) -> dict[str, Any]:
         "macro_f1": float(f1.mean()),
         "accuracy": sum(t == p for t, p in zip(truth, predicted, strict=True)) / len(truth),
         "per_class": {
-            c: {"precision": precision[i], "recall": recall[i], "f1": f1[i], "support": support[i]}
+            c: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
             for i, c in enumerate(classes)
         },
         "labels": truth,

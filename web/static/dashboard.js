@@ -49,7 +49,15 @@ function draw(d) {
     cell(tr, r.started_at.slice(0, 19).replace("T", " "));
     cell(tr, r.candidate_version || "");
     cell(tr, r.outcome || "running", `outcome-${r.outcome || "running"}`);
-    cell(tr, r.gates.map((g) => `${g.name}: ${g.passed ? "pass" : "FAIL"}${g.detail ? " (" + g.detail + ")" : ""}`).join("; "));
+    const gates = cell(tr, r.gates.map((g) => `${g.name}: ${g.passed ? "pass" : "FAIL"}${g.detail ? " (" + g.detail + ")" : ""}`).join("; "));
+    for (const g of r.gates) {
+      for (const line of g.figures || []) {
+        const small = document.createElement("div");
+        small.className = "muted";
+        small.textContent = `${g.name} ${line}`;
+        gates.appendChild(small);
+      }
+    }
     runs.appendChild(tr);
   }
   if (!d.models.runs.length) {

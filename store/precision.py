@@ -9,12 +9,12 @@ an override is wrong unless it names the decided label again.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Subquery, and_, case, func, select
 
 from store.engine import Database
 from store.exceptions import ReportError
@@ -101,11 +101,9 @@ def summarize(
     )
 
 
-def band_precision(
-    db: Database, *, since: datetime | None = None, target: float = 0.95
-) -> BandReport:
-    """Precision of decisions made since ``since`` (all time if None) that people reviewed."""
-    latest = select(
+def _latest_reviews() -> Subquery:
+    """Each reviewed ticket's latest correction (``nth_latest == 1``): the reviewers' last word."""
+    return select(
         CorrectionRow.ticket_id,
         CorrectionRow.label,
         CorrectionRow.decided_label,
@@ -116,6 +114,13 @@ def band_precision(
         )
         .label("nth_latest"),
     ).subquery()
+
+
+def band_precision(
+    db: Database, *, since: datetime | None = None, target: float = 0.95
+) -> BandReport:
+    """Precision of decisions made since ``since`` (all time if None) that people reviewed."""
+    latest = _latest_reviews()
     correct = case((latest.c.label == latest.c.decided_label, 1), else_=0)
     stmt = (
         select(
@@ -136,6 +141,74 @@ def band_precision(
             for r in session.execute(stmt)
         ]
     return summarize(rows, since=since, target=target)
+
+
+@dataclass(frozen=True)
+class PrecisionCurve:
+    """Routed precision if the route threshold were each of ``thresholds``: of the reviewed,
+    non-novel decisions of a model at or above the threshold, how many people agreed with.
+
+    ``per_class[label][i]`` counts the decisions naming ``label`` at ``thresholds[i]``;
+    ``overall[i]`` every label's. A label nobody reviewed is absent.
+    """
+
+    thresholds: tuple[float, ...]
+    per_class: dict[str, tuple[Precision, ...]]
+    overall: tuple[Precision, ...]
+
+    def at(self, threshold: float, label: str | None = None) -> Precision | None:
+        """The counts at one of ``thresholds`` (None: not one of them, or ``label`` unseen)."""
+        if threshold not in self.thresholds:
+            return None
+        row = self.overall if label is None else self.per_class.get(label)
+        return None if row is None else row[self.thresholds.index(threshold)]
+
+
+def precision_curve(
+    db: Database, thresholds: Sequence[float], *, model_version: str | None = None
+) -> PrecisionCurve:
+    """:class:`PrecisionCurve` of ``model_version``'s decisions (every version's if None), one
+    query: a sum per threshold over the reviewed decisions, grouped by label. A novel decision
+    is left out: it goes to a person whatever its confidence, so no threshold routes it."""
+    chosen = tuple(sorted({float(t) for t in thresholds}))
+    if not chosen or not all(0.0 <= t <= 1.0 for t in chosen):
+        raise ReportError(
+            f"thresholds {list(thresholds)[:5]} are not usable: give at least one, each "
+            "between 0 and 1"
+        )
+    latest = _latest_reviews()
+    right = latest.c.label == latest.c.decided_label
+    sums = []
+    for i, threshold in enumerate(chosen):
+        above = DecisionRow.confidence >= threshold
+        sums.append(func.sum(case((above, 1), else_=0)).label(f"n{i}"))
+        sums.append(func.sum(case((and_(above, right), 1), else_=0)).label(f"k{i}"))
+    stmt = (
+        select(DecisionRow.label, *sums)
+        .join(latest, latest.c.ticket_id == DecisionRow.ticket_id)
+        .where(latest.c.nth_latest == 1, DecisionRow.novel.is_(False))
+        .group_by(DecisionRow.label)
+    )
+    if model_version is not None:
+        stmt = stmt.where(DecisionRow.model_version == model_version)
+    per_class: dict[str, tuple[Precision, ...]] = {}
+    with db.session() as session:
+        for row in session.execute(stmt):
+            counts = row._mapping
+            per_class[row.label] = tuple(
+                Precision(int(counts[f"n{i}"] or 0), int(counts[f"k{i}"] or 0))
+                for i in range(len(chosen))
+            )
+    overall = tuple(
+        Precision(
+            sum(row[i].reviewed for row in per_class.values()),
+            sum(row[i].correct for row in per_class.values()),
+        )
+        for i in range(len(chosen))
+    )
+    return PrecisionCurve(
+        thresholds=chosen, per_class=dict(sorted(per_class.items())), overall=overall
+    )
 
 
 def render_band_report(report: BandReport) -> str:

@@ -58,6 +58,7 @@ class Store(Database):
     # the review queue, reports, and the dashboard's and /metrics' series
     review_queue = queue.query
     band_precision = precision.band_precision
+    precision_curve = precision.precision_curve
     latency_histogram = series.latency_histogram
     decision_counts = series.decision_counts
     correction_counts = series.correction_counts

@@ -281,7 +281,7 @@ def create_app(
     services: Services, settings: WebSettings, *, bound_host: str | None = None
 ) -> FastAPI:
     """``bound_host`` (default ``settings.host``) decides whether cookies default to Secure."""
-    from web import api, corrections, pages
+    from web import api, corrections, pages, try_page
 
     secret_key = settings.secret_key
     problem = secret_key_problem(secret_key.get_secret_value())
@@ -334,4 +334,5 @@ def create_app(
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(corrections.router)
+    try_page.mount(app, services.store, settings.model_dir)
     return app

@@ -32,8 +32,8 @@ from models import LabelledData, read_labelled
 from ops.simulate_loop import (
     STEP_TIMEOUT_S,
     LoopDriver,
-    Processes,
     Reviewer,
+    Services,
     start_services,
     stop_services,
 )
@@ -104,25 +104,26 @@ def simulate(
     announcer = Announcer(info.kafka_bootstrap, info.redis_url, topics)
     _adopt_starter(store, announcer, starter, split.test, lenient)
     progress(f"starter model {starter.version} trained on {len(split.seed)} seed rows")
-    procs: Processes = []
+    services: Services | None = None
     try:
-        procs = start_services(env, work, run)
+        services = start_services(env, work, run)
         driver = LoopDriver(
             store=store,
             producer=ProducerConfig(info.kafka_bootstrap, KafkaSecurity()),
             topics=topics,
-            procs=procs,
+            services=services,
             reviewer=Reviewer(split.labels, config.error_rate, rng),
             retrain_after=config.retrain_after,
             step_timeout_s=config.step_timeout_s,
             max_rounds=config.max_rounds,
             progress=progress,
         )
-        driver.feed(split.stream, run, config.chunk)
+        driver.feed(split.stream, config.chunk)
         result = SimulationResult(rows=rows_from_store(store, starter.version))
         result.notes.append(DEPLOYMENT_NOTE)
     finally:
-        stop_services(procs)
+        if services is not None:
+            stop_services(services)
         store.close()
         if started:
             stack.stop()

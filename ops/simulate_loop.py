@@ -5,13 +5,22 @@ shadow/manual decisions; its corrections go in exactly ``retrain_after`` at a ti
 driver waits for the learner's training run before sending more, so each run sees a known
 number of corrections. Every wait watches the subprocesses: one that exits ends the simulation
 with its status instead of a timeout.
+
+The same seed gives the same table: nothing the loop decides depends on timing or on the order
+in which the broker's partitions deliver. Ticket ids are the stream positions (a correction's
+id, and so whether it is held out to gate, follows from the ticket and its label, not from the
+run); the reviewer answers in stream order, not in the order the learner stored the decisions;
+and a chunk is published only once the worker serves the deployed model (its ``/readyz``), so
+no ticket is classified by the model a deployment just replaced.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +29,7 @@ from bus import ProducerConfig, publish_all
 from models import LabelledData
 from ops.exceptions import SimulationError
 from ops.processes import start_triage, stop_process
+from ops.stack import free_port
 from schemas import Correction, Ticket, Topics
 from store import Store
 
@@ -29,22 +39,46 @@ STEP_TIMEOUT_S = 600.0
 Processes = list[subprocess.Popen[bytes]]
 
 
-def start_services(env: dict[str, str], work: Path, run: str) -> Processes:
-    """`triage worker` and `triage learner`, each in its own consumer group, logs in ``work``."""
-    return [
+@dataclass(frozen=True)
+class Services:
+    """The run's `triage worker` and `triage learner`, and the worker's probe address."""
+
+    procs: Processes
+    worker_probe: str
+
+    def served_model(self) -> str | None:
+        """The version the worker serves now (its ``/readyz`` model check); None while the
+        worker is starting or not ready."""
+        url = f"{self.worker_probe}/readyz"  # http://127.0.0.1:<port>, our own worker
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                checks = json.load(response).get("checks", {})
+        except (OSError, ValueError):
+            return None
+        status = str(checks.get("model", ""))
+        return status.removeprefix("ok: ") if status.startswith("ok: ") else None
+
+
+def start_services(env: dict[str, str], work: Path, run: str) -> Services:
+    """`triage worker` and `triage learner`, each in its own consumer group, logs in ``work``;
+    the worker answers ``/readyz`` on a free local port."""
+    port = free_port()
+    own = {"worker": {"TRIAGE_PROBE_PORT": str(port)}, "learner": {}}
+    procs = [
         start_triage(
             [name],
-            {**env, "TRIAGE_GROUP_ID": f"{name}-{run}"},
+            {**env, "TRIAGE_GROUP_ID": f"{name}-{run}", **settings},
             work / f"{name}.log",
             cwd=work,
             append=True,
         )
-        for name in ("worker", "learner")
+        for name, settings in own.items()
     ]
+    return Services(procs, worker_probe=f"http://127.0.0.1:{port}")
 
 
-def stop_services(procs: Processes) -> None:
-    for proc in procs:
+def stop_services(services: Services) -> None:
+    for proc in services.procs:
         stop_process(proc)
 
 
@@ -79,10 +113,16 @@ class Reviewer:
     answered: set[str] = field(default_factory=set)
 
     def review(self, store: Store) -> list[Correction]:
+        """The corrections of every decision not yet answered, in stream order: the store's
+        order is the order the broker's partitions happened to deliver in."""
+        position = {ticket_id: i for i, ticket_id in enumerate(self.truth)}
+        unanswered = [
+            (ticket_id, decided)
+            for ticket_id, decided in store.reviewable_decisions()
+            if ticket_id in position and ticket_id not in self.answered
+        ]
         out = []
-        for ticket_id, decided in store.reviewable_decisions():
-            if ticket_id in self.answered or ticket_id not in self.truth:
-                continue
+        for ticket_id, decided in sorted(unanswered, key=lambda row: position[row[0]]):
             self.answered.add(ticket_id)
             label = self.truth[ticket_id]
             if self.error_rate and self.rng.random() < self.error_rate:
@@ -106,7 +146,7 @@ class LoopDriver:
     store: Store
     producer: ProducerConfig
     topics: Topics
-    procs: Processes
+    services: Services
     reviewer: Reviewer
     retrain_after: int
     step_timeout_s: float
@@ -119,13 +159,14 @@ class LoopDriver:
     def finished(self) -> bool:
         return self.max_rounds is not None and self.rounds >= self.max_rounds
 
-    def feed(self, stream: LabelledData, run: str, chunk: int) -> None:
+    def feed(self, stream: LabelledData, chunk: int) -> None:
         for start in range(0, len(stream), chunk):
-            self._publish_tickets(stream, run, range(start, min(start + chunk, len(stream))))
+            self._wait_for_deployed_model()
+            self._publish_tickets(stream, range(start, min(start + chunk, len(stream))))
             wait_for(
                 "decisions",
                 lambda: self.store.count_decisions() >= len(self.reviewer.truth),
-                self.procs,
+                self.services.procs,
                 self.step_timeout_s,
             )
             self.pending += self.reviewer.review(self.store)
@@ -138,8 +179,23 @@ class LoopDriver:
             if self.finished():
                 break
 
-    def _publish_tickets(self, stream: LabelledData, run: str, rows: range) -> None:
-        tickets = [Ticket(ticket_id=f"sim-{run}-{i}", body=stream.texts[i]) for i in rows]
+    def _wait_for_deployed_model(self) -> None:
+        """Until the worker serves the deployed model: it polls the pointer, so right after a
+        deployment it may still classify with the model that was replaced."""
+        deployed = self.store.deployed_model()
+        if deployed is None:
+            return
+        wait_for(
+            f"the worker to serve {deployed.version}",
+            lambda: self.services.served_model() == deployed.version,
+            self.services.procs,
+            self.step_timeout_s,
+        )
+
+    def _publish_tickets(self, stream: LabelledData, rows: range) -> None:
+        # the position, not the run: a correction's id (and so whether it is held out) is
+        # derived from the ticket id; topics, redis keys and the store are the run's own
+        tickets = [Ticket(ticket_id=f"sim-{i}", body=stream.texts[i]) for i in rows]
         for ticket, i in zip(tickets, rows, strict=True):
             self.reviewer.truth[ticket.ticket_id] = stream.labels[i]
         publish_all(
@@ -160,12 +216,12 @@ class LoopDriver:
         wait_for(
             "corrections",
             lambda: self.store.count_corrections() >= stored_before + len(batch),
-            self.procs,
+            self.services.procs,
         )
         wait_for(
             "a training run",
             lambda: self.store.finished_runs() > runs_before,
-            self.procs,
+            self.services.procs,
             self.step_timeout_s,
         )
         self.rounds += 1

@@ -56,9 +56,11 @@ bench: venv
 soak: venv
 	$(BIN)/python bench/soak.py
 
-# docs/review-queue.png and docs/ops-dashboard.png, taken by the browser test on sample data.
+# docs/review-queue.png, docs/ops-dashboard.png and docs/try-page.png, taken by the browser tests
+# on sample data.
 screenshots: venv browser
-	TRIAGE_WEB_SCREENSHOTS=docs $(BIN)/python -m pytest tests/web/test_browser.py -q
+	TRIAGE_WEB_SCREENSHOTS=docs $(BIN)/python -m pytest tests/web/test_browser.py \
+		tests/web/test_try_browser.py -q
 
 clean:
 	-$(BIN)/triage stack down

@@ -68,7 +68,12 @@ class LearnerSettings(FaustServiceSettings):
         20, ge=1, description="held-out corrections needed before they gate a candidate"
     )
     gate_min_class_support: int = Field(
-        5, ge=1, description="a class with fewer rows in an evaluation set is not gated per class"
+        15,
+        ge=1,
+        description="a class with fewer rows in an evaluation set is reported, not gated per "
+        "class; in the 10-round banking77 simulation the per-class interval on 5-14 held-out "
+        "rows was 0.39-0.68 wide (median), from 15 rows 0.15-0.43: below that it can flag "
+        "only a collapse",
     )
     trigger_poll_s: float = Field(5.0, gt=0, description="how often unused corrections are counted")
     store_retry_s: float = Field(

@@ -132,15 +132,12 @@ class DeadLetter(BaseModel):
         raw: bytes | None,
         *,
         key: bytes | None,
-        topic: str,
-        partition: int,
-        offset: int,
-        stage: str,
-        reason: str,
-        kind: DeadLetterKind = "other",
         max_payload_bytes: int | None = None,
+        **where: Any,
     ) -> DeadLetter:
-        """UTF-8 text as is, anything else base64; beyond ``max_payload_bytes`` only a prefix."""
+        """The letter of the message ``raw`` with ``key``: UTF-8 text as is, anything else
+        base64; beyond ``max_payload_bytes`` only a prefix. ``where`` is the rest of the letter
+        (topic, partition, offset, stage, reason, kind), validated as the fields above."""
         data = raw or b""
         kept = data if max_payload_bytes is None else data[:max_payload_bytes]
         try:
@@ -154,12 +151,7 @@ class DeadLetter(BaseModel):
             payload_sha256=hashlib.sha256(data).hexdigest(),
             truncated=len(kept) < len(data),
             key=key[:1024].decode("utf-8", "replace") if key is not None else None,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            stage=stage,
-            kind=kind,
-            reason=reason,
+            **where,
         )
 
     def original_bytes(self) -> bytes:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from store.engine import Database
 from store.exceptions import CorrectionsError, CorrectionsNotFound
+from store.rows import record_of
 from store.runs import CHUNK
 from store.tables import CORRECTION_STATUSES, CorrectionAuditRow, CorrectionRow
 
@@ -97,30 +98,11 @@ class AuditEntry:
 
 
 def _record(row: CorrectionRow) -> CorrectionRecord:
-    return CorrectionRecord(
-        correction_id=row.correction_id,
-        ticket_id=row.ticket_id,
-        label=row.label,
-        action=row.action,
-        reviewer=row.reviewer,
-        status=row.status,
-        decided_label=row.decided_label,
-        corrected_at=row.corrected_at,
-        used_in_training_run=row.used_in_training_run,
-    )
+    return record_of(CorrectionRecord, row)
 
 
 def _entry(row: CorrectionAuditRow) -> AuditEntry:
-    return AuditEntry(
-        id=row.id,
-        acted_at=row.acted_at,
-        actor=row.actor,
-        action=row.action,
-        reason=row.reason,
-        correction_ids=list(row.correction_ids),
-        training_run=row.training_run,
-        details=row.details,
-    )
+    return record_of(AuditEntry, row, correction_ids=list(row.correction_ids))
 
 
 def list_corrections(

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from store.engine import Database
 from store.exceptions import RegistryError
+from store.rows import record_of
 from store.tables import ModelVersionRow
 
 
@@ -39,16 +40,7 @@ class ModelRecord:
 
 
 def _record(row: ModelVersionRow) -> ModelRecord:
-    return ModelRecord(
-        version=row.version,
-        model_dir=row.model_dir,
-        status=row.status,
-        metrics=row.metrics,
-        gate_report=row.gate_report,
-        parent_version=row.parent_version,
-        created_at=row.created_at,
-        deployed_at=row.deployed_at,
-    )
+    return record_of(ModelRecord, row)
 
 
 def _get(session: Session, version: str) -> ModelVersionRow:

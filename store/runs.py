@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 
 from store.engine import Database, utcnow
 from store.exceptions import StoreError
+from store.rows import record_of
 from store.tables import CorrectionRow, TrainingRunRow
 
 #: What an interrupted run's report says; ``failed`` is its outcome (the closed vocabulary of
@@ -43,16 +44,7 @@ class RunRecord:
 
 
 def _record(row: TrainingRunRow) -> RunRecord:
-    return RunRecord(
-        id=row.id,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        corrections_used=row.corrections_used,
-        gold_rows=row.gold_rows,
-        candidate_version=row.candidate_version,
-        outcome=row.outcome,
-        report=row.report,
-    )
+    return record_of(RunRecord, row)
 
 
 def start_run(db: Database, *, gold_rows: int, corrections_used: int) -> int:

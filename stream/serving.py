@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Executor
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -120,6 +121,7 @@ def decide(
     return decisions
 
 
+@dataclass(eq=False)
 class ModelWatcher:
     """Follows the redis pointer: loads a newly deployed model off the loop, then swaps it in.
 
@@ -129,23 +131,16 @@ class ModelWatcher:
     has, because a bad deploy must not stop classification.
     """
 
-    def __init__(
-        self,
-        holder: ModelHolder,
-        client: aioredis.Redis,
-        *,
-        namespace: str,
-        device: str,
-        executor: Executor,
-        runtime: str = "auto",
-    ) -> None:
-        self.holder = holder
-        self.client = client
-        self.namespace = namespace
-        self.device = device
-        self.runtime = runtime
-        self.executor = executor
-        self._failed: str | None = None
+    holder: ModelHolder
+    client: aioredis.Redis
+    _: KW_ONLY
+    namespace: str
+    device: str
+    #: loads a model off the event loop
+    executor: Executor
+    runtime: str = "auto"
+    #: the version that failed to load last: not retried until the pointer names another
+    _failed: str | None = field(default=None, init=False, repr=False)
 
     async def refresh(self) -> bool:
         """Swap if the pointer names another model; True when a swap happened."""

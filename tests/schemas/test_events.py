@@ -1,5 +1,6 @@
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -41,6 +42,17 @@ def test_dead_letter_keeps_non_utf8_bytes_as_base64() -> None:
     )
     assert dl.payload_encoding == "base64"
     assert dl.original_bytes() == raw
+
+
+def test_dead_letter_refuses_a_missing_or_unknown_field() -> None:
+    where: dict[str, Any] = {"topic": "tickets.in", "partition": 0, "offset": 7, "reason": "r"}
+    with pytest.raises(ValidationError, match="stage"):
+        DeadLetter.from_raw(b"x", key=None, **where)
+    with pytest.raises(ValidationError, match="stgae"):
+        DeadLetter.from_raw(b"x", key=None, stgae="parse", **where)
+    letter = DeadLetter.from_raw(b"x" * 10, key=b"k", stage="parse", max_payload_bytes=4, **where)
+    assert (letter.payload, letter.truncated, letter.payload_bytes) == ("xxxx", True, 10)
+    assert (letter.key, letter.offset, letter.kind) == ("k", 7, "other")
 
 
 def test_decision_confidence_bounded() -> None:

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 from models.artifact import load
 from models.bands import ThresholdOverrides
 from models.base import Scores
 from ops.stack import StackInfo
 from schemas.events import Ticket
-from stream.serving import ModelHolder, ModelPointer, decide, load_serving_model, read_pointer
+from stream.serving import (
+    ModelHolder,
+    ModelPointer,
+    ModelWatcher,
+    decide,
+    load_serving_model,
+    read_pointer,
+)
 
 
 class FixedModel:
@@ -91,3 +102,37 @@ def test_pointer_in_redis_wins_over_the_default(
     missing = tmp_path / "no-such-model"
     served = load_serving_model(client, namespace, missing, "cpu")  # pointer set: default unused
     assert served.version == model.version  # same weights, loaded from the pointer's directory
+
+
+@pytest.mark.integration
+def test_watcher_skips_a_model_that_fails_to_load_until_the_pointer_moves(
+    stack_info: StackInfo, tfidf_model_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    holder = ModelHolder(FixedModel([[1, 0, 0]], [False]))  # type: ignore[arg-type]
+    namespace = f"{tmp_path.name}."
+    pointers = redis.Redis.from_url(stack_info.redis_url)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+
+    def point_at(version: str, model_dir: Path) -> None:
+        pointers.set(ModelPointer.key(namespace), ModelPointer(version, model_dir).to_json())
+
+    async def refreshes() -> list[bool]:
+        client = aioredis.Redis.from_url(stack_info.redis_url)
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            watcher = ModelWatcher(
+                holder, client, namespace=namespace, device="cpu", executor=executor
+            )
+            point_at("v-broken", broken)
+            swapped = [await watcher.refresh(), await watcher.refresh()]
+            point_at("v-good", tfidf_model_dir)
+            swapped.append(await watcher.refresh())
+        await client.aclose()
+        return swapped
+
+    with caplog.at_level(logging.ERROR, logger="stream.serving"):
+        assert asyncio.run(refreshes()) == [False, False, True]
+    failures = [r for r in caplog.records if "failed to load" in r.getMessage()]
+    assert len(failures) == 1, "a model that failed to load is tried once per pointer change"
+    assert "v-broken" in failures[0].getMessage()
+    assert holder.current.version == load(tfidf_model_dir).version

@@ -31,7 +31,6 @@ from bus import (
 )
 from learner.deploy import Announcer, adopt, run_exclusively
 from learner.exceptions import LearnerError
-from learner.gates import Margins
 from learner.metrics import LearnerMetrics
 from learner.recorder import RecordStage, StoreRetry, install_recorder
 from learner.settings import LearnerSettings
@@ -74,12 +73,7 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
         gold_dir=settings.gold_dir,
         registry_dir=settings.registry_dir,
         pack=load_pack(settings.eval_pack),
-        margins=Margins(
-            settings.macro_f1_margin,
-            settings.class_f1_margin,
-            confidence=settings.gate_confidence,
-            resamples=settings.gate_resamples,
-        ),
+        margins=settings.margins(),
         retrain_after=settings.retrain_after,
         holdout_share=settings.correction_holdout,
         min_holdout_rows=settings.min_holdout_rows,

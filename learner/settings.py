@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from bus import FaustServiceSettings
-
+from learner.gates import Margins
 
 #: a share of F1, from 0 to 1: what the no-regression margins are measured in
 F1Margin = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -85,3 +85,12 @@ class LearnerSettings(FaustServiceSettings):
     group_id: str = Field(
         "triage-learner", min_length=1, description="consumer group of the recorder"
     )
+
+    def margins(self) -> Margins:
+        """The no-regression rule these settings describe, as the gates take it."""
+        return Margins(
+            self.macro_f1_margin,
+            self.class_f1_margin,
+            confidence=self.gate_confidence,
+            resamples=self.gate_resamples,
+        )

@@ -153,6 +153,8 @@ def _service_env(
         TRIAGE_BACKEND=config.backend,
         TRIAGE_MACRO_F1_MARGIN=str(config.margins.macro_f1),
         TRIAGE_CLASS_F1_MARGIN=str(config.margins.class_f1),
+        TRIAGE_GATE_CONFIDENCE=str(config.margins.confidence),
+        TRIAGE_GATE_RESAMPLES=str(config.margins.resamples),
         TRIAGE_TRIGGER_POLL_S="1",
         TRIAGE_DEVICE="cpu",
         TRIAGE_DATA_DIR=str(work / "faust"),

@@ -92,7 +92,7 @@ def simulate_command(
 
     DATA is a labelled CSV/JSONL file; the reviewer answers with its labels.
     """
-    from learner import LearnerSettings, Margins
+    from learner import LearnerSettings
     from ops.simulate import SimulationConfig, simulate
     from ops.simulate_table import render
 
@@ -111,7 +111,7 @@ def simulate_command(
         backend=backend or settings.backend,  # type: ignore[arg-type]
         seed=seed,
         work_dir=work_dir,
-        margins=Margins(settings.macro_f1_margin, settings.class_f1_margin),
+        margins=settings.margins(),
     )
     result = simulate(config, progress=lambda line: click.echo(line, err=True))
     click.echo(render(result))

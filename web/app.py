@@ -17,7 +17,6 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -36,10 +35,10 @@ from bus import (
 )
 from schemas import Topics
 from store import DeployedLabels, Store, parse_window
-from web import dashboard
+from web import dashboard, errors
 from web.auth import Directory, Sessions
 from web.exceptions import ConfigError, WebError
-from web.limits import BodyLimit, validation_error
+from web.limits import BodyLimit
 from web.metrics import Snapshot
 from web.publish import CorrectionPublisher
 from web.review import Reviews
@@ -304,7 +303,7 @@ def create_app(
         docs_url=None,  # Swagger UI needs a CDN and inline script; the CSP allows neither
         redoc_url=None,
         openapi_url="/api/openapi.json",
-        exception_handlers={RequestValidationError: validation_error},
+        exception_handlers=errors.handlers(),  # one error model (web.errors.ErrorOut)
     )
     app.state.services = services
     always_hsts = settings.hsts
@@ -325,7 +324,7 @@ def create_app(
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key.get_secret_value(),
-        session_cookie="triage_session",
+        session_cookie=api.SESSION_COOKIE,
         max_age=settings.session_max_age_s,
         same_site="strict",
         https_only=settings.cookies_secure(bound_host or settings.host),

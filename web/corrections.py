@@ -13,13 +13,14 @@ import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, model_validator
 from starlette.requests import Request
 
-from store import AuditEntry, CorrectionsError, CorrectionsNotFound, Selection, Store
-from web.api import services, signed_in
-from web.auth import CSRF_HEADER, Principal, csrf_ok
+from store import AuditEntry, Selection, Store
+from web.api import JSON_BODY, SIGNED_IN, WRITE, SomeText, integral, services, signed_in, writer
+from web.auth import Principal
+from web.errors import ApiError, responses
 
 router = APIRouter(prefix="/api/corrections", tags=["corrections"])
 
@@ -27,30 +28,62 @@ router = APIRouter(prefix="/api/corrections", tags=["corrections"])
 MAX_IDS = 10_000
 
 
-def admin(who: Annotated[Principal, Depends(signed_in)]) -> Principal:
+#: ``training_runs.id`` is an INTEGER column (32 bits on PostgreSQL): no run has a larger id.
+MAX_RUN_ID = 2**31 - 1
+#: A training run's id, as a request may name it.
+RunId = Annotated[int, Field(ge=1, le=MAX_RUN_ID), BeforeValidator(integral)]
+#: Statuses of every operation here (admin only), and of the writes.
+READ = (*SIGNED_IN, 403)
+CHANGE = (*WRITE, 404)
+
+
+def _refuse_unless_admin(who: Principal) -> Principal:
     if who.role != "admin":
-        raise HTTPException(
-            403, f"{who.name} has the {who.role} role; managing corrections needs admin"
+        raise ApiError(
+            403,
+            "forbidden",
+            f"{who.name} has the {who.role} role; managing corrections needs admin",
         )
     return who
 
 
-def admin_writer(request: Request, who: Annotated[Principal, Depends(admin)]) -> Principal:
+def admin(who: Annotated[Principal, Depends(signed_in)]) -> Principal:
+    return _refuse_unless_admin(who)
+
+
+def admin_writer(who: Annotated[Principal, Depends(writer)]) -> Principal:
     """An admin allowed to change state: CSRF-checked if cookie-borne."""
-    if who.via == "session" and not csrf_ok(request, request.headers.get(CSRF_HEADER)):
-        raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again")
-    return who
+    return _refuse_unless_admin(who)
+
+
+#: A selection names something: ids, a run or a reviewer (the JSON Schema of the same rule).
+NAMES_SOMETHING: list[JsonValue] = [
+    {"required": ["correction_ids"], "properties": {"correction_ids": {"minItems": 1}}},
+    {"required": ["run"], "properties": {"run": {"type": "integer"}}},
+    {"required": ["reviewer"], "properties": {"reviewer": {"type": "string"}}},
+]
 
 
 class ChangeIn(BaseModel):
-    """Which corrections (ids, a run's, a reviewer's: combined with AND) and why."""
+    """Which corrections (ids, a run's, a reviewer's: combined with AND; at least one) and why."""
+
+    model_config = ConfigDict(**JSON_BODY, json_schema_extra={"anyOf": NAMES_SOMETHING})
 
     correction_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
         default_factory=list, max_length=MAX_IDS
     )
-    run: int | None = Field(None, description="corrections consumed (or held) by this run")
+    run: RunId | None = Field(None, description="corrections consumed (or held) by this run")
     reviewer: str | None = Field(None, min_length=1, max_length=256)
-    reason: str = Field(min_length=1, max_length=2000, description="why, for the audit log")
+    reason: SomeText = Field(min_length=1, max_length=2000, description="why, for the audit log")
+
+    @model_validator(mode="after")
+    def names_something(self) -> ChangeIn:
+        if self.selection().empty:
+            raise ValueError(
+                "no corrections selected; name correction_ids, a run or a reviewer "
+                "(GET /api/corrections lists them)"
+            )
+        return self
 
     def selection(self) -> Selection:
         return Selection(
@@ -63,12 +96,35 @@ class ChangeOut(BaseModel):
     audit_id: int | None = Field(description="the audit log entry; null when nothing changed")
 
 
-@router.get("")
+def _act_on_first(verb: str, what: str) -> dict[str, Any]:
+    """An OpenAPI link from the listing to ``verb`` on its first correction."""
+    return {
+        "operationId": verb,
+        "description": f"{what} the first listed correction",
+        "requestBody": {
+            "correction_ids": ["$response.body#/0/correction_id"],
+            "reason": f"{what} through the link from the listing",
+        },
+    }
+
+
+LINKS = {
+    "QuarantineFirst": _act_on_first("quarantine", "quarantine"),
+    "ReleaseFirst": _act_on_first("release", "release"),
+    "DeleteFirst": _act_on_first("delete_corrections", "delete"),
+}
+
+
+@router.get(
+    "",
+    operation_id="list_corrections",
+    responses={200: {"links": LINKS}, **responses(*READ)},
+)
 async def list_corrections(
     request: Request,
     _who: Annotated[Principal, Depends(admin)],
     status: Literal["active", "quarantined"] | None = None,
-    run: int | None = None,
+    run: Annotated[int | None, Query(ge=1, le=MAX_RUN_ID)] = None,
     reviewer: Annotated[str | None, Query(max_length=256)] = None,
     ticket_id: Annotated[str | None, Query(max_length=256)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -86,7 +142,7 @@ async def list_corrections(
     return [r.as_dict() for r in records]
 
 
-@router.get("/audit")
+@router.get("/audit", operation_id="audit", responses=responses(*READ))
 async def audit(
     request: Request,
     _who: Annotated[Principal, Depends(admin)],
@@ -99,29 +155,24 @@ async def audit(
 
 
 async def _change(request: Request, action: str, body: ChangeIn, who: Principal) -> ChangeOut:
+    """404 (``unknown_corrections``) when a named id is not stored."""
     store: Store = services(request).store
     verbs: dict[str, Callable[..., AuditEntry | None]] = {
         "quarantine": store.quarantine,
         "release": store.release,
         "delete": store.delete_corrections,
     }
-    try:
-        entry = await asyncio.to_thread(
-            verbs[action],
-            body.selection(),
-            actor=who.name,
-            reason=body.reason,
-        )
-    except CorrectionsNotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except CorrectionsError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    entry = await asyncio.to_thread(
+        verbs[action], body.selection(), actor=who.name, reason=body.reason
+    )
     if entry is None:
         return ChangeOut(changed=[], audit_id=None)
     return ChangeOut(changed=entry.correction_ids, audit_id=entry.id)
 
 
-@router.post("/quarantine", response_model=ChangeOut)
+@router.post(
+    "/quarantine", operation_id="quarantine", response_model=ChangeOut, responses=responses(*CHANGE)
+)
 async def quarantine(
     request: Request, body: ChangeIn, who: Annotated[Principal, Depends(admin_writer)]
 ) -> ChangeOut:
@@ -129,7 +180,9 @@ async def quarantine(
     return await _change(request, "quarantine", body, who)
 
 
-@router.post("/release", response_model=ChangeOut)
+@router.post(
+    "/release", operation_id="release", response_model=ChangeOut, responses=responses(*CHANGE)
+)
 async def release(
     request: Request, body: ChangeIn, who: Annotated[Principal, Depends(admin_writer)]
 ) -> ChangeOut:
@@ -137,9 +190,15 @@ async def release(
     return await _change(request, "release", body, who)
 
 
-@router.post("/delete", response_model=ChangeOut)
+@router.post(
+    "/delete",
+    operation_id="delete_corrections",
+    response_model=ChangeOut,
+    responses=responses(*CHANGE),
+)
 async def delete(
     request: Request, body: ChangeIn, who: Annotated[Principal, Depends(admin_writer)]
 ) -> ChangeOut:
-    """Delete corrections for good; the audit entry keeps what they said (not their notes)."""
+    """Delete corrections for good (404 when the selection matches none); the audit entry keeps
+    what they said (not their notes)."""
     return await _change(request, "delete", body, who)

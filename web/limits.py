@@ -1,24 +1,18 @@
-"""What a request may cost the web, and how much of it an answer may repeat.
+"""What a request may cost the web: a bound on the body, checked before anything reads it.
 
 The body limit is checked before anything reads the body: a declared ``Content-Length`` over
 the limit is answered 413 without calling the app (no route, no auth lookup, nothing buffered),
 and a body without one (chunked) is counted as it arrives and cut off once past the limit, so
-memory stays bounded whoever is asking. The 422 handler is FastAPI's minus its ``input`` echo,
-which repeats the whole offending value.
+memory stays bounded whoever is asking. The refusal is the API's error model
+(:class:`web.errors.ErrorOut`).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web.exceptions import clip
+from web.errors import answer
 
 
 class BodyTooLarge(HTTPException):
@@ -69,7 +63,8 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = BodyTooLarge(self.max_bytes).detail
-        await JSONResponse({"detail": detail}, 413, {"Connection": "close"})(scope, receive, send)
+        refusal = answer(413, "body_too_large", detail, headers={"Connection": "close"})
+        await refusal(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -80,27 +75,3 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None  # the server refuses a malformed one before we see it
     return None
-
-
-def _clipped(value: Any) -> Any:
-    """A request value as an error may repeat it: strings clipped, containers summarised."""
-    if isinstance(value, str):
-        return clip(value)
-    if isinstance(value, (int, float, bool)) or value is None:
-        return value
-    return clip(repr(value))
-
-
-async def validation_error(_request: Request, exc: Exception) -> Response:
-    """FastAPI's 422 with every repeated value clipped (and at most 20 errors)."""
-    assert isinstance(exc, RequestValidationError)
-    errors = [
-        {
-            "type": error.get("type"),
-            "loc": [_clipped(part) for part in error.get("loc", ())],
-            "msg": clip(str(error.get("msg", "")), 500),
-            **({"input": _clipped(error["input"])} if "input" in error else {}),
-        }
-        for error in exc.errors()[:20]
-    ]
-    return JSONResponse({"detail": jsonable_encoder(errors)}, 422)

@@ -14,16 +14,17 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from models import ModelError, Thresholds
 from schemas import Band
 from store import Precision
-from web.api import services, signed_in
-from web.auth import CSRF_HEADER, Principal, csrf_ok, token_digest
-from web.try_model import Trial, Tryout, UnknownVersion
+from web.api import JSON_BODY, SIGNED_IN, WRITE, SomeText, services, signed_in, writer
+from web.auth import Principal, token_digest
+from web.errors import ApiError, responses
+from web.try_model import Trial, Tryout
 
 router = APIRouter(tags=["try"])
 
@@ -69,16 +70,15 @@ def tryout(request: Request) -> Tryout:
     return found
 
 
-async def caller(request: Request, who: Annotated[Principal, Depends(signed_in)]) -> Principal:
+async def caller(request: Request, who: Annotated[Principal, Depends(writer)]) -> Principal:
     """Any role. A cookie-borne call carries the session's CSRF token, as every POST does, and
     each call counts against the caller's :data:`PREDICTS_PER_MINUTE`."""
-    if who.via == "session" and not csrf_ok(request, request.headers.get(CSRF_HEADER)):
-        raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again")
     found = services(request)
     wait_s = await RateLimit(found.topics.prefix).take(found.redis, who.name)
     if wait_s:
-        raise HTTPException(
+        raise ApiError(
             429,
+            "rate_limited",
             f"more than {PREDICTS_PER_MINUTE} predictions a minute by {who.name}; "
             f"try again in {wait_s} s",
             headers={"Retry-After": str(wait_s)},
@@ -87,7 +87,9 @@ async def caller(request: Request, who: Annotated[Principal, Depends(signed_in)]
 
 
 class PredictIn(BaseModel):
-    body: str = Field(
+    model_config = JSON_BODY
+
+    body: SomeText = Field(
         min_length=1,
         max_length=MAX_BODY_CHARS,
         description="the ticket's text; redacted before the model reads it, never stored",
@@ -158,12 +160,16 @@ class VersionOut(BaseModel):
     status: str = Field(description="registry status, or model_dir when nothing is registered")
 
 
-def _thresholds(route: float, shadow: float) -> Thresholds:
+def _thresholds(route: float, shadow: float, where: str) -> Thresholds:
+    """422 (``thresholds_crossed``) naming ``where.shadow`` when shadow is above route."""
     try:
         return Thresholds(route=route, shadow=shadow)
     except ModelError as exc:
-        raise HTTPException(
-            422, f"route={route} shadow={shadow} cannot be tried: shadow must not be above route"
+        raise ApiError(
+            422,
+            "thresholds_crossed",
+            f"route={route} shadow={shadow} cannot be tried: shadow must not be above route",
+            field=f"{where}.shadow",
         ) from exc
 
 
@@ -205,7 +211,10 @@ def _out(trial: Trial, tried: Thresholds | None) -> PredictOut:
 
 
 @router.post(
-    "/api/predict", response_model=PredictOut, responses={404: {}, 422: {}, 429: {}, 503: {}}
+    "/api/predict",
+    operation_id="predict",
+    response_model=PredictOut,
+    responses=responses(*WRITE, 404, 429, 503),
 )
 async def predict(
     request: Request, body: PredictIn, _who: Annotated[Principal, Depends(caller)]
@@ -214,27 +223,29 @@ async def predict(
     calibrated confidence, band, novelty, every probability, the words that moved it, and the
     routed precision measured on reviewed traffic at every route threshold of the slider.
 
-    Figures equal `triage predict` on the same text and version. Nothing is stored.
+    Figures equal `triage predict` on the same text and version. Nothing is stored. 404
+    (`unknown_version`) for a version not in the registry; 422 (`thresholds_crossed`) when the
+    shadow threshold tried (or in force) is above the route threshold tried (or in force); 503
+    when the model's directory cannot be read or TRIAGE_* thresholds are refused.
     """
-    if not body.body.strip():
-        raise HTTPException(422, "body is empty or whitespace only; type the ticket's text")
     routes = [body.route] if body.route is not None else []
-    try:
-        trial = await asyncio.to_thread(
-            tryout(request).trial, body.body, body.subject or None, body.model_version, routes
-        )
-    except UnknownVersion as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except ModelError as exc:  # a registered directory gone, or TRIAGE_* thresholds it refuses
-        raise HTTPException(503, f"the model cannot decide now: {exc}") from exc
+    trial = await asyncio.to_thread(
+        tryout(request).trial, body.body, body.subject or None, body.model_version, routes
+    )
     tried = None
     if body.route is not None or body.shadow is not None:
         in_force = trial.thresholds
-        tried = _thresholds(body.route or in_force.route, body.shadow or in_force.shadow)
+        route, shadow = body.route or in_force.route, body.shadow or in_force.shadow
+        tried = _thresholds(route, shadow, "body")
     return _out(trial, tried)
 
 
-@router.get("/api/predict/band", response_model=BandOut)
+@router.get(
+    "/api/predict/band",
+    operation_id="band",
+    response_model=BandOut,
+    responses=responses(*SIGNED_IN),
+)
 async def band(
     _who: Annotated[Principal, Depends(signed_in)],
     confidence: Annotated[float, Query(ge=0, le=1)],
@@ -243,15 +254,31 @@ async def band(
     novel: bool = False,
 ) -> BandOut:
     """The band a decision of this confidence and novelty gets at these thresholds: the
-    worker's rule (:meth:`models.Thresholds.band`), for the page's sliders."""
-    thresholds = _thresholds(route, shadow)
+    worker's rule (:meth:`models.Thresholds.band`), for the page's sliders. 422
+    (`thresholds_crossed`) when shadow is above route."""
+    thresholds = _thresholds(route, shadow, "query")
     return BandOut(route=route, shadow=shadow, band=thresholds.band(confidence, novel=novel))
 
 
-@router.get("/api/predict/versions", response_model=list[VersionOut])
+#: A version listed, tried: the stateful phase of a fuzzer goes from the listing to a trial.
+TRY_FIRST = {
+    "operationId": "predict",
+    "description": "try the first listed version on a ticket",
+    "requestBody": {"body": "my card was declined", "model_version": "$response.body#/0/version"},
+}
+
+
+@router.get(
+    "/api/predict/versions",
+    operation_id="versions",
+    response_model=list[VersionOut],
+    responses={200: {"links": {"TryFirst": TRY_FIRST}}, **responses(401, 503)},
+)
 async def versions(
     request: Request, _who: Annotated[Principal, Depends(signed_in)]
 ) -> list[VersionOut]:
-    """The model versions one may try: the deployed one first, then the registry newest first."""
+    """The model versions one may try: the deployed one first, then the registry newest first.
+
+    503 when the registry is empty and TRIAGE_MODEL_DIR holds no model."""
     found = await asyncio.to_thread(tryout(request).versions)
     return [VersionOut(version=v.version, status=v.status) for v in found[:50]]

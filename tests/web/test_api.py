@@ -25,7 +25,7 @@ def test_nothing_works_without_auth(web_env: WebEnv) -> None:
         assert client.get("/api/dashboard").status_code == 401
         refused = client.post("/api/decisions", json={"ticket_id": "t1", "label": "fx"})
         assert refused.status_code == 401
-        assert "sign in" in refused.json()["detail"]
+        assert "sign in" in refused.json()["message"]
         for page in ("/queue", "/dashboard", "/"):
             response = client.get(page, follow_redirects=False)
             assert response.status_code == 303
@@ -63,7 +63,7 @@ def test_cookie_writes_need_the_csrf_token_and_the_reviewer_role(web_env: WebEnv
         assert client.post("/api/decisions", json=body).status_code == 403
         wrong = client.post("/api/decisions", json=body, headers={"X-CSRF-Token": "forged"})
         assert wrong.status_code == 403
-        assert "CSRF" in wrong.json()["detail"]
+        assert "CSRF" in wrong.json()["message"]
         assert client.get("/api/queue").status_code == 200  # reads need no token
         logout = client.post("/logout", data={"csrf_token": "forged"})
         assert logout.status_code == 403
@@ -73,7 +73,7 @@ def test_cookie_writes_need_the_csrf_token_and_the_reviewer_role(web_env: WebEnv
         csrf = sign_in(client, "olga")  # ops: read-only
         ops = client.post("/api/decisions", json=body, headers={"X-CSRF-Token": csrf})
         assert ops.status_code == 403
-        assert "ops role" in ops.json()["detail"]
+        assert "ops role" in ops.json()["message"]
         assert client.get("/api/dashboard").status_code == 200
 
 
@@ -107,7 +107,12 @@ def test_queue_in_uncertainty_order_and_first_reviewer_wins(web_env: WebEnv) -> 
             headers={"X-CSRF-Token": ben_csrf},
         )
         assert second.status_code == 409
-        assert second.json() == {"detail": "already reviewed by ana", "reviewer": "ana"}
+        assert second.json() == {
+            "code": "already_reviewed",
+            "message": "already reviewed by ana",
+            "field": "body.ticket_id",
+            "reviewer": "ana",
+        }
         # the claimed ticket leaves everyone's queue before the recorder stores it
         assert "close" not in [i["ticket_id"] for i in ben.get("/api/queue").json()]
         routed = ana.post(
@@ -148,7 +153,7 @@ def test_a_review_already_in_the_store_wins_too(web_env: WebEnv) -> None:
             headers={"X-CSRF-Token": csrf},
         )
     assert response.status_code == 409
-    assert response.json()["detail"] == "already reviewed by carla"
+    assert response.json()["message"] == "already reviewed by carla"
 
 
 def test_bearer_token_reads_and_decides_without_csrf(web_env: WebEnv) -> None:

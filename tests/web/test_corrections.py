@@ -88,7 +88,7 @@ def test_an_admin_lists_quarantines_releases_and_deletes_with_audit(admin_env: W
             headers={"X-CSRF-Token": csrf},
         )
         assert missing.status_code == 404
-        assert "no correction b0" in missing.json()["detail"]
+        assert "no correction b0" in missing.json()["message"]
         nothing = client.post(
             "/api/corrections/release", json={"reason": "all"}, headers={"X-CSRF-Token": csrf}
         )
@@ -127,7 +127,7 @@ def test_non_admins_and_missing_csrf_are_refused(admin_env: WebEnv) -> None:
             csrf = sign_in(client, user)
             refused = client.get("/api/corrections")
             assert refused.status_code == 403
-            assert "needs admin" in refused.json()["detail"]
+            assert "needs admin" in refused.json()["message"]
             assert client.get("/api/corrections/audit").status_code == 403
             for verb in ("quarantine", "release", "delete"):
                 write = client.post(
@@ -138,6 +138,6 @@ def test_non_admins_and_missing_csrf_are_refused(admin_env: WebEnv) -> None:
         sign_in(client, "root")
         no_csrf = client.post("/api/corrections/delete", json=body)
         assert no_csrf.status_code == 403
-        assert "CSRF" in no_csrf.json()["detail"]
+        assert "CSRF" in no_csrf.json()["message"]
     assert set(statuses(admin_env.store).values()) == {"active"}
     assert corrections.audit_log(admin_env.store) == []

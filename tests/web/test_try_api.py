@@ -90,7 +90,7 @@ def test_any_signed_in_role_with_the_csrf_token(web_env: WebEnv) -> None:
         csrf = sign_in(client, "olga")  # ops: read-only, yet may try a ticket
         refused = client.post("/api/predict", json={"body": TEXT})
         assert refused.status_code == 403
-        assert "CSRF" in refused.json()["detail"]
+        assert "CSRF" in refused.json()["message"]
         done = client.post("/api/predict", json={"body": TEXT}, headers={"X-CSRF-Token": csrf})
         assert done.status_code == 200, done.text
         page = client.get("/try")
@@ -144,10 +144,10 @@ def test_tried_thresholds_and_the_band_rule(web_env: WebEnv) -> None:
             "/api/predict", json={"body": TEXT, "route": 0.5, "shadow": 0.7}, headers=BEARER
         )
         assert wrong.status_code == 422
-        assert "route=0.5 shadow=0.7" in wrong.json()["detail"]
+        assert "route=0.5 shadow=0.7" in wrong.json()["message"]
         blank = client.post("/api/predict", json={"body": "   "}, headers=BEARER)
         assert blank.status_code == 422
-        assert "whitespace" in blank.json()["detail"]
+        assert "whitespace" in blank.json()["message"]
 
 
 def test_registry_versions_and_routed_precision(
@@ -183,7 +183,7 @@ def test_registry_versions_and_routed_precision(
     assert picked.json()["model_version"] == other
     assert as_printed(picked.json()) == triage_predict(other_model_dir, TEXT)
     assert unknown.status_code == 404
-    assert "'nope' is not in the registry" in unknown.json()["detail"]
+    assert "'nope' is not in the registry" in unknown.json()["message"]
     precision = found["precision"]
     at = {t: i for i, t in enumerate(precision["thresholds"])}
     assert precision["label"][at[0.85]] == {"reviewed": 1, "correct": 1, "precision": 1.0}
@@ -202,5 +202,5 @@ def test_predictions_are_rate_limited_per_caller(web_env: WebEnv) -> None:
         other = client.post("/api/predict", json={"body": "card"}, headers={"X-CSRF-Token": csrf})
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
-    assert f"more than {PREDICTS_PER_MINUTE} predictions a minute" in refused.json()["detail"]
+    assert f"more than {PREDICTS_PER_MINUTE} predictions a minute" in refused.json()["message"]
     assert other.status_code == 200

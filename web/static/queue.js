@@ -101,9 +101,9 @@ async function decide(item, label) {
   if (r.ok) {
     say(`${body.action === "confirm" ? "Confirmed" : "Overrode to"} ${label} on ${item.ticket_id}`, "ok");
   } else if (r.status === 409) {
-    say(`${item.ticket_id}: ${body.detail}`, "error");
+    say(`${item.ticket_id}: ${body.message}`, "error");
   } else {
-    say(`${item.ticket_id}: ${typeof body.detail === "string" ? body.detail : "HTTP " + r.status}`, "error");
+    say(`${item.ticket_id}: ${typeof body.message === "string" ? body.message : "HTTP " + r.status}`, "error");
   }
   items = items.filter((x) => x.ticket_id !== item.ticket_id);
   render();

@@ -73,7 +73,7 @@ async function decide(event) {
   if (r.status === 401) { window.location.assign("/login"); return; }
   const answer = await r.json().catch(() => ({}));
   if (!r.ok) {
-    const detail = typeof answer.detail === "string" ? answer.detail : JSON.stringify(answer.detail);
+    const detail = typeof answer.message === "string" ? answer.message : JSON.stringify(answer);
     say(`HTTP ${r.status}: ${detail}`, "error");
     return;
   }

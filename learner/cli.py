@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from learner.corrections_cli import Listing, corrections_group, limit_option
+from learner.thresholds_cli import thresholds_group
 from models import loglevel_option
 
 if TYPE_CHECKING:
@@ -88,16 +89,22 @@ def report_group() -> None:
     help="exit 1 when routed precision is below the target (for cron/CI checks)",
 )
 def report_bands(since: str, all_time: bool, as_json: bool, fail_below_target: bool) -> None:
-    """Precision per band and per class per band, over reviewed decisions."""
+    """Precision per band and per class per band, over reviewed decisions; then, per class,
+    would-route precision and how far it is from switching on (all reviews, any window)."""
     from datetime import UTC, datetime
 
+    from learner.thresholds import deployed_status
     from store import parse_window, render_band_report
 
     start = None if all_time else datetime.now(UTC) - parse_window(since)
     settings = _settings()
     with _open(settings) as store:
         report = store.band_precision(since=start, target=settings.routed_precision_target)
-    click.echo(_dump(report.as_dict()) if as_json else render_band_report(report))
+        status = deployed_status(store, settings.threshold_policy())
+    if as_json:
+        click.echo(_dump({**report.as_dict(), "thresholds": status[0]}))
+    else:
+        click.echo(render_band_report(report) + "\n\n" + status[1])
     if fail_below_target and report.routed_below_target:
         raise SystemExit(1)
 
@@ -167,7 +174,9 @@ def models_rollback(version: str) -> None:
     from schemas import Topics
 
     settings = _settings()
-    announcer = Announcer.from_settings(settings, Topics(settings.topic_prefix))
+    announcer = Announcer.from_settings(
+        settings, Topics(settings.topic_prefix), settings.threshold_policy()
+    )
     with _open(settings) as store:
         event = rollback(store, announcer, version)
     click.echo(f"rolled back to {event.version} (was {event.previous_version or '-'})")
@@ -240,4 +249,5 @@ COMMANDS: list[click.Command] = [
     learner_command,
     correct_command,
     corrections_group,
+    thresholds_group,
 ]

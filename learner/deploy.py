@@ -11,6 +11,10 @@ One deployer at a time: registry change and announcement run under a redis lock
 would otherwise interleave, the registry naming one version and the pointer another, each
 event's ``previous_version`` wrong. Under the lock the second deploy waits, then sees the
 first one's result. ``run_exclusively`` does the same for a whole training run.
+
+Before the pointer moves, the per-class route thresholds are refitted from every review so far
+and written next to the model (:mod:`learner.thresholds`), so workers swap in the model and
+its thresholds together.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from bus import (
     write_pointer,
 )
 from learner.exceptions import LearnerError
+from learner.thresholds import ThresholdPolicy, refit
 from schemas import ModelDeployed, Topics
 from store import ModelRecord
 
@@ -71,15 +76,23 @@ class Announcer:
     lock_ttl_ms: int = 30_000
     #: How long a deploy waits for another one to finish: a deploy takes seconds.
     lock_wait_s: float = 120.0
+    #: how each deployed model's per-class thresholds are fitted (None: not fitted)
+    thresholds: ThresholdPolicy | None = None
 
     @classmethod
-    def from_settings(cls, settings: ConnectionSettings, topics: Topics) -> Announcer:
+    def from_settings(
+        cls,
+        settings: ConnectionSettings,
+        topics: Topics,
+        thresholds: ThresholdPolicy | None = None,
+    ) -> Announcer:
         return cls(
             settings.kafka_bootstrap,
             settings.redis_url,
             topics,
             producer=producer_config(settings),
             redis_options=redis_options(settings),
+            thresholds=thresholds,
         )
 
     def lock_key(self, name: str) -> str:
@@ -172,6 +185,7 @@ def _deploy_held(
 ) -> ModelDeployed:
     previous = store.deployed_model()
     record = store.mark_deployed(version, gate_report=gate_report)
+    _refit(store, announcer, record)
     event = ModelDeployed(
         version=record.version,
         model_dir=str(Path(record.model_dir).resolve()),
@@ -188,6 +202,7 @@ def rollback(store: Store, announcer: Announcer, version: str) -> ModelDeployed:
     with announcer.exclusive("deploy") as lock:
         previous = store.deployed_model()
         record = store.roll_back_to(version)
+        _refit(store, announcer, record)
         event = ModelDeployed(
             version=record.version,
             model_dir=str(Path(record.model_dir).resolve()),
@@ -197,6 +212,19 @@ def rollback(store: Store, announcer: Announcer, version: str) -> ModelDeployed:
         _announce_held(announcer, lock, event)
     log.warning("rolled back to model %s (was %s)", version, event.previous_version)
     return event
+
+
+def _refit(store: Store, announcer: Announcer, record: ModelRecord) -> None:
+    """The deployed model's threshold set. A set that cannot be written is logged, not fatal:
+    workers then band with the defaults (under shadow mode: nothing routes, the safe side)."""
+    from models import ModelError
+
+    if announcer.thresholds is None:
+        return
+    try:
+        refit(store, announcer.thresholds, Path(record.model_dir), record.version)
+    except (ModelError, OSError) as exc:
+        log.error("no threshold set fitted for %s: %s", record.version, exc)
 
 
 def _announce_held(announcer: Announcer, lock: RedisLock, event: ModelDeployed) -> None:

@@ -53,7 +53,7 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
 
     topics = Topics(settings.topic_prefix)
     store = Store.open(settings.database_url)
-    announcer = Announcer.from_settings(settings, topics)
+    announcer = Announcer.from_settings(settings, topics, settings.threshold_policy())
     if settings.model_dir.is_dir():
         adopt(store, announcer, settings.model_dir)
     elif store.deployed_model() is None:

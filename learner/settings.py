@@ -13,6 +13,7 @@ from pydantic import Field
 
 from bus import FaustServiceSettings
 from learner.gates import Margins
+from learner.thresholds import ThresholdPolicy
 
 #: a share of F1, from 0 to 1: what the no-regression margins are measured in
 F1Margin = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -50,7 +51,23 @@ class LearnerSettings(FaustServiceSettings):
         5, ge=1, description="most tickets of one predicted label on the first review page"
     )
     routed_precision_target: float = Field(
-        0.95, gt=0.0, le=1.0, description="`triage report bands` flags routed precision below this"
+        0.95,
+        gt=0.0,
+        le=1.0,
+        description="`triage report bands` flags routed precision below this, and each class's "
+        "route threshold is fitted so that the lower bound of its precision reaches it",
+    )
+    threshold_min_reviews: int = Field(
+        100,
+        ge=1,
+        description="reviewed decisions of a class before its route threshold moves from the "
+        "global default (and before it may switch on under shadow mode)",
+    )
+    threshold_confidence: float = Field(
+        0.95,
+        gt=0.5,
+        lt=1.0,
+        description="confidence of the one-sided Wilson lower bound on each class's precision",
     )
     registry_dir: Path = Field(
         Path("var/models"), description="trained candidates are written to <registry_dir>/<version>"
@@ -85,6 +102,12 @@ class LearnerSettings(FaustServiceSettings):
     group_id: str = Field(
         "triage-learner", min_length=1, description="consumer group of the recorder"
     )
+
+    def threshold_policy(self) -> ThresholdPolicy:
+        """How per-class route thresholds are fitted (after each deploy, `triage thresholds`)."""
+        return ThresholdPolicy(
+            self.routed_precision_target, self.threshold_min_reviews, self.threshold_confidence
+        )
 
     def margins(self) -> Margins:
         """The no-regression rule these settings describe, as the gates take it."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from models.artifact import load, read_manifest
     from models.backends import BACKENDS
-    from models.bands import ThresholdOverrides, Thresholds, resolve_thresholds
+    from models.bands import ThresholdOverrides, Thresholds, ThresholdSet, resolve_thresholds
     from models.base import Classifier, Scores
     from models.calibration import softmax
     from models.cli import (
@@ -56,6 +56,13 @@ if TYPE_CHECKING:
     from models.runtime import available_cores
     from models.settings import ModelSettings, default_base_model
     from models.tfidf import TfidfClassifier
+    from models.threshold_set import (
+        FittedThresholds,
+        candidate_thresholds,
+        fit_route_thresholds,
+        read_fitted,
+        write_fitted,
+    )
     from models.train import train as train_model
     from models.train_config import TrainConfig, split
     from models.transformer import configure_threads
@@ -68,6 +75,7 @@ _HOMES = {
     "BACKENDS": "backends",
     "ThresholdOverrides": "bands",
     "Thresholds": "bands",
+    "ThresholdSet": "bands",
     "resolve_thresholds": "bands",
     "Classifier": "base",
     "Scores": "base",
@@ -110,6 +118,11 @@ _HOMES = {
     "ModelSettings": "settings",
     "default_base_model": "settings",
     "TfidfClassifier": "tfidf",
+    "FittedThresholds": "threshold_set",
+    "candidate_thresholds": "threshold_set",
+    "fit_route_thresholds": "threshold_set",
+    "read_fitted": "threshold_set",
+    "write_fitted": "threshold_set",
     "train_model": "train:train",
     "TrainConfig": "train_config",
     "split": "train_config",
@@ -123,6 +136,7 @@ __all__ = [
     "DataError",
     "DistillConfig",
     "EvalPack",
+    "FittedThresholds",
     "GateFailed",
     "GateReport",
     "HealthConfig",
@@ -134,18 +148,21 @@ __all__ = [
     "SevereImbalance",
     "TfidfClassifier",
     "ThresholdOverrides",
+    "ThresholdSet",
     "Thresholds",
     "TrainConfig",
     "TrainRequest",
     "TrainResult",
     "available_cores",
     "build_onnx",
+    "candidate_thresholds",
     "check",
     "compare",
     "configure_threads",
     "default_base_model",
     "distill_dir",
     "evaluate_model",
+    "fit_route_thresholds",
     "held_out_fraction_option",
     "iter_records",
     "json_out_option",
@@ -157,6 +174,7 @@ __all__ = [
     "onnx_record",
     "paired_bootstrap",
     "progress_bar",
+    "read_fitted",
     "read_labelled",
     "read_manifest",
     "redact_text",
@@ -168,6 +186,7 @@ __all__ = [
     "split",
     "text_col_option",
     "train_model",
+    "write_fitted",
 ]
 
 

@@ -5,15 +5,26 @@ exactly like the worker does. :func:`resolve_thresholds` is the one place the th
 are decided: the model's manifest gives them (they were chosen for that model), and an operator's
 ``TRIAGE_ROUTE_THRESHOLD`` / ``TRIAGE_SHADOW_THRESHOLD`` overrides them. Every path that bands
 (worker, predict, evaluate, the learner's gates, training) calls it.
+
+The worker adds what reviewed traffic taught (:mod:`models.threshold_set`): a fitted class
+routes at its own threshold, a class without enough reviews at the global one, a class that
+met the target at no threshold not at all. Under **shadow mode** (``TRIAGE_SHADOW_MODE``) only
+fitted classes route; every other routed-worthy ticket goes to shadow, marked would-route, so
+people confirm it until its class qualifies. :meth:`ThresholdOverrides.resolve` builds that
+:class:`ThresholdSet`; :func:`band_of` is the one comparison every path makes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from models.exceptions import ModelError
 from schemas import Band
+
+if TYPE_CHECKING:
+    from models.threshold_set import FittedThresholds
 
 #: settings field -> Thresholds field
 _SETTING_FIELDS = {"route_threshold": "route", "shadow_threshold": "shadow"}
@@ -33,14 +44,59 @@ class Thresholds:
             )
 
     def band(self, confidence: float, *, novel: bool = False) -> Band:
-        """A novel ticket goes to a person whatever the softmax says: it is unlike training."""
-        if novel:
-            return "manual"
-        if confidence >= self.route:
-            return "routed"
-        if confidence >= self.shadow:
-            return "shadow"
+        return band_of(confidence, route=self.route, shadow=self.shadow, novel=novel)
+
+
+def band_of(confidence: float, *, route: float | None, shadow: float, novel: bool) -> Band:
+    """The comparison itself. A novel ticket goes to a person whatever the softmax says: it is
+    unlike training. ``route`` None: this ticket's class may not auto-route."""
+    if novel:
         return "manual"
+    if route is not None and confidence >= route:
+        return "routed"
+    if confidence >= shadow:
+        return "shadow"
+    return "manual"
+
+
+@dataclass(frozen=True)
+class ThresholdSet:
+    """The thresholds in force for one batch: the global default, per-class route thresholds
+    (None: held back), the fitted set's version and whether shadow mode holds back the rest."""
+
+    default: Thresholds = field(default_factory=Thresholds)
+    per_class: Mapping[str, float | None] = field(default_factory=dict)
+    version: str | None = None
+    shadow_mode: bool = False
+
+    @property
+    def id(self) -> str:
+        """What a decision records: the fitted set's version (``global`` without one), and
+        ``+shadow`` under shadow mode; the default's values are the model's and the settings'."""
+        return f"{self.version or 'global'}{'+shadow' if self.shadow_mode else ''}"
+
+    def qualified(self) -> frozenset[str]:
+        return frozenset(label for label, t in self.per_class.items() if t is not None)
+
+    def route_for(self, label: str) -> float | None:
+        """``label``'s route threshold, never below the shadow one; None: it does not route."""
+        if label in self.per_class:
+            own = self.per_class[label]
+            return None if own is None else max(own, self.default.shadow)
+        return None if self.shadow_mode else self.default.route
+
+    def band(self, label: str, confidence: float, *, novel: bool = False) -> Band:
+        route = self.route_for(label)
+        return band_of(confidence, route=route, shadow=self.default.shadow, novel=novel)
+
+    def would_route(self, label: str, confidence: float, *, novel: bool = False) -> bool:
+        """Routed-worthy: past the class's own threshold, or the default one when it has
+        none, whether or not it is held back (shadow mode counts these)."""
+        own = self.per_class.get(label)
+        route = self.default.route if own is None else max(own, self.default.shadow)
+        return band_of(confidence, route=route, shadow=self.default.shadow, novel=novel) == (
+            "routed"
+        )
 
 
 def model_thresholds(model: Any) -> Thresholds:
@@ -62,6 +118,10 @@ class ThresholdOverrides:
 
     route: float | None = None
     shadow: float | None = None
+    #: TRIAGE_SHADOW_MODE: only classes a fitted set qualified auto-route
+    shadow_mode: bool = False
+    #: TRIAGE_PER_CLASS_THRESHOLDS: apply a fitted set (False: the global rule only)
+    per_class: bool = True
 
     @classmethod
     def from_settings(cls, settings: Any) -> ThresholdOverrides:
@@ -75,7 +135,11 @@ class ThresholdOverrides:
             for field, name in _SETTING_FIELDS.items()
             if field in chosen
         }
-        return cls(**values)
+        return cls(
+            **values,
+            shadow_mode=bool(getattr(settings, "shadow_mode", False)),
+            per_class=bool(getattr(settings, "per_class_thresholds", True)),
+        )
 
     def for_model(self, model: Any) -> Thresholds:
         """Manifest defaults of ``model`` (None: a model about to be trained), overridden."""
@@ -91,6 +155,15 @@ class ThresholdOverrides:
                 f"{exc} (the model's manifest gives route={base.route} shadow={base.shadow}; "
                 f"the settings override {overrides})"
             ) from exc
+
+    def resolve(self, model: Any, fitted: FittedThresholds | None = None) -> ThresholdSet:
+        """The worker's set for ``model``: its defaults (:meth:`for_model`) plus ``fitted``,
+        the set next to it, unless per-class thresholds are off. Shadow mode always uses
+        ``fitted`` (the settings refuse shadow mode without per-class thresholds)."""
+        default = self.for_model(model)
+        if fitted is None or not (self.per_class or self.shadow_mode):
+            return ThresholdSet(default, shadow_mode=self.shadow_mode)
+        return ThresholdSet(default, fitted.routes(), fitted.version, self.shadow_mode)
 
 
 def resolve_thresholds(model: Any, settings: Any = None) -> Thresholds:

@@ -82,6 +82,12 @@ class Decision(BaseModel):
     received_at: datetime | None = None
     subject: str | None = None
     body: str = ""
+    #: the threshold set that banded it (``models.ThresholdSet.id``); None: decided before
+    #: threshold sets existed
+    threshold_set: str | None = None
+    #: held in shadow although its confidence would route it: shadow mode, its class not
+    #: qualified yet (or held back for missing its precision target)
+    would_route: bool = False
 
 
 #: What went wrong with a dead-lettered message, for dashboards and alerts (bounded label set).

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bus import DecisionCache, Send, dead_letter, publish_letters
-from models import Classifier, ThresholdOverrides
+from models import Classifier, FittedThresholds, ThresholdOverrides
 from schemas import DeadLetter, Decision, InvalidEvent, Ticket, Topics
 from stream.parse import parse_ticket
 from stream.serving import ModelHolder, decide
@@ -144,16 +144,17 @@ class ClassifyStage:
     async def _classify(
         self, batch: list[tuple[Ticket, datetime | None, Any]], outcome: BatchOutcome
     ) -> list[Decision]:
-        model = self.holder.current  # read once: a swap lands between batches
+        # read once: a swap (of the model or its thresholds) lands between batches
+        model, fitted = self.holder.served()
         try:
-            return await self._decide(model, batch)
+            return await self._decide(model, batch, fitted)
         except Exception as exc:
             log.warning("a batch of %d failed to score (%r); scoring one by one", len(batch), exc)
         decisions: list[Decision] = []
         canary_passed = False
         for item in batch:
             try:
-                decisions.extend(await self._decide(model, [item]))
+                decisions.extend(await self._decide(model, [item], fitted))
             except Exception as exc:
                 if not canary_passed:  # one canary per batch: the model does not change inside it
                     await self._model_still_scores(model)
@@ -166,7 +167,10 @@ class ClassifyStage:
         return decisions
 
     async def _decide(
-        self, model: Classifier, batch: list[tuple[Ticket, datetime | None, Any]]
+        self,
+        model: Classifier,
+        batch: list[tuple[Ticket, datetime | None, Any]],
+        fitted: FittedThresholds | None = None,
     ) -> list[Decision]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
@@ -176,6 +180,7 @@ class ClassifyStage:
             [ticket for ticket, _, _ in batch],
             [at for _, at, _ in batch],
             self.thresholds,
+            fitted,
         )
 
     async def _model_still_scores(self, model: Classifier) -> None:
@@ -190,6 +195,7 @@ class ClassifyStage:
             acks.append(await send(self.topics.band(decision.band), tid.encode(), payload))
             counts[f"band:{decision.band}"] += 1
             counts[f"label:{decision.label}"] += 1
+            counts["would_route"] += decision.would_route
             outcome.labels[decision.band, decision.label] += 1
         await asyncio.gather(*acks)  # raises if any record was not acknowledged
         await publish_letters(outcome.dead_letters, self.topics.dead_letter, send)

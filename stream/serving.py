@@ -1,9 +1,12 @@
 """Serving: which model answers now, and how its scores become decisions.
 
-The agent reads :attr:`ModelHolder.current` once per batch, so :meth:`ModelHolder.swap` (a single
+The agent reads :meth:`ModelHolder.served` once per batch, so :meth:`ModelHolder.swap` (a single
 reference assignment on the event loop) takes effect between batches and a batch is never
-scored by two models. The pointer to the deployed model lives in redis, not in the process, so
-every worker (and a restarted one) serves the same model.
+scored by two models, nor banded by two threshold sets. The fitted per-class thresholds live
+next to the model (``thresholds.json``, :mod:`models.threshold_set`); the watcher reloads them
+when their version changes, and loads them with every new model. The pointer to the deployed
+model lives in redis, not in the process, so every worker (and a restarted one) serves the
+same model.
 """
 
 from __future__ import annotations
@@ -21,7 +24,15 @@ import redis
 import redis.asyncio as aioredis
 
 from bus import ModelPointer, read_pointer, write_pointer
-from models import Classifier, ModelError, ThresholdOverrides, load, redact_text
+from models import (
+    Classifier,
+    FittedThresholds,
+    ModelError,
+    ThresholdOverrides,
+    load,
+    read_fitted,
+    redact_text,
+)
 from schemas import Decision, LabelScore, Ticket
 
 log = logging.getLogger(__name__)
@@ -30,19 +41,43 @@ TOP_K = 3
 
 
 class ModelHolder:
-    """Owns the classifier the worker serves; swapped whole, never mutated."""
+    """Owns the classifier the worker serves and its fitted thresholds; swapped whole (one
+    tuple), never mutated."""
 
-    def __init__(self, model: Classifier) -> None:
-        self._model = model
+    def __init__(self, model: Classifier, fitted: FittedThresholds | None = None) -> None:
+        self._served = (model, fitted)
 
     @property
     def current(self) -> Classifier:
-        return self._model
+        return self._served[0]
 
-    def swap(self, model: Classifier) -> Classifier:
-        """Serve ``model`` from the next batch on; returns the model it replaces."""
-        previous, self._model = self._model, model
+    @property
+    def fitted(self) -> FittedThresholds | None:
+        return self._served[1]
+
+    def served(self) -> tuple[Classifier, FittedThresholds | None]:
+        """The model and its thresholds, read together: what one batch uses."""
+        return self._served
+
+    def swap(self, model: Classifier, fitted: FittedThresholds | None = None) -> Classifier:
+        """Serve ``model`` (with ``fitted``) from the next batch on; returns the model it
+        replaces."""
+        previous = self._served[0]
+        self._served = (model, fitted)
         return previous
+
+    def swap_thresholds(self, fitted: FittedThresholds | None) -> None:
+        self._served = (self._served[0], fitted)
+
+
+def fitted_or_none(model_dir: Path) -> FittedThresholds | None:
+    """The set next to the model, or None (logged) when it is unreadable: the model's defaults
+    then apply, and under shadow mode nothing routes, the safe side."""
+    try:
+        return read_fitted(model_dir)
+    except ModelError as exc:
+        log.error("ignoring the threshold set of %s: %s", model_dir, exc)
+        return None
 
 
 def load_serving_model(
@@ -52,6 +87,14 @@ def load_serving_model(
 
     Blocking (reads weights): call it at start-up or off the event loop.
     """
+    return load_serving(client, namespace, default_dir, device, runtime).current
+
+
+def load_serving(
+    client: redis.Redis, namespace: str, default_dir: Path, device: str, runtime: str = "auto"
+) -> ModelHolder:
+    """:func:`load_serving_model` with the threshold set next to it: what the worker starts
+    serving, so its first batch is banded like every later one."""
     pointer = read_pointer(client, namespace)
     model_dir = pointer.model_dir if pointer is not None else default_dir
     if pointer is not None and pointer.model_dir.resolve() != default_dir.resolve():
@@ -70,7 +113,7 @@ def load_serving_model(
             ModelPointer(version=model.version, model_dir=model_dir.resolve()),
             only_if_unset=True,
         )
-    return model
+    return ModelHolder(model, fitted_or_none(model_dir))
 
 
 def decide(
@@ -78,12 +121,14 @@ def decide(
     tickets: Sequence[Ticket],
     received_at: Sequence[datetime | None],
     thresholds: ThresholdOverrides,
+    fitted: FittedThresholds | None = None,
 ) -> list[Decision]:
     """Score a batch and band each ticket. Blocking (model inference): runs in the executor.
 
     The thresholds are resolved against the model scoring this batch (its manifest, overridden
     where the operator set them), so a deployed model brings its own unless TRIAGE_* says
-    otherwise, exactly as `triage predict` bands it.
+    otherwise, exactly as `triage predict` bands it; ``fitted`` (the per-class set next to the
+    model) and shadow mode then apply (:meth:`models.ThresholdOverrides.resolve`).
 
     Personal data is redacted here, before the decision exists: it is cached in redis,
     published to a band topic and stored, and none of them may hold a card number. The model
@@ -95,7 +140,7 @@ def decide(
         )
         for ticket in tickets
     ]
-    bands = thresholds.for_model(model)
+    bands = thresholds.resolve(model, fitted)
     scores = model.score([ticket.text for ticket in tickets])
     labels = model.labels
     order = np.argsort(-scores.proba, axis=1)[:, :TOP_K]
@@ -104,18 +149,22 @@ def decide(
         top = [LabelScore(label=labels[j], probability=float(scores.proba[i, j])) for j in order[i]]
         novel = bool(scores.novel[i])
         confidence = top[0].probability
+        band = bands.band(top[0].label, confidence, novel=novel)
         decisions.append(
             Decision(
                 ticket_id=ticket.ticket_id,
                 label=top[0].label,
                 confidence=confidence,
-                band=bands.band(confidence, novel=novel),
+                band=band,
                 top_k=top,
                 model_version=model.version,
                 novel=novel,
                 received_at=received_at[i],
                 subject=ticket.subject,
                 body=ticket.body,
+                threshold_set=bands.id,
+                would_route=band != "routed"
+                and bands.would_route(top[0].label, confidence, novel=novel),
             )
         )
     return decisions
@@ -148,13 +197,17 @@ class ModelWatcher:
         if raw is None:
             return False
         pointer = ModelPointer.from_json(raw)
-        if pointer.version in (self.holder.current.version, self._failed):
-            return False
         loop = asyncio.get_running_loop()
+        if pointer.version == self.holder.current.version:
+            await self._reload_thresholds(pointer.model_dir)
+            return False
+        if pointer.version == self._failed:
+            return False
         try:
             model = await loop.run_in_executor(
                 self.executor, load, pointer.model_dir, self.device, self.runtime
             )
+            fitted = await loop.run_in_executor(self.executor, fitted_or_none, pointer.model_dir)
         except ModelError as exc:
             self._failed = pointer.version
             log.error(
@@ -164,6 +217,28 @@ class ModelWatcher:
                 exc,
             )
             return False
-        previous = self.holder.swap(model)
-        log.info("swapped model %s -> %s", previous.version, model.version)
+        previous = self.holder.swap(model, fitted)
+        log.info(
+            "swapped model %s -> %s (threshold set %s)",
+            previous.version,
+            model.version,
+            fitted.version if fitted else None,
+        )
         return True
+
+    async def _reload_thresholds(self, model_dir: Path) -> None:
+        """A refit (`triage thresholds fit`, the learner) of the served model's set; an
+        unreadable file keeps the set in force."""
+        loop = asyncio.get_running_loop()
+        try:
+            fitted = await loop.run_in_executor(self.executor, read_fitted, model_dir)
+        except ModelError as exc:
+            log.error("keeping threshold set %s: %s", _version(self.holder.fitted), exc)
+            return
+        if _version(fitted) != _version(self.holder.fitted):
+            log.info("threshold set %s -> %s", _version(self.holder.fitted), _version(fitted))
+            self.holder.swap_thresholds(fitted)
+
+
+def _version(fitted: FittedThresholds | None) -> str | None:
+    return fitted.version if fitted is not None else None

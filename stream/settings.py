@@ -16,6 +16,14 @@ class WorkerSettings(FaustServiceSettings):
 
     route_threshold: float = Field(0.85, gt=0, le=1, description="confidence to auto-route")
     shadow_threshold: float = Field(0.60, gt=0, le=1, description="confidence for shadow review")
+    shadow_mode: bool = Field(
+        False,
+        description="nothing auto-routes until its class qualified in the fitted threshold set "
+        "(enough reviews, precision bound >= target); routed-worthy tickets go to shadow",
+    )
+    per_class_thresholds: bool = Field(
+        True, description="apply the per-class route thresholds fitted next to the served model"
+    )
     device: Device = Field("auto", description="cuda when present with auto")
     runtime: Literal["auto", "torch", "onnx"] = Field(
         "auto", description="auto: the model's validated ONNX export on CPU when it has one"
@@ -41,6 +49,15 @@ class WorkerSettings(FaustServiceSettings):
     model_poll_s: float = Field(
         2.0, gt=0, description="how often the redis model pointer is checked for a deploy"
     )
+
+    @model_validator(mode="after")
+    def _shadow_mode_needs_fitted(self) -> WorkerSettings:
+        if self.shadow_mode and not self.per_class_thresholds:
+            raise ValueError(
+                "TRIAGE_SHADOW_MODE=true needs TRIAGE_PER_CLASS_THRESHOLDS=true: a class "
+                "switches on by qualifying in the fitted set; set one of them differently"
+            )
+        return self
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> WorkerSettings:

@@ -30,22 +30,23 @@ from bus import (
     redis_ping,
     topic_guard,
 )
-from models import Classifier, ModelMissing, ThresholdOverrides
+from models import ModelMissing, ThresholdOverrides
 from schemas import Topics
 from stream.agents import STAGE, ClassifyStage
 from stream.exceptions import StreamError
 from stream.metrics import WorkerMetrics
-from stream.serving import ModelHolder, ModelWatcher, load_serving_model
+from stream.serving import ModelHolder, ModelWatcher, load_serving
 from stream.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
 
-def first_model(settings: WorkerSettings) -> Classifier:
-    """The model to serve from the first batch: the deployed one, else TRIAGE_MODEL_DIR."""
+def first_model(settings: WorkerSettings) -> ModelHolder:
+    """The model (and its thresholds) to serve from the first batch: the deployed one, else
+    TRIAGE_MODEL_DIR."""
     try:
         with redis_client(settings) as sync_client:
-            return load_serving_model(
+            return load_serving(
                 sync_client,
                 settings.topic_prefix,
                 settings.model_dir,
@@ -66,9 +67,9 @@ def first_model(settings: WorkerSettings) -> Classifier:
 
 def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.Worker:
     topics = Topics(settings.topic_prefix)
-    model = first_model(settings)
+    holder = first_model(settings)
+    model = holder.current
     log.info("serving model %s (%d labels)", model.version, len(model.labels))
-    holder = ModelHolder(model)
     client = async_redis_client(settings)
     stage = ClassifyStage(
         holder=holder,

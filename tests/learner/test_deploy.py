@@ -54,6 +54,31 @@ def test_deploy_then_rollback_moves_registry_pointer_and_announces(
 
 
 @pytest.mark.integration
+def test_a_deploy_writes_the_fitted_thresholds_before_the_pointer_moves(
+    stream_env: StreamEnv, tmp_path: Path
+) -> None:
+    from learner.thresholds import ThresholdPolicy
+    from models.threshold_set import read_fitted
+
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    announcer = Announcer(
+        stream_env.stack.kafka_bootstrap,
+        stream_env.stack.redis_url,
+        stream_env.topics,
+        thresholds=ThresholdPolicy(min_reviews=5),
+    )
+    (tmp_path / "v1").mkdir()
+    registry.register_candidate(store, "v1", str(tmp_path / "v1"))
+    deploy(store, announcer, "v1", reason="initial")
+    fitted = read_fitted(tmp_path / "v1")
+    assert fitted is not None
+    assert fitted.model_version == "v1"
+    assert fitted.min_reviews == 5
+    assert fitted.classes == {}, "nobody reviewed anything yet: every class on the default"
+    store.close()
+
+
+@pytest.mark.integration
 @pytest.mark.slow
 def test_worker_keeps_classifying_through_a_deploy(
     stream_env: StreamEnv, worker_factory, tfidf_model_dir: Path, sample_dir: Path, tmp_path: Path

@@ -75,3 +75,21 @@ def test_export_writes_a_schema_per_event(tmp_path: Path) -> None:
     ticket_schema = json.loads((tmp_path / "Ticket.schema.json").read_text())
     assert set(ticket_schema["required"]) == {"ticket_id", "body"}
     assert len(written) == 6
+
+
+def test_a_decision_from_before_threshold_sets_still_parses(tmp_path: Path) -> None:
+    old = {
+        "ticket_id": "t1",
+        "label": "cards",
+        "confidence": 0.9,
+        "band": "routed",
+        "top_k": [{"label": "cards", "probability": 0.9}],
+        "model_version": "v1",
+    }
+    decision = Decision.model_validate(old)
+    assert decision.threshold_set is None
+    assert decision.would_route is False
+    export_json_schemas(tmp_path)
+    schema = json.loads((tmp_path / "Decision.schema.json").read_text())
+    assert {"threshold_set", "would_route"} <= set(schema["properties"])
+    assert not {"threshold_set", "would_route"} & set(schema["required"])

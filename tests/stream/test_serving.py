@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import redis.asyncio as aioredis
 from models.artifact import load
 from models.bands import ThresholdOverrides
 from models.base import Scores
+from models.threshold_set import fit_route_thresholds, write_fitted
 from ops.stack import StackInfo
 from schemas.events import Ticket
 from stream.serving import (
@@ -24,6 +26,7 @@ from stream.serving import (
     ModelPointer,
     ModelWatcher,
     decide,
+    load_serving,
     load_serving_model,
     read_pointer,
 )
@@ -136,3 +139,38 @@ def test_watcher_skips_a_model_that_fails_to_load_until_the_pointer_moves(
     assert len(failures) == 1, "a model that failed to load is tried once per pointer change"
     assert "v-broken" in failures[0].getMessage()
     assert holder.current.version == load(tfidf_model_dir).version
+
+
+@pytest.mark.integration
+def test_watcher_reloads_a_refitted_threshold_set_and_keeps_it_over_a_broken_file(
+    stack_info: StackInfo, tfidf_model_dir: Path, tmp_path: Path
+) -> None:
+    model_dir = shutil.copytree(tfidf_model_dir, tmp_path / "served")
+    model = load(model_dir)
+    holder = ModelHolder(model)
+    namespace = f"{tmp_path.name}."
+    pointers = redis.Redis.from_url(stack_info.redis_url)
+    pointers.set(ModelPointer.key(namespace), ModelPointer(model.version, model_dir).to_json())
+    fitted = fit_route_thresholds(
+        [0.0, 0.7], {model.labels[0]: [(200, 200), (150, 150)]}, target=0.95, min_reviews=100
+    )
+
+    async def refresh_after(write: Callable[[], object]) -> bool:
+        write()
+        client = aioredis.Redis.from_url(stack_info.redis_url)
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            watcher = ModelWatcher(
+                holder, client, namespace=namespace, device="cpu", executor=executor
+            )
+            swapped = await watcher.refresh()
+        await client.aclose()
+        return swapped
+
+    assert not asyncio.run(refresh_after(lambda: write_fitted(model_dir, fitted)))
+    assert holder.current is model, "the same model: only its thresholds were reloaded"
+    assert holder.fitted == fitted
+    broken = model_dir / "thresholds.json"
+    assert not asyncio.run(refresh_after(lambda: broken.write_text("{")))
+    assert holder.fitted == fitted, "an unreadable refit keeps the set in force"
+    served = load_serving(pointers, namespace, tmp_path / "unused", "cpu")
+    assert served.fitted is None, "a new start with a broken file bands with the defaults"

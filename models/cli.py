@@ -10,76 +10,24 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from click.decorators import FC
 
+from models.cli_options import (
+    device_option,
+    label_col_option,
+    options_from,
+    seed_option,
+    text_col_option,
+)
 from models.exceptions import ModelError
+from models.train_config import TrainConfig
 
 if TYPE_CHECKING:
     from models.data import LabelledData
     from models.health import HealthReport
-
-# The options several commands share, defined once so that a name keeps one meaning, type and
-# default everywhere (tests/ops/test_cli_tree.py checks it). They live here, in a bottom
-# package, because every package's CLI may import models. A ``note`` is the part of the help
-# after ``"; "``: what the option is for in that one command.
-text_col_option = click.option(
-    "--text-col", default="text", show_default=True, help="column holding the ticket text"
-)
-label_col_option = click.option(
-    "--label-col", default="label", show_default=True, help="column holding the team/label"
-)
-
-
-def seed_option(note: str) -> Callable[[FC], FC]:
-    return click.option(
-        "--seed", type=int, default=13, show_default=True, help=f"random seed; {note}"
-    )
-
-
-def held_out_fraction_option(note: str = "") -> Callable[[FC], FC]:
-    return click.option(
-        "--test-fraction",
-        type=click.FloatRange(0, 0.5, min_open=True),
-        default=0.2,
-        show_default=True,
-        help="share of the rows held out to score every model on" + (f"; {note}" if note else ""),
-    )
-
-
-def json_out_option(note: str = "") -> Callable[[FC], FC]:
-    return click.option(
-        "--json-out",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="also write the results to this JSON file" + (f"; {note}" if note else ""),
-    )
-
-
-def limit_option(note: str) -> Callable[[FC], FC]:
-    """``--limit`` where the default is everything (a list's screenful is its own option)."""
-    return click.option(
-        "--limit", type=click.IntRange(min=1), default=None, help=f"at most N; {note}"
-    )
-
-
-loglevel_option = click.option(
-    "--loglevel",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-    help="log level",
-)
-
-device_option = click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default=None,
-    help="where the model runs (default: TRIAGE_DEVICE, else auto)",
-)
 
 
 def _settings() -> Any:
@@ -98,28 +46,8 @@ def _settings() -> Any:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="new model directory")
 @click.option("--val", type=click.Path(path_type=Path), help="explicit validation file")
 @click.option("--test", type=click.Path(path_type=Path), help="explicit test file")
-@click.option(
-    "--epochs", type=int, default=3, show_default=True, help="passes over the training data"
-)
-@click.option("--max-length", type=int, default=64, show_default=True, help="tokens per ticket")
-@click.option(
-    "--truncation",
-    type=click.Choice(["head", "head_tail"]),
-    default="head",
-    show_default=True,
-    help="long tickets: keep the start, or the start and the end",
-)
-@click.option("--batch-size", type=int, default=16, show_default=True, help="tickets per step")
-@click.option("--lr", type=float, default=2e-3, show_default=True, help="learning rate")
-@click.option(
-    "--lora-r", type=int, default=16, show_default=True, help="LoRA rank (alpha is twice it)"
-)
-@click.option(
-    "--imbalance",
-    type=click.Choice(["weighted", "oversample", "none"]),
-    default="weighted",
-    show_default=True,
-    help="rare classes: weight their loss, draw their rows more often, or neither",
+@options_from(
+    TrainConfig, "epochs", "max_length", "truncation", "batch_size", "lr", "lora_r", "imbalance"
 )
 @seed_option("splits, initialisation and batch order")
 @click.option("--eval-pack", type=click.Path(path_type=Path), help="gate floors (JSON)")
@@ -155,13 +83,11 @@ def train_command(
     from models.gates import load_pack
     from models.health import HealthConfig
     from models.pipeline import TrainRequest, run
-    from models.train import TrainConfig
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ModelError(f"--out {out} already exists and is not empty; choose a new directory")
     settings = _settings()
-    # the options epochs, lr, batch_size, max_length, truncation, lora_r, imbalance and seed
-    # are TrainConfig's fields by name (click.Choice checked truncation and imbalance)
+    # hyper: TrainConfig's fields by name, the options made from them, and --seed
     train_config = TrainConfig(
         **hyper, lora_alpha=2 * hyper["lora_r"], device=device or settings.device
     )

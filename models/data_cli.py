@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from models.cli import label_col_option, text_col_option
+from models.cli_options import label_col_option, text_col_option
 from models.exceptions import SevereImbalance
 
 #: Exit status of `triage data inspect` when the labels are too imbalanced to train on.

@@ -22,7 +22,6 @@ from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.covariance import LedoitWolf
 
 from models.base import BoolArray, FloatArray
 from models.exceptions import ArtifactError, ModelError
@@ -73,6 +72,8 @@ class MahalanobisNovelty(_Thresholded):
     @classmethod
     def fit(cls, embeddings: FloatArray, targets: np.ndarray[Any, Any]) -> MahalanobisNovelty:
         """Shrunk covariance (Ledoit-Wolf): a tiny training set has fewer rows than dimensions."""
+        from sklearn.covariance import LedoitWolf  # here: `triage --help` needs the module, not it
+
         embeddings = np.asarray(embeddings, dtype=np.float64)
         targets = np.asarray(targets)
         if embeddings.ndim != 2 or embeddings.shape[0] != targets.shape[0]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from models.cli_options import described
 from models.data import LabelledData
 from models.exceptions import ModelError
 from models.novelty import DEFAULT_QUANTILE
@@ -25,20 +26,25 @@ NOVELTY_FIT_ROWS = 4000
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyperparameters. Defaults are the measured good start (LoRA r=16, lr 2e-3, 64 tokens)."""
+    """Hyperparameters. Defaults are the measured good start (LoRA r=16, lr 2e-3, 64 tokens);
+    those `triage train` sets carry its options' help (:func:`models.cli_options.options_from`)."""
 
-    epochs: int = 3
-    lr: float = 2e-3
-    batch_size: int = 16
-    max_length: int = 64
-    truncation: Truncation = "head"
-    lora_r: int = 16
+    epochs: int = described(3, "passes over the training data")
+    lr: float = described(2e-3, "learning rate")
+    batch_size: int = described(16, "tickets per step")
+    max_length: int = described(64, "tokens per ticket")
+    truncation: Truncation = described(
+        "head", "long tickets: keep the start, or the start and the end"
+    )
+    lora_r: int = described(16, "LoRA rank (alpha is twice it)")
     lora_alpha: int = 32
     lora_dropout: float = 0.1
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     seed: int = 13
-    imbalance: Imbalance = "weighted"
+    imbalance: Imbalance = described(
+        "weighted", "rare classes: weight their loss, draw their rows more often, or neither"
+    )
     patience: int = 2
     val_fraction: float = 0.1
     test_fraction: float = 0.1

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from models import LabelledData, read_labelled
+from models import LabelledData, described, read_labelled
 from ops.bench_data import SAMPLE, BenchData, eval_set, load_data
 from ops.bench_table import BATCH_SIZES, machine
 
@@ -41,18 +41,20 @@ Printer = Callable[[str], None]
 
 @dataclass(frozen=True)
 class BenchConfig:
+    """What one bench run measures; `triage bench`'s options are made from these fields."""
+
     model_dir: Path | None
-    single_n: int = 100
-    naive_n: int = 60
-    long_n: int = 256
-    short_n: int = 1024
-    eval_rows: int = 1000
-    batch_max: int = 64
-    e2e: bool = True
-    e2e_n: int = 3000
-    e2e_rate: float = 100.0
-    e2e_rate_n: int = 1000
-    threads: int | None = None
+    single_n: int = described(100, "single-ticket calls timed")
+    naive_n: int = described(60, "naive pipeline calls timed")
+    long_n: int = described(256, "CFPB tickets for throughput")
+    short_n: int = described(1024, "banking77 tickets")
+    eval_rows: int = described(1000, "rows for the macro-F1 delta")
+    batch_max: int = described(64, "the worker's TRIAGE_BATCH_MAX")
+    e2e: bool = described(True, "run the broker part")
+    e2e_n: int = described(3000, "tickets at full throttle")
+    e2e_rate: float = described(100.0, "offered tickets/s")
+    e2e_rate_n: int = described(1000, "tickets at that rate")
+    threads: int | None = described(None, "default: all cores", envvar="TRIAGE_TORCH_THREADS")
 
 
 # -- timing helpers --------------------------------------------------------------------------

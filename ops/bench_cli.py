@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from models import json_out_option, label_col_option, limit_option, text_col_option
+from models import json_out_option, label_col_option, limit_option, options_from, text_col_option
+from ops.bench import BenchConfig
 
 
 @click.command("bench")
@@ -16,54 +18,17 @@ from models import json_out_option, label_col_option, limit_option, text_col_opt
     help="trained transformer model; without it a quick one is trained on the sample",
 )
 @json_out_option()
-@click.option("--single-n", default=100, show_default=True, help="single-ticket calls timed")
-@click.option("--naive-n", default=60, show_default=True, help="naive pipeline calls timed")
-@click.option("--long-n", default=256, show_default=True, help="CFPB tickets for throughput")
-@click.option("--short-n", default=1024, show_default=True, help="banking77 tickets")
-@click.option("--eval-rows", default=1000, show_default=True, help="rows for the macro-F1 delta")
-@click.option("--batch-max", default=64, show_default=True, help="the worker's TRIAGE_BATCH_MAX")
-@click.option("--e2e/--no-e2e", default=True, show_default=True, help="run the broker part")
-@click.option("--e2e-n", default=3000, show_default=True, help="tickets at full throttle")
-@click.option("--e2e-rate", default=100.0, show_default=True, help="offered tickets/s")
-@click.option("--e2e-rate-n", default=1000, show_default=True, help="tickets at that rate")
-@click.option("--threads", type=int, envvar="TRIAGE_TORCH_THREADS", help="default: all cores")
-def bench(
-    model_dir: Path | None,
-    json_out: Path | None,
-    single_n: int,
-    naive_n: int,
-    long_n: int,
-    short_n: int,
-    eval_rows: int,
-    batch_max: int,
-    e2e: bool,
-    e2e_n: int,
-    e2e_rate: float,
-    e2e_rate_n: int,
-    threads: int | None,
-) -> None:
+@options_from(BenchConfig)  # every figure's size, --single-n to --threads
+def bench(model_dir: Path | None, json_out: Path | None, **figures: Any) -> None:
     """Naive pipeline vs the project's inference path vs end to end, on one model and data.
 
     Builds (and validates) the model's ONNX export first when it has none; the export is written
     into the model directory, where the worker will then use it.
     """
-    from ops.bench import BenchConfig, run
+    from ops.bench import run
     from ops.bench_table import ratios, render, write_json
 
-    config = BenchConfig(
-        model_dir=model_dir,
-        single_n=single_n,
-        naive_n=naive_n,
-        long_n=long_n,
-        short_n=short_n,
-        eval_rows=eval_rows,
-        batch_max=batch_max,
-        e2e=e2e,
-        e2e_n=e2e_n,
-        e2e_rate=e2e_rate,
-        e2e_rate_n=e2e_rate_n,
-        threads=threads,
-    )
+    config = BenchConfig(model_dir=model_dir, **figures)
     results = run(config, say=lambda line: click.echo(line, err=True))
     results["ratios"] = ratios(results)
     click.echo(render(results))

@@ -38,7 +38,7 @@ from ops.simulate_loop import (
     stop_services,
 )
 from ops.simulate_split import SimulationSplit, apply_label_map, split_for_simulation
-from ops.simulate_table import SimulationResult, rows_from_store
+from ops.simulate_table import SimulationResult, class_rows, rows_from_store
 from schemas import Topics
 from store import Store
 
@@ -73,6 +73,9 @@ class SimulationConfig:
     #: how long one step (decisions, corrections, a training run) may take; a LoRA retrain on a
     #: busy 2-core machine took over 10 minutes
     step_timeout_s: float = STEP_TIMEOUT_S
+    #: workers under shadow mode with the per-class thresholds the learner fits (else the
+    #: global route threshold only)
+    per_class_thresholds: bool = False
 
 
 def simulate(
@@ -120,6 +123,7 @@ def simulate(
         )
         driver.feed(split.stream, config.chunk)
         result = SimulationResult(rows=rows_from_store(store, starter.version))
+        result.classes = class_rows(store, driver.reviewer.truth)
         result.notes.append(DEPLOYMENT_NOTE)
     finally:
         if services is not None:
@@ -158,6 +162,8 @@ def _service_env(
         TRIAGE_TRIGGER_POLL_S="1",
         TRIAGE_DEVICE="cpu",
         TRIAGE_DATA_DIR=str(work / "faust"),
+        TRIAGE_SHADOW_MODE=str(config.per_class_thresholds).lower(),
+        TRIAGE_PER_CLASS_THRESHOLDS=str(config.per_class_thresholds).lower(),
     )
 
 

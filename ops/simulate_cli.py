@@ -63,6 +63,11 @@ from models import (
     default=None,
     help="model family retrained [settings: TRIAGE_BACKEND]",
 )
+@click.option(
+    "--per-class-thresholds",
+    is_flag=True,
+    help="workers in shadow mode with per-class route thresholds fitted after each deploy",
+)
 @seed_option("splits and the reviewer's mistakes")
 @click.option(
     "--work-dir",
@@ -84,6 +89,7 @@ def simulate_command(
     max_rounds: int | None,
     step_timeout: float,
     backend: str | None,
+    per_class_thresholds: bool,
     seed: int,
     work_dir: Path,
     json_out: Path | None,
@@ -112,6 +118,7 @@ def simulate_command(
         seed=seed,
         work_dir=work_dir,
         margins=settings.margins(),
+        per_class_thresholds=per_class_thresholds,
     )
     result = simulate(config, progress=lambda line: click.echo(line, err=True))
     click.echo(render(result))

@@ -27,11 +27,32 @@ class Row:
         }
 
 
+@dataclass(frozen=True)
+class ClassRow:
+    """One predicted class over the whole stream: how many of its decisions were routed, and
+    how many of those the true label agrees with (routed tickets no person reviews)."""
+
+    label: str
+    decided: int
+    routed: int
+    routed_correct: int
+
+    @property
+    def share(self) -> float:
+        return self.routed / self.decided if self.decided else 0.0
+
+    @property
+    def precision(self) -> float | None:
+        return self.routed_correct / self.routed if self.routed else None
+
+
 @dataclass
 class SimulationResult:
     rows: list[Row]
     reference_macro_f1: float | None = None
     notes: list[str] = field(default_factory=list)
+    #: per predicted class, then "(all)"; empty when the loop did not record them
+    classes: list[ClassRow] = field(default_factory=list)
 
     def corrections_to_reach(self, share: float = 0.95) -> int | None:
         if self.reference_macro_f1 is None:
@@ -56,8 +77,39 @@ def render(result: SimulationResult) -> str:
             f"model trained on all labels: macro-F1 {result.reference_macro_f1:.4f}; 95% of it "
             + (f"reached after {reached} corrections" if reached is not None else "not reached")
         )
+    lines.extend(render_classes(result.classes))
     lines.extend(result.notes)
     return "\n".join(lines)
+
+
+def render_classes(classes: list[ClassRow]) -> list[str]:
+    if not classes:
+        return []
+    lines = ["", f"{'class':<28} {'decided':>7} {'routed':>6} {'share':>6} {'precision':>9}"]
+    for row in classes:
+        precision = "-" if row.precision is None else f"{row.precision:.4f}"
+        lines.append(
+            f"{row.label[:28]:<28} {row.decided:>7} {row.routed:>6} {row.share:>6.3f} "
+            f"{precision:>9}"
+        )
+    return lines
+
+
+def class_rows(store: Store, truth: dict[str, str]) -> list[ClassRow]:
+    """Routed share and routed precision (against the true labels) per predicted class, of
+    the stream's decisions, then all of them together as ``(all)``."""
+    counts: dict[str, list[int]] = {}
+    for ticket_id, (label, band) in store.decided_bands().items():
+        if ticket_id not in truth:
+            continue
+        row = counts.setdefault(label, [0, 0, 0])
+        row[0] += 1
+        if band == "routed":
+            row[1] += 1
+            row[2] += truth[ticket_id] == label
+    rows = [ClassRow(label, *counts[label]) for label in sorted(counts)]
+    total = [sum(column) for column in zip(*counts.values(), strict=True)] if counts else [0] * 3
+    return [*rows, ClassRow("(all)", *total)] if rows else []
 
 
 def rows_from_store(store: Store, starter: str) -> list[Row]:

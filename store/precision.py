@@ -236,3 +236,11 @@ def render_band_report(report: BandReport) -> str:
     else:
         lines.append(f"ok: routed precision {routed:.3f} >= target {report.target:.2f}")
     return "\n".join(lines)
+
+
+def decided_bands(db: Database) -> dict[str, tuple[str, str]]:
+    """ticket id -> (label, band) of every stored decision: what a simulation compares with
+    the true labels it knows (a person reviews only shadow and manual)."""
+    with db.session() as session:
+        rows = session.execute(select(DecisionRow.ticket_id, DecisionRow.label, DecisionRow.band))
+        return {row.ticket_id: (row.label, row.band) for row in rows}

@@ -59,6 +59,7 @@ class Store(Database):
     review_queue = queue.query
     band_precision = precision.band_precision
     precision_curve = precision.precision_curve
+    decided_bands = precision.decided_bands
     latency_histogram = series.latency_histogram
     decision_counts = series.decision_counts
     correction_counts = series.correction_counts

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ops.simulate_table import Row, SimulationResult, render
+from ops.simulate_table import ClassRow, Row, SimulationResult, class_rows, render
+from store import Store
+from tests.learner.events import decision
 
 
 def test_corrections_to_reach_counts_deployed_rows_only() -> None:
@@ -26,3 +28,24 @@ def test_render_marks_the_starter_ungated_and_a_failed_gate() -> None:
     assert lines[1].split()[-2:] == ["-", "yes"]
     assert lines[2].split()[-2:] == ["FAIL", "no"]
     assert len(lines) == 3
+
+
+def test_class_rows_count_routed_share_and_precision_against_the_truth(store: Store) -> None:
+    for ticket_id, label, band in [
+        ("sim-0", "cards", "routed"),
+        ("sim-1", "cards", "routed"),
+        ("sim-2", "cards", "shadow"),
+        ("sim-3", "loans", "manual"),
+        ("other", "loans", "routed"),  # not the stream's: left out
+    ]:
+        store.add_decision(decision(ticket_id, label, band=band))
+    truth = {"sim-0": "cards", "sim-1": "loans", "sim-2": "cards", "sim-3": "loans"}
+    rows = {row.label: row for row in class_rows(store, truth)}
+    assert rows["cards"] == ClassRow("cards", 3, 2, 1)
+    assert rows["cards"].precision == 0.5
+    assert rows["loans"].precision is None
+    assert rows["(all)"] == ClassRow("(all)", 4, 2, 1)
+    assert rows["(all)"].share == 0.5
+    table = render(SimulationResult(rows=[], classes=list(rows.values())))
+    cards = next(line for line in table.splitlines() if line.startswith("cards"))
+    assert cards.split() == ["cards", "3", "2", "0.667", "0.5000"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -96,23 +97,50 @@ class ChangeOut(BaseModel):
     audit_id: int | None = Field(description="the audit log entry; null when nothing changed")
 
 
-def _act_on_first(verb: str, what: str) -> dict[str, Any]:
-    """An OpenAPI link from the listing to ``verb`` on its first correction."""
-    return {
-        "operationId": verb,
-        "description": f"{what} the first listed correction",
-        "requestBody": {
-            "correction_ids": ["$response.body#/0/correction_id"],
-            "reason": f"{what} through the link from the listing",
-        },
-    }
+@dataclass(frozen=True)
+class Change:
+    """One of the changes an admin makes to stored corrections: ``POST /api/corrections/<verb>``,
+    done by the store's method of the same effect (see each ``doc``)."""
+
+    verb: str
+    operation_id: str
+    act: Callable[..., AuditEntry | None]
+    doc: str
+
+    def link(self) -> dict[str, Any]:
+        """An OpenAPI link from the listing to this change on its first correction."""
+        return {
+            "operationId": self.operation_id,
+            "description": f"{self.verb} the first listed correction",
+            "requestBody": {
+                "correction_ids": ["$response.body#/0/correction_id"],
+                "reason": f"{self.verb} through the link from the listing",
+            },
+        }
 
 
-LINKS = {
-    "QuarantineFirst": _act_on_first("quarantine", "quarantine"),
-    "ReleaseFirst": _act_on_first("release", "release"),
-    "DeleteFirst": _act_on_first("delete_corrections", "delete"),
-}
+CHANGES = (
+    Change(
+        "quarantine",
+        "quarantine",
+        Store.quarantine,
+        "Hold corrections out of training and the retrain count until released.",
+    ),
+    Change(
+        "release",
+        "release",
+        Store.release,
+        "Return quarantined corrections to training; they count toward the next retrain.",
+    ),
+    Change(
+        "delete",
+        "delete_corrections",
+        Store.delete_corrections,
+        "Delete corrections for good (404 when the selection matches none); the audit entry "
+        "keeps\nwhat they said (not their notes).",
+    ),
+)
+LINKS = {f"{change.verb.title()}First": change.link() for change in CHANGES}
 
 
 @router.get(
@@ -154,51 +182,32 @@ async def audit(
     return [e.as_dict() for e in entries]
 
 
-async def _change(request: Request, action: str, body: ChangeIn, who: Principal) -> ChangeOut:
-    """404 (``unknown_corrections``) when a named id is not stored."""
-    store: Store = services(request).store
-    verbs: dict[str, Callable[..., AuditEntry | None]] = {
-        "quarantine": store.quarantine,
-        "release": store.release,
-        "delete": store.delete_corrections,
-    }
-    entry = await asyncio.to_thread(
-        verbs[action], body.selection(), actor=who.name, reason=body.reason
+def _add_change_route(change: Change) -> None:
+    """``POST /api/corrections/<verb>``; 404 (``unknown_corrections``) when a named id is not
+    stored."""
+
+    async def route(
+        request: Request, body: ChangeIn, who: Annotated[Principal, Depends(admin_writer)]
+    ) -> ChangeOut:
+        store: Store = services(request).store
+        entry = await asyncio.to_thread(
+            change.act, store, body.selection(), actor=who.name, reason=body.reason
+        )
+        if entry is None:
+            return ChangeOut(changed=[], audit_id=None)
+        return ChangeOut(changed=entry.correction_ids, audit_id=entry.id)
+
+    router.add_api_route(
+        f"/{change.verb}",
+        route,
+        methods=["POST"],
+        name=change.verb,
+        operation_id=change.operation_id,
+        description=change.doc,
+        response_model=ChangeOut,
+        responses=responses(*CHANGE),
     )
-    if entry is None:
-        return ChangeOut(changed=[], audit_id=None)
-    return ChangeOut(changed=entry.correction_ids, audit_id=entry.id)
 
 
-@router.post(
-    "/quarantine", operation_id="quarantine", response_model=ChangeOut, responses=responses(*CHANGE)
-)
-async def quarantine(
-    request: Request, body: ChangeIn, who: Annotated[Principal, Depends(admin_writer)]
-) -> ChangeOut:
-    """Hold corrections out of training and the retrain count until released."""
-    return await _change(request, "quarantine", body, who)
-
-
-@router.post(
-    "/release", operation_id="release", response_model=ChangeOut, responses=responses(*CHANGE)
-)
-async def release(
-    request: Request, body: ChangeIn, who: Annotated[Principal, Depends(admin_writer)]
-) -> ChangeOut:
-    """Return quarantined corrections to training; they count toward the next retrain."""
-    return await _change(request, "release", body, who)
-
-
-@router.post(
-    "/delete",
-    operation_id="delete_corrections",
-    response_model=ChangeOut,
-    responses=responses(*CHANGE),
-)
-async def delete(
-    request: Request, body: ChangeIn, who: Annotated[Principal, Depends(admin_writer)]
-) -> ChangeOut:
-    """Delete corrections for good (404 when the selection matches none); the audit entry keeps
-    what they said (not their notes)."""
-    return await _change(request, "delete", body, who)
+for _change in CHANGES:
+    _add_change_route(_change)

@@ -152,28 +152,24 @@ def responses(*statuses: int, **models: type[BaseModel]) -> dict[int | str, dict
     return found
 
 
-def answer(
-    status: int,
-    code: ErrorCode,
-    message: str,
-    field: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    **extra: str,
-) -> JSONResponse:
-    body = ErrorOut(code=code, message=message, field=field).model_dump()
-    return JSONResponse({**body, **extra}, status, dict(headers) if headers else None)
+def answer(error: ApiError, **extra: str) -> JSONResponse:
+    """Any refusal, ours or Starlette's put as an :class:`ApiError`, in the error model
+    (``extra``: the fields a status's own model adds, such as :class:`ReviewedOut`'s)."""
+    body = ErrorOut(code=error.code, message=error.detail, field=error.field).model_dump()
+    headers = dict(error.headers) if error.headers else None
+    return JSONResponse({**body, **extra}, error.status_code, headers)
 
 
 async def http_error(_request: Request, exc: Exception) -> Response:
     """Starlette's and our refusals (401, 403, 404, 405, 413, 429 ...) in the error model."""
     assert isinstance(exc, HTTPException)
     if isinstance(exc, ApiError):
-        return answer(exc.status_code, exc.code, exc.detail, exc.field, exc.headers)
+        return answer(exc)
     code = STATUS_CODES.get(exc.status_code, "invalid")
     message = str(exc.detail)
     if exc.status_code == 400:  # FastAPI's own, for a body it could not decode
         message = "the body is not UTF-8 JSON; send a JSON object (Content-Type: application/json)"
-    return answer(exc.status_code, code, message, headers=exc.headers)
+    return answer(ApiError(exc.status_code, code, message, headers=exc.headers))
 
 
 def location(loc: Sequence[Any]) -> str:
@@ -187,13 +183,12 @@ async def validation_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = list(exc.errors())
     if not problems:
-        return answer(422, "invalid", "the request is invalid")
+        return answer(ApiError(422, "invalid", "the request is invalid"))
     first = problems[0]
     if first.get("type") == "json_invalid":
+        why = clip(str(first.get("msg", "")), 200)
         return answer(
-            400,
-            "malformed_body",
-            f"the body is not JSON ({clip(str(first.get('msg', '')), 200)}); send a JSON object",
+            ApiError(400, "malformed_body", f"the body is not JSON ({why}); send a JSON object")
         )
     said = [
         f"{location(p.get('loc', ()))}: {clip(str(p.get('msg', '')), 200)}"
@@ -201,7 +196,7 @@ async def validation_error(_request: Request, exc: Exception) -> Response:
     ]
     more = len(problems) - len(said)
     message = "; ".join(said) + (f"; and {more} more" if more > 0 else "")
-    return answer(422, "invalid", message, location(first.get("loc", ())))
+    return answer(ApiError(422, "invalid", message, field=location(first.get("loc", ()))))
 
 
 async def domain_error(_request: Request, exc: Exception) -> Response:
@@ -213,20 +208,19 @@ async def domain_error(_request: Request, exc: Exception) -> Response:
     else:  # registered only for the keys of FAULTS
         raise exc
     if isinstance(exc, AlreadyReviewed):
-        return answer(
-            status, code, f"already reviewed by {exc.reviewer}", field, reviewer=exc.reviewer
-        )
+        refusal = ApiError(status, code, f"already reviewed by {exc.reviewer}", field=field)
+        return answer(refusal, reviewer=exc.reviewer)
     message = str(exc)
     if code == "model_unavailable":
         message = f"the model cannot answer now: {message}"
     if status == 503:  # one line, not a traceback per request
         log.warning("answering 503 %s: %s", code, message)
-    return answer(status, code, message, field)
+    return answer(ApiError(status, code, message, field=field))
 
 
 async def server_error(_request: Request, exc: Exception) -> Response:
     """The last resort: the error model, no detail (the log has the traceback)."""
-    return answer(500, "internal", "the server failed; its log says why")
+    return answer(ApiError(500, "internal", "the server failed; its log says why"))
 
 
 def handlers() -> dict[Any, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web.errors import answer
+from web.errors import ApiError, answer
 
 
 class BodyTooLarge(HTTPException):
@@ -63,7 +63,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = BodyTooLarge(self.max_bytes).detail
-        refusal = answer(413, "body_too_large", detail, headers={"Connection": "close"})
+        refusal = answer(ApiError(413, "body_too_large", detail, headers={"Connection": "close"}))
         await refusal(scope, receive, send)
 
 

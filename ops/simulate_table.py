@@ -30,16 +30,23 @@ class Row:
 @dataclass(frozen=True)
 class ClassRow:
     """One predicted class over the whole stream: how many of its decisions were routed, and
-    how many of those the true label agrees with (routed tickets no person reviews)."""
+    how many of those the true label agrees with (routed tickets no person reviews).
+    ``decided_on`` counts its decisions from its first routed one on (in stream order): under
+    shadow mode, the traffic after the class switched on."""
 
     label: str
     decided: int
     routed: int
     routed_correct: int
+    decided_on: int = 0
 
     @property
     def share(self) -> float:
         return self.routed / self.decided if self.decided else 0.0
+
+    @property
+    def share_on(self) -> float:
+        return self.routed / self.decided_on if self.decided_on else 0.0
 
     @property
     def precision(self) -> float | None:
@@ -85,30 +92,40 @@ def render(result: SimulationResult) -> str:
 def render_classes(classes: list[ClassRow]) -> list[str]:
     if not classes:
         return []
-    lines = ["", f"{'class':<28} {'decided':>7} {'routed':>6} {'share':>6} {'precision':>9}"]
+    lines = [
+        "",
+        f"{'class':<28} {'decided':>7} {'routed':>6} {'share':>6} {'precision':>9} "
+        f"{'decided since on':>16} {'share since on':>14}",
+    ]
     for row in classes:
         precision = "-" if row.precision is None else f"{row.precision:.4f}"
         lines.append(
             f"{row.label[:28]:<28} {row.decided:>7} {row.routed:>6} {row.share:>6.3f} "
-            f"{precision:>9}"
+            f"{precision:>9} {row.decided_on:>16} {row.share_on:>14.3f}"
         )
     return lines
 
 
 def class_rows(store: Store, truth: dict[str, str]) -> list[ClassRow]:
     """Routed share and routed precision (against the true labels) per predicted class, of
-    the stream's decisions, then all of them together as ``(all)``."""
+    the stream's decisions, then all of them together as ``(all)``. ``truth`` is in stream
+    order (the reviewer's), which says when a class first routed."""
+    decided = store.decided_bands()
     counts: dict[str, list[int]] = {}
-    for ticket_id, (label, band) in store.decided_bands().items():
-        if ticket_id not in truth:
+    first_routed: dict[str, int] = {}
+    for position, ticket_id in enumerate(truth):
+        if ticket_id not in decided:
             continue
-        row = counts.setdefault(label, [0, 0, 0])
+        label, band = decided[ticket_id]
+        row = counts.setdefault(label, [0, 0, 0, 0])
         row[0] += 1
         if band == "routed":
+            first_routed.setdefault(label, position)
             row[1] += 1
             row[2] += truth[ticket_id] == label
+        row[3] += label in first_routed
     rows = [ClassRow(label, *counts[label]) for label in sorted(counts)]
-    total = [sum(column) for column in zip(*counts.values(), strict=True)] if counts else [0] * 3
+    total = [sum(column) for column in zip(*counts.values(), strict=True)] if counts else [0] * 4
     return [*rows, ClassRow("(all)", *total)] if rows else []
 
 

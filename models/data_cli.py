@@ -29,24 +29,48 @@ def data_group() -> None:
     type=click.Path(path_type=Path),
     help="data-health config (JSON); synonyms, allowed_labels, min_class_count, ...",
 )
+@click.option(
+    "--label-issues",
+    is_flag=True,
+    help="also list rows whose label the out-of-fold predictions contradict (confident "
+    "learning; 5 TF-IDF fits, about a minute on 10,000 rows)",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="random seed of the --label-issues folds"
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
 def inspect(
-    file: Path, text_col: str, label_col: str, config_path: Path | None, as_json: bool
+    file: Path,
+    text_col: str,
+    label_col: str,
+    config_path: Path | None,
+    label_issues: bool,
+    seed: int,
+    as_json: bool,
 ) -> None:
     """Clean, de-duplicate and redact FILE (CSV or JSONL) and report its health.
 
     Exits 0 when the labels are healthy, modest or meaningfully imbalanced, 3 when severely
-    imbalanced (training would refuse it without --force).
+    imbalanced (training would refuse it without --force). With --label-issues the suspect
+    rows follow (row numbers count data rows from 1, as read, before de-duplication).
     """
     from models.data import read_labelled
     from models.health import HealthConfig, prepare, severe_message
+    from models.label_issues import find_label_issues
 
     config = HealthConfig.from_json(config_path) if config_path else HealthConfig()
-    _, report = prepare(read_labelled(file, text_col, label_col), config)
+    data = read_labelled(file, text_col, label_col)
+    _, report = prepare(data, config)
+    issues = find_label_issues(data, seed=seed) if label_issues else None
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        out = report.to_dict()
+        if issues is not None:
+            out["label_issues"] = issues.to_dict()
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
     else:
         click.echo(report.render())
+        if issues is not None:
+            click.echo("\n" + issues.render())
     if report.verdict == "severe":
         raise SevereImbalance(severe_message(report))
 

@@ -19,6 +19,7 @@ from store.exceptions import (
     StoreError,
     StoreUnavailable,
 )
+from store.holds import FlagRule, HeldCorrection, HoldRule, ReviewerRecord, Verdict
 from store.labels import DeployedLabels
 from store.precision import BandReport, Precision, parse_window, render_band_report
 from store.queue import REVIEW_BANDS, QueueItem
@@ -42,7 +43,10 @@ __all__ = [
     "CorrectionsError",
     "CorrectionsNotFound",
     "DeployedLabels",
+    "FlagRule",
     "GateRow",
+    "HeldCorrection",
+    "HoldRule",
     "LatencyHistogram",
     "ModelRecord",
     "Precision",
@@ -50,6 +54,7 @@ __all__ = [
     "QueueItem",
     "RegistryError",
     "ReportError",
+    "ReviewerRecord",
     "RunRecord",
     "Selection",
     "Store",
@@ -57,6 +62,7 @@ __all__ = [
     "StoreUnavailable",
     "Throughput",
     "TrainingCorrection",
+    "Verdict",
     "brief_error",
     "database_unavailable",
     "gate_rows",

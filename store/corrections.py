@@ -34,8 +34,8 @@ from store.tables import CORRECTION_STATUSES, CorrectionAuditRow, CorrectionRow
 #: The actor of changes the learner makes itself (quarantining a rejected run's corrections).
 LEARNER_ACTOR = "learner"
 
-Status = Literal["active", "quarantined"]
-AuditAction = Literal["quarantine", "release", "delete"]
+Status = Literal["active", "quarantined", "held", "overturned"]
+AuditAction = Literal["quarantine", "release", "delete", "hold", "confirm", "overturn"]
 
 
 @dataclass(frozen=True)
@@ -224,6 +224,9 @@ def _set_status(
     """Move the selected corrections that are not already ``to``; None when none moved."""
     _check_who_why(actor, reason)
     action: AuditAction = "quarantine" if to == "quarantined" else "release"
+    # only between these two: a held correction waits for a second reviewer, an overturned
+    # one was judged; an admin's release must not skip either (delete still removes them)
+    source = "active" if to == "quarantined" else "quarantined"
     values: dict[str, Any] = {"status": to}
     if to == "active":
         values["used_in_training_run"] = None  # counted again by the trigger
@@ -232,7 +235,7 @@ def _set_status(
         for chunk in _chunks(_selected(session, selection)):
             stmt = (
                 update(CorrectionRow)
-                .where(CorrectionRow.id.in_(chunk), CorrectionRow.status != to)
+                .where(CorrectionRow.id.in_(chunk), CorrectionRow.status == source)
                 .values(**values)
                 .returning(CorrectionRow.correction_id)
             )

@@ -102,18 +102,23 @@ def summarize(
 
 
 def _latest_reviews() -> Subquery:
-    """Each reviewed ticket's latest correction (``nth_latest == 1``): the reviewers' last word."""
-    return select(
-        CorrectionRow.ticket_id,
-        CorrectionRow.label,
-        CorrectionRow.decided_label,
-        func.row_number()
-        .over(
-            partition_by=CorrectionRow.ticket_id,
-            order_by=(CorrectionRow.corrected_at.desc(), CorrectionRow.id.desc()),
+    """Each reviewed ticket's latest correction (``nth_latest == 1``): the reviewers' last word.
+    An overturned correction is not: a second reviewer judged it wrong (``store.holds``)."""
+    return (
+        select(
+            CorrectionRow.ticket_id,
+            CorrectionRow.label,
+            CorrectionRow.decided_label,
+            func.row_number()
+            .over(
+                partition_by=CorrectionRow.ticket_id,
+                order_by=(CorrectionRow.corrected_at.desc(), CorrectionRow.id.desc()),
+            )
+            .label("nth_latest"),
         )
-        .label("nth_latest"),
-    ).subquery()
+        .where(CorrectionRow.status != "overturned")
+        .subquery()
+    )
 
 
 def band_precision(

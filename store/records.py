@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from models import redact_text
 from schemas import Correction, Decision
 from store.engine import Database, insert, utcnow
+from store.holds import HoldRule, hold_new
 from store.queue import REVIEW_BANDS, top_two_margin
 from store.tables import CorrectionRow, DecisionRow
 
@@ -32,6 +33,8 @@ class CorrectionOutcome(StrEnum):
     the consumer must dead-letter (see :meth:`reason`)."""
 
     stored = "stored"
+    #: stored, but waiting for a second reviewer (:mod:`store.holds`): not trained on yet
+    held = "held"
     duplicate = "duplicate"
     unknown_ticket = "unknown_ticket"
     unknown_label = "unknown_label"
@@ -41,6 +44,7 @@ class CorrectionOutcome(StrEnum):
         """A dead-letter reason a person can act on."""
         return {
             CorrectionOutcome.stored: "stored",
+            CorrectionOutcome.held: "stored, held for a second reviewer",
             CorrectionOutcome.duplicate: f"correction {correction.correction_id} already stored",
             CorrectionOutcome.unknown_ticket: (
                 f"no decision stored for ticket {correction.ticket_id!r}; correct a ticket the "
@@ -133,10 +137,15 @@ def add_decision(db: Database, decision: Decision) -> bool:
 
 
 def add_correction(
-    db: Database, correction: Correction, labels: Collection[str]
+    db: Database,
+    correction: Correction,
+    labels: Collection[str],
+    hold: HoldRule | None = None,
 ) -> CorrectionOutcome:
     """Store one reviewer action; ``labels`` is what a correction may name (the deployed
-    model's labels), passed by the caller because the store does not load models."""
+    model's labels), passed by the caller because the store does not load models. With a
+    ``hold`` rule, a correction the deciding model was confidently against (or one from a
+    flagged reviewer) is stored held, in the same transaction."""
     with db.session() as session:
         already = session.scalar(
             select(CorrectionRow.id).where(CorrectionRow.correction_id == correction.correction_id)
@@ -144,7 +153,7 @@ def add_correction(
         if already is not None:
             return CorrectionOutcome.duplicate
         decided = session.execute(
-            select(DecisionRow.label, DecisionRow.band).where(
+            select(DecisionRow.label, DecisionRow.band, DecisionRow.top_k).where(
                 DecisionRow.ticket_id == correction.ticket_id
             )
         ).one_or_none()
@@ -169,6 +178,8 @@ def add_correction(
             decided_band=decided.band,
             corrected_at=correction.corrected_at,
         )
+        if inserted and hold is not None and hold_new(session, correction, decided.top_k, hold):
+            return CorrectionOutcome.held
     return CorrectionOutcome.stored if inserted else CorrectionOutcome.duplicate
 
 

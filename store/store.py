@@ -11,7 +11,7 @@ module (no cycle).
 
 from __future__ import annotations
 
-from store import corrections, precision, queue, records, registry, runs, series
+from store import corrections, holds, precision, queue, records, registry, runs, series
 from store.engine import Database, open_engine
 
 
@@ -74,3 +74,8 @@ class Store(Database):
     release = corrections.release
     delete_corrections = corrections.delete_corrections
     quarantine_rejected_run = corrections.quarantine_rejected_run
+
+    # second review of held corrections, and the reviewers it flags
+    held_corrections = holds.held_corrections
+    judge_held = holds.judge
+    reviewer_records = holds.reviewer_records

@@ -32,9 +32,12 @@ BANDS = ("routed", "shadow", "manual")
 ACTIONS = ("confirm", "override")
 MODEL_STATUSES = ("candidate", "deployed", "rejected", "retired")
 RUN_OUTCOMES = ("deployed", "rejected", "failed")
-#: ``active`` corrections are trained on and counted; ``quarantined`` ones wait for a person.
-CORRECTION_STATUSES = ("active", "quarantined")
-AUDIT_ACTIONS = ("quarantine", "release", "delete")
+#: ``active`` corrections are trained on and counted; ``quarantined`` ones wait for a person;
+#: ``held`` ones wait for a second reviewer (:mod:`store.holds`), who confirms them (active) or
+#: overturns them (``overturned``: kept, so a re-send stays a no-op, never trained on).
+CORRECTION_STATUSES = ("active", "quarantined", "held", "overturned")
+VERDICTS = ("confirmed", "overturned")
+AUDIT_ACTIONS = ("quarantine", "release", "delete", "hold", "confirm", "overturn")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -143,6 +146,7 @@ class CorrectionRow(Base):
         CheckConstraint(_one_of("action", ACTIONS), name="action"),
         CheckConstraint(_one_of("decided_band", BANDS), name="decided_band"),
         CheckConstraint(_one_of("status", CORRECTION_STATUSES), name="status"),
+        CheckConstraint(f"verdict IS NULL OR {_one_of('verdict', VERDICTS)}", name="verdict"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -164,6 +168,15 @@ class CorrectionRow(Base):
     status: Mapped[str] = mapped_column(
         String(16), default="active", server_default="active", index=True
     )
+    #: set when the correction was held for a second reviewer: when, the model's label and its
+    #: probability against the correction's label (None when held because its reviewer is
+    #: flagged), and the second reviewer's verdict
+    held_at: Mapped[datetime | None]
+    hold_label: Mapped[str | None] = mapped_column(String(128))
+    hold_against: Mapped[float | None] = mapped_column(Float)
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    verdict_by: Mapped[str | None] = mapped_column(String(256))
+    verdict_at: Mapped[datetime | None]
 
 
 class CorrectionAuditRow(Base):

@@ -1,0 +1,308 @@
+"""Held corrections: a label the model was confidently against waits for a second reviewer.
+
+Why the decision's own probabilities are the out-of-fold prediction: the model that decided a
+ticket was trained before any correction of it existed, so its calibrated probabilities are an
+opinion that never saw the label being judged (the same reason confident learning uses
+out-of-fold probabilities, :mod:`models.label_issues`). They are stored with the decision, so
+the recorder judges a correction in the same transaction that stores it, without loading a
+model.
+
+The rule holds a correction when the model's probability that its label is *wrong* is at least
+``confidence``. That covers "the model is confident in another label" (a top label at 0.97 puts
+at least 0.97 against any other) and also a label the model all but ruled out on a ticket it
+was unsure of: the typical mislabel is a label with next to no probability, while an honest
+override of an uncertain ticket names a runner-up. A label outside the stored top-k has at most
+the smaller of the k-th probability and what the top-k leave over, so the rule never holds on a
+guess larger than the truth could be.
+
+A reviewer is flagged when enough of their held corrections were judged and most of them were
+overturned: one overturned hold is a difference of opinion, a pattern is a reviewer to talk to
+(or a script to stop). A flagged reviewer's corrections are all held, as they arrive and the
+unconsumed ones they already sent, until an admin deals with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
+
+from schemas import Correction
+from store.corrections import LEARNER_ACTOR, AuditEntry, _audit
+from store.engine import Database, utcnow
+from store.exceptions import CorrectionsError, CorrectionsNotFound
+from store.rows import record_of
+from store.tables import CorrectionRow, DecisionRow
+
+Verdict = Literal["confirm", "overturn"]
+
+
+@dataclass(frozen=True)
+class FlagRule:
+    """When a reviewer is flagged: at least ``min_judged`` of their held corrections judged by
+    someone else, and more than ``overturned_share`` of those overturned
+    (``TRIAGE_FLAG_MIN_JUDGED``, ``TRIAGE_FLAG_OVERTURNED_SHARE``)."""
+
+    min_judged: int = 5
+    overturned_share: float = 0.5
+
+    def flags(self, judged: int, overturned: int) -> bool:
+        return judged >= self.min_judged and overturned > self.overturned_share * judged
+
+
+@dataclass(frozen=True)
+class HoldRule:
+    """When a correction waits for a second reviewer (``TRIAGE_HOLD_CONFIDENCE``)."""
+
+    confidence: float = 0.95
+    flag: FlagRule = field(default_factory=FlagRule)
+
+    def __post_init__(self) -> None:
+        if not 0.5 < self.confidence <= 1.0:
+            raise ValueError(
+                f"hold confidence {self.confidence} must lie in (0.5, 1]; 0.95 holds a label "
+                "the model gives at most 5 % (TRIAGE_HOLD_CONFIDENCE)"
+            )
+
+    def against(self, top_k: Sequence[dict[str, Any]], label: str) -> float:
+        """The model's probability that ``label`` is wrong, from the decision's top-k."""
+        return 1.0 - label_probability(top_k, label)
+
+    def holds(self, top_k: Sequence[dict[str, Any]], label: str) -> bool:
+        return self.against(top_k, label) >= self.confidence
+
+
+def label_probability(top_k: Sequence[dict[str, Any]], label: str) -> float:
+    """``label``'s probability, or for a label outside the top-k the most it can be."""
+    probabilities = {str(s["label"]): float(s["probability"]) for s in top_k}
+    if label in probabilities:
+        return probabilities[label]
+    if not probabilities:
+        return 1.0  # nothing known: never hold on no evidence
+    left_over = max(0.0, 1.0 - sum(probabilities.values()))
+    return min(min(probabilities.values()), left_over)
+
+
+@dataclass(frozen=True)
+class ReviewerRecord:
+    """One reviewer's held corrections and what second reviewers made of them."""
+
+    reviewer: str
+    held: int
+    confirmed: int
+    overturned: int
+    flagged: bool
+
+    @property
+    def pending(self) -> int:
+        return self.held - self.confirmed - self.overturned
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "pending": self.pending}
+
+
+@dataclass(frozen=True)
+class HeldCorrection:
+    """A held correction as the second reviewer sees it: the ticket, the first reviewer's
+    label and the model's objection."""
+
+    correction_id: str
+    ticket_id: str
+    text: str
+    label: str
+    reviewer: str
+    decided_label: str
+    hold_label: str | None
+    hold_against: float | None
+    corrected_at: datetime
+    held_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["corrected_at"] = self.corrected_at.isoformat()
+        out["held_at"] = self.held_at.isoformat()
+        return out
+
+
+def is_flagged(session: Session, reviewer: str, rule: FlagRule) -> bool:
+    judged, overturned = session.execute(
+        select(
+            func.count(CorrectionRow.verdict),
+            func.count(case((CorrectionRow.verdict == "overturned", 1))),
+        ).where(CorrectionRow.reviewer == reviewer)
+    ).one()
+    return rule.flags(int(judged), int(overturned))
+
+
+def hold_new(
+    session: Session, correction: Correction, top_k: list[dict[str, Any]], rule: HoldRule
+) -> bool:
+    """Hold the just-stored ``correction`` if the model was confidently against its label, or
+    its reviewer is flagged; the audit row goes in the same transaction. True when held."""
+    against = rule.against(top_k, correction.label)
+    contradicted = against >= rule.confidence
+    if not contradicted and not is_flagged(session, correction.reviewer, rule.flag):
+        return False
+    model_label = str(max(top_k, key=lambda s: float(s["probability"]))["label"])
+    session.execute(
+        update(CorrectionRow)
+        .where(CorrectionRow.correction_id == correction.correction_id)
+        .values(
+            status="held",
+            held_at=utcnow(),
+            hold_label=model_label if contradicted else None,
+            hold_against=round(against, 4) if contradicted else None,
+        )
+    )
+    reason = (
+        f"the deciding model gave {correction.label!r} {1 - against:.4f} (it said "
+        f"{model_label!r}); at most {1 - rule.confidence:.4f} is held "
+        "(TRIAGE_HOLD_CONFIDENCE): a second reviewer confirms or overturns it"
+        if contradicted
+        else f"reviewer {correction.reviewer!r} is flagged: every correction of theirs waits "
+        "for a second reviewer"
+    )
+    _audit(
+        session,
+        actor=LEARNER_ACTOR,
+        action="hold",
+        reason=reason,
+        correction_ids=[correction.correction_id],
+    )
+    return True
+
+
+def held_corrections(
+    db: Database, *, exclude_reviewer: str | None = None, limit: int = 50
+) -> list[HeldCorrection]:
+    """Held corrections waiting for a verdict, oldest hold first; ``exclude_reviewer`` leaves
+    out a reviewer's own (nobody is their own second reviewer)."""
+    stmt = (
+        select(CorrectionRow, DecisionRow.text)
+        .join(DecisionRow, DecisionRow.ticket_id == CorrectionRow.ticket_id)
+        .where(CorrectionRow.status == "held")
+        .order_by(CorrectionRow.held_at, CorrectionRow.id)
+        .limit(limit)
+    )
+    if exclude_reviewer is not None:
+        stmt = stmt.where(CorrectionRow.reviewer != exclude_reviewer)
+    with db.session() as session:
+        return [
+            record_of(HeldCorrection, row, text=text, held_at=row.held_at)
+            for row, text in session.execute(stmt)
+        ]
+
+
+def judge(
+    db: Database,
+    correction_id: str,
+    *,
+    verdict: Verdict,
+    reviewer: str,
+    rule: FlagRule,
+    reason: str = "",
+) -> AuditEntry:
+    """A second reviewer's verdict on a held correction: ``confirm`` makes it an ordinary,
+    unconsumed correction (it counts toward the next retrain), ``overturn`` keeps it out of
+    training for good. An overturn that makes its reviewer flagged holds that reviewer's
+    unconsumed active corrections too, in the same transaction."""
+    if not reviewer.strip():
+        raise CorrectionsError("the reviewer is empty; say who gives this verdict")
+    confirmed = verdict == "confirm"
+    with db.session() as session:
+        row = session.scalar(
+            select(CorrectionRow).where(CorrectionRow.correction_id == correction_id)
+        )
+        if row is None:
+            raise CorrectionsNotFound(
+                f"no correction {correction_id!r}; `triage corrections list --status held` "
+                "shows the held ones"
+            )
+        if row.reviewer == reviewer:
+            raise CorrectionsError(
+                f"{reviewer!r} sent correction {correction_id!r}; a second reviewer must judge it"
+            )
+        judged = session.scalar(
+            update(CorrectionRow)
+            .where(CorrectionRow.id == row.id, CorrectionRow.status == "held")
+            .values(
+                status="active" if confirmed else "overturned",
+                used_in_training_run=None,
+                verdict="confirmed" if confirmed else "overturned",
+                verdict_by=reviewer,
+                verdict_at=utcnow(),
+            )
+            .returning(CorrectionRow.reviewer)
+        )
+        if judged is None:
+            by = f" by {row.verdict_by!r}" if row.verdict_by else ""
+            raise CorrectionsError(
+                f"correction {correction_id!r} is {row.status}{by}, not held; only a held "
+                "correction takes a verdict"
+            )
+        entry = _audit(
+            session,
+            actor=reviewer,
+            action=verdict,
+            reason=reason.strip() or f"second review: {verdict}",
+            correction_ids=[correction_id],
+        )
+        if not confirmed and is_flagged(session, judged, rule):
+            _hold_reviewer(session, judged)
+        return entry
+
+
+def _hold_reviewer(session: Session, reviewer: str) -> None:
+    """Hold a newly flagged reviewer's active corrections that no run consumed yet."""
+    held = list(
+        session.scalars(
+            update(CorrectionRow)
+            .where(
+                CorrectionRow.reviewer == reviewer,
+                CorrectionRow.status == "active",
+                CorrectionRow.used_in_training_run.is_(None),
+                CorrectionRow.verdict.is_(None),  # one a second reviewer confirmed stays
+            )
+            .values(status="held", held_at=utcnow())
+            .returning(CorrectionRow.correction_id)
+        )
+    )
+    if held:
+        _audit(
+            session,
+            actor=LEARNER_ACTOR,
+            action="hold",
+            reason=f"reviewer {reviewer!r} is flagged: their held corrections are mostly "
+            "overturned, so their unconsumed ones wait for a second reviewer",
+            correction_ids=sorted(held),
+        )
+
+
+def reviewer_records(db: Database, rule: FlagRule) -> list[ReviewerRecord]:
+    """Every reviewer who was ever held, flagged ones first, then by overturned count."""
+    stmt = (
+        select(
+            CorrectionRow.reviewer,
+            func.count(),
+            func.count(case((CorrectionRow.verdict == "confirmed", 1))),
+            func.count(case((CorrectionRow.verdict == "overturned", 1))),
+        )
+        .where(CorrectionRow.held_at.is_not(None))
+        .group_by(CorrectionRow.reviewer)
+    )
+    with db.session() as session:
+        records = [
+            ReviewerRecord(
+                reviewer=name,
+                held=int(held),
+                confirmed=int(confirmed),
+                overturned=int(overturned),
+                flagged=rule.flags(int(confirmed) + int(overturned), int(overturned)),
+            )
+            for name, held, confirmed, overturned in session.execute(stmt)
+        ]
+    return sorted(records, key=lambda r: (not r.flagged, -r.overturned, r.reviewer))

@@ -33,8 +33,10 @@ from models.bands import Thresholds  # noqa: E402
 from models.data import LabelledData, read_labelled  # noqa: E402
 from models.gates import EvalPack  # noqa: E402
 from models.health import HealthConfig, normalise_label, prepare  # noqa: E402
+from models.pipeline import TrainRequest, train  # noqa: E402
+from models.result import TrainResult  # noqa: E402
 from models.settings import default_base_model  # noqa: E402
-from models.train import TrainConfig, TrainResult, train  # noqa: E402
+from models.train_config import TrainConfig  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 OUT = REPO / "bench" / "out"
@@ -86,13 +88,17 @@ def run_training(
         [normalise_label(label, health_config.synonyms) for label in test.labels],
         test.source,
     )
+    # health ran above (its figures are printed), so the pipeline skips it: health=None
     result = train(
-        cleaned,
-        config,
-        base_model=default_base_model(),
-        pack=EvalPack(),
-        test=test,
-        thresholds=Thresholds(),
+        TrainRequest(
+            data=cleaned,
+            config=config,
+            pack=EvalPack(),
+            base_model=default_base_model(),
+            test=test,
+            thresholds=Thresholds(),
+            health=None,
+        )
     )
     if save is not None:
         result.save(save, health=health.to_dict())

@@ -65,7 +65,6 @@ if TYPE_CHECKING:
         read_fitted,
         write_fitted,
     )
-    from models.train import train as train_model
     from models.train_config import TrainConfig, split
     from models.transformer import configure_threads
 
@@ -127,7 +126,6 @@ _HOMES = {
     "fit_route_thresholds": "threshold_set",
     "read_fitted": "threshold_set",
     "write_fitted": "threshold_set",
-    "train_model": "train:train",
     "TrainConfig": "train_config",
     "split": "train_config",
     "configure_threads": "transformer",
@@ -191,7 +189,6 @@ __all__ = [
     "softmax",
     "split",
     "text_col_option",
-    "train_model",
     "write_fitted",
 ]
 

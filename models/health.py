@@ -16,12 +16,13 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from models.clean import clean
 from models.data import LabelledData
 from models.exceptions import DataError
 from models.health_report import ConflictPolicy, HealthReport
-from models.imbalance import imbalance_verdict, refuse_if_severe, severe_message, shannon_entropy
+from models.imbalance import balance_fields, refuse_if_severe, severe_message
 from models.labels import normalise_label
 from models.near_duplicates import near_duplicates
 from models.redact import KINDS, redact
@@ -137,29 +138,19 @@ def prepare(data: LabelledData, config: HealthConfig) -> tuple[LabelledData, Hea
             f"{data.source}: after cleaning and de-duplication only {len(out)} rows in"
             f" {len(counts)} class(es) remain; a classifier needs at least 2 classes"
         )
-    nats, normalised = shannon_entropy(list(counts.values()))
-    class_counts = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     report = HealthReport(
         rows_in=len(data),
         rows_out=len(out),
-        exact_duplicates=exact,
-        near_duplicates=len(removed),
-        conflicting_duplicates=conflicts,
-        quoted_replies_stripped=rows.quoted,
-        signatures_stripped=rows.signed,
-        redactions=rows.redactions,
-        class_counts=class_counts,
-        entropy_nats=nats,
-        entropy_normalised=normalised,
-        verdict=imbalance_verdict(normalised),
-        small_classes=[c for c, n in class_counts.items() if n < config.min_class_count][::-1],
-        label_renames=renames,
         source=data.source,
-        empty_dropped=rows.empty,
+        label_renames=renames,
+        **rows.report_fields(),
+        exact_duplicates=exact,
+        conflicting_duplicates=conflicts,
         conflict_policy=config.conflict_policy,
         conflict_rows_dropped=conflict_rows,
+        near_duplicates=len(removed),
         near_duplicate_conflicts=near_conflicts,
-        min_class_count=config.min_class_count,
+        **balance_fields(out.labels, config.min_class_count),
     )
     return out, report
 
@@ -174,6 +165,15 @@ class _Cleaned:
     quoted: int = 0
     signed: int = 0
     empty: int = 0
+
+    def report_fields(self) -> dict[str, Any]:
+        """What cleaning stripped and dropped, under the report's names."""
+        return {
+            "quoted_replies_stripped": self.quoted,
+            "signatures_stripped": self.signed,
+            "redactions": self.redactions,
+            "empty_dropped": self.empty,
+        }
 
 
 def _clean_rows(texts: list[str], labels: list[str], redact_pii: bool) -> _Cleaned:

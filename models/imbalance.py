@@ -4,7 +4,9 @@ modest, meaningful or severe; a severe export is refused unless its owner insist
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 from models.exceptions import DataError
 from models.health_report import HealthReport, Verdict
@@ -33,6 +35,22 @@ def shannon_entropy(counts: Sequence[int]) -> tuple[float, float]:
         return 0.0, 0.0
     nats = -sum(c / total * math.log(c / total) for c in present)
     return nats, nats / math.log(len(present))
+
+
+def balance_fields(labels: Sequence[str], min_class_count: int) -> dict[str, Any]:
+    """The report's class-balance part, computed in one place: counts (largest first), entropy,
+    verdict, and the classes under ``min_class_count`` (smallest first)."""
+    counts = Counter(labels)
+    class_counts = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    nats, normalised = shannon_entropy(list(class_counts.values()))
+    return {
+        "class_counts": class_counts,
+        "entropy_nats": nats,
+        "entropy_normalised": normalised,
+        "verdict": imbalance_verdict(normalised),
+        "small_classes": [c for c, n in class_counts.items() if n < min_class_count][::-1],
+        "min_class_count": min_class_count,
+    }
 
 
 def refuse_if_severe(report: HealthReport, *, force: bool = False) -> None:

@@ -25,7 +25,6 @@ from models.bands import Thresholds
 from models.calibration import expected_calibration_error, fit_temperature, nll, softmax
 from models.data import LabelledData
 from models.exceptions import DataError
-from models.gates import EvalPack
 from models.loop import Loop, run_epochs
 from models.novelty import KnnNovelty
 from models.result import BASELINE_DIR, TrainResult
@@ -51,7 +50,6 @@ __all__ = [
     "fit",
     "run_epochs",
     "split",
-    "train",
 ]
 
 #: Training rows kept as the novelty detector's neighbours (float32, 1.5 KB each at d=384).
@@ -288,33 +286,3 @@ def fit(
     trainer.calibrate(fitted)
     trainer.novelty(fitted, config)
     return fitted.classifier, fitted.record
-
-
-def train(
-    data: LabelledData,
-    config: TrainConfig,
-    *,
-    base_model: str,
-    pack: EvalPack,
-    val: LabelledData | None = None,
-    test: LabelledData | None = None,
-    thresholds: Thresholds | None = None,
-    progress: bool = True,
-) -> TrainResult:
-    """The pipeline on rows that are already prepared (no data health): split, fit, calibrate,
-    novelty, evaluate against the baseline and gates."""
-    from models.pipeline import TrainRequest
-    from models.pipeline import train as run_pipeline
-
-    request = TrainRequest(
-        data=data,
-        config=config,
-        pack=pack,
-        base_model=base_model,
-        val=val,
-        test=test,
-        thresholds=thresholds,
-        health=None,
-        progress=progress,
-    )
-    return run_pipeline(request)

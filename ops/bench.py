@@ -242,15 +242,22 @@ def e2e(model_dir: Path, config: BenchConfig) -> dict[str, float]:
 
 def quick_model(out: Path, say: Printer) -> Path:
     """A small LoRA model on the shipped sample, for a bench without a trained model."""
-    from models import EvalPack, TrainConfig, default_base_model
-    from models import train_model as train
+    from models import EvalPack, TrainConfig, TrainRequest, default_base_model, run
 
     sample = read_labelled(SAMPLE / "banking77_train.csv", "text", "team")
     say(f"no --model-dir: training a quick model on {len(sample)} sample tickets into {out}")
     config = TrainConfig(epochs=1, max_length=64, device="cpu")
     lenient = EvalPack(min_macro_f1=0.0, min_accuracy=0.0, min_per_class_f1=0.0)
-    result = train(sample, config, base_model=default_base_model(), pack=lenient, progress=False)
-    return result.save(out)
+    request = TrainRequest(
+        data=sample,
+        config=config,
+        pack=lenient,
+        base_model=default_base_model(),
+        health=None,
+        progress=False,
+    )
+    run(request, out)
+    return out
 
 
 def ensure_export(model_dir: Path, data: BenchData, rows: int, say: Printer) -> dict[str, Any]:

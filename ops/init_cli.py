@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -24,14 +25,7 @@ from models import held_out_fraction_option, label_col_option, seed_option, text
     help="import this `triage train` output as the first model instead of training one",
 )
 @seed_option("the gold split")
-def init_command(
-    gold: Path | None,
-    text_col: str,
-    label_col: str,
-    test_fraction: float,
-    model: Path | None,
-    seed: int,
-) -> None:
+def init_command(**options: Any) -> None:
     """Set up a fresh deployment: schema, topics, gold set, first model. Safe to run again.
 
     Settings are the learner's (TRIAGE_DATABASE_URL, TRIAGE_GOLD_DIR, TRIAGE_REGISTRY_DIR,
@@ -40,15 +34,8 @@ def init_command(
     from learner import LearnerSettings
     from ops.init import InitOptions, initialise
 
-    options = InitOptions(
-        gold=gold,
-        text_col=text_col,
-        label_col=label_col,
-        test_fraction=test_fraction,
-        model=model,
-        seed=seed,
-    )
-    for line in initialise(LearnerSettings(), options):
+    # click's parameter names are InitOptions' field names (test_fraction from --test-fraction)
+    for line in initialise(LearnerSettings(), InitOptions(**options)):
         click.echo(line)
 
 

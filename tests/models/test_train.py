@@ -12,8 +12,9 @@ import torch
 from models.data import LabelledData
 from models.exceptions import DataError, ModelError
 from models.gates import EvalPack
+from models.pipeline import TrainRequest, train
 from models.settings import default_base_model
-from models.train import TrainConfig, class_weights, epoch_order, fit, split, train
+from models.train import TrainConfig, class_weights, epoch_order, fit, split
 
 
 @pytest.mark.parametrize(
@@ -73,8 +74,9 @@ def test_training_without_validation_rows_is_refused() -> None:
 def test_test_labels_unlike_training_are_refused_before_fitting() -> None:
     data = LabelledData([f"ticket {i}" for i in range(40)], ["mortgage", "debt"] * 20, "train")
     test = LabelledData(["a", "b"], ["Mortgage", "Debt"], "test")
+    request = TrainRequest(data, TrainConfig(), EvalPack(), base_model="-", test=test, health=None)
     with pytest.raises(DataError, match="none of the test labels"):
-        train(data, TrainConfig(), base_model="never-loaded", pack=EvalPack(), test=test)
+        train(request)
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from models.cli_options import label_col_option, text_col_option
+from models.cli_options import label_col_option, seed_option, text_col_option
 from models.exceptions import SevereImbalance
 
 #: Exit status of `triage data inspect` when the labels are too imbalanced to train on.
@@ -35,9 +35,7 @@ def data_group() -> None:
     help="also list rows whose label the out-of-fold predictions contradict (confident "
     "learning; 5 TF-IDF fits, about a minute on 10,000 rows)",
 )
-@click.option(
-    "--seed", type=int, default=0, show_default=True, help="random seed of the --label-issues folds"
-)
+@seed_option("the --label-issues folds")
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
 def inspect(
     file: Path,

@@ -38,7 +38,7 @@ from ops.simulate_loop import (
     stop_services,
 )
 from ops.simulate_split import SimulationSplit, apply_label_map, split_for_simulation
-from ops.simulate_table import SimulationResult, class_rows, rows_from_store
+from ops.simulate_table import SimulationResult, class_rows, matched_global, rows_from_store
 from schemas import Topics
 from store import Store
 
@@ -124,6 +124,9 @@ def simulate(
         driver.feed(split.stream, config.chunk)
         result = SimulationResult(rows=rows_from_store(store, starter.version))
         result.classes = class_rows(store, driver.reviewer.truth)
+        overall = result.classes[-1] if result.classes else None
+        if overall is not None and overall.precision is not None:
+            result.matched = matched_global(store, driver.reviewer.truth, overall.precision)
         result.notes.append(DEPLOYMENT_NOTE)
     finally:
         if services is not None:

@@ -60,6 +60,7 @@ class SimulationResult:
     notes: list[str] = field(default_factory=list)
     #: per predicted class, then "(all)"; empty when the loop did not record them
     classes: list[ClassRow] = field(default_factory=list)
+    matched: MatchedGlobal | None = None
 
     def corrections_to_reach(self, share: float = 0.95) -> int | None:
         if self.reference_macro_f1 is None:
@@ -85,6 +86,8 @@ def render(result: SimulationResult) -> str:
             + (f"reached after {reached} corrections" if reached is not None else "not reached")
         )
     lines.extend(render_classes(result.classes))
+    if result.matched is not None and result.classes:
+        lines.append(result.matched.render(result.classes[-1].share))
     lines.extend(result.notes)
     return "\n".join(lines)
 
@@ -116,7 +119,7 @@ def class_rows(store: Store, truth: dict[str, str]) -> list[ClassRow]:
     for position, ticket_id in enumerate(truth):
         if ticket_id not in decided:
             continue
-        label, band = decided[ticket_id]
+        label, band = decided[ticket_id].label, decided[ticket_id].band
         row = counts.setdefault(label, [0, 0, 0, 0])
         row[0] += 1
         if band == "routed":
@@ -127,6 +130,40 @@ def class_rows(store: Store, truth: dict[str, str]) -> list[ClassRow]:
     rows = [ClassRow(label, *counts[label]) for label in sorted(counts)]
     total = [sum(column) for column in zip(*counts.values(), strict=True)] if counts else [0] * 4
     return [*rows, ClassRow("(all)", *total)] if rows else []
+
+
+@dataclass(frozen=True)
+class MatchedGlobal:
+    """The fair comparison for per-class thresholds: the one global route threshold that routes
+    the same decisions at least as precisely as the run did, and the share it routes. Same
+    decisions, same confidences; only the threshold rule differs."""
+
+    precision: float
+    threshold: float | None
+    share: float
+
+    def render(self, run_share: float) -> str:
+        if self.threshold is None:
+            return f"no global threshold reaches this run's routed precision {self.precision:.4f}"
+        return (
+            f"one global threshold at this run's routed precision {self.precision:.4f}: "
+            f"{self.threshold:.2f}, routing {self.share:.1%} of decisions "
+            f"(this run: {run_share:.1%})"
+        )
+
+
+def matched_global(store: Store, truth: dict[str, str], precision: float) -> MatchedGlobal:
+    """The lowest global threshold (0.01 steps) whose routed precision on the stream's
+    decisions, against the true labels, is at least ``precision``; novel tickets never route."""
+    decided = [(d, truth[t]) for t, d in store.decided_bands().items() if t in truth]
+    for step in range(50, 100):
+        threshold = step / 100
+        routed = [
+            d.label == true for d, true in decided if d.confidence >= threshold and not d.novel
+        ]
+        if routed and sum(routed) / len(routed) >= precision:
+            return MatchedGlobal(precision, threshold, len(routed) / len(decided))
+    return MatchedGlobal(precision, None, 0.0)
 
 
 def rows_from_store(store: Store, starter: str) -> list[Row]:

@@ -243,9 +243,24 @@ def render_band_report(report: BandReport) -> str:
     return "\n".join(lines)
 
 
-def decided_bands(db: Database) -> dict[str, tuple[str, str]]:
-    """ticket id -> (label, band) of every stored decision: what a simulation compares with
+@dataclass(frozen=True)
+class Decided:
+    """What a simulation needs of one stored decision to compare it with the true label, and
+    to ask how another threshold would have banded it."""
+
+    label: str
+    band: str
+    confidence: float
+    novel: bool
+
+
+def decided_bands(db: Database) -> dict[str, Decided]:
+    """ticket id -> how every stored decision was decided: what a simulation compares with
     the true labels it knows (a person reviews only shadow and manual)."""
+    columns = (DecisionRow.label, DecisionRow.band, DecisionRow.confidence, DecisionRow.novel)
     with db.session() as session:
-        rows = session.execute(select(DecisionRow.ticket_id, DecisionRow.label, DecisionRow.band))
-        return {row.ticket_id: (row.label, row.band) for row in rows}
+        rows = session.execute(select(DecisionRow.ticket_id, *columns))
+        return {
+            row.ticket_id: Decided(row.label, row.band, float(row.confidence), bool(row.novel))
+            for row in rows
+        }

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ops.simulate_table import ClassRow, Row, SimulationResult, class_rows, render
+from ops.simulate_table import (
+    ClassRow,
+    MatchedGlobal,
+    Row,
+    SimulationResult,
+    class_rows,
+    matched_global,
+    render,
+)
 from store import Store
 from tests.learner.events import decision
 
@@ -55,3 +63,19 @@ def test_class_rows_count_routed_share_and_precision_against_the_truth(store: St
     table = render(SimulationResult(rows=[], classes=list(rows.values())))
     cards = next(line for line in table.splitlines() if line.startswith("cards"))
     assert cards.split() == ["cards", "4", "2", "0.500", "0.5000", "3", "0.667"]
+
+
+def test_matched_global_finds_the_lowest_threshold_as_precise_as_the_run(store: Store) -> None:
+    # confidence -> right? : 0.95 right, 0.90 right, 0.80 wrong, 0.70 right, 0.65 right
+    planted = [(0.95, True), (0.90, True), (0.80, False), (0.70, True), (0.65, True)]
+    truth = {}
+    for i, (confidence, right) in enumerate(planted):
+        store.add_decision(decision(f"sim-{i}", "cards", p1=confidence, p2=0.01, band="shadow"))
+        truth[f"sim-{i}"] = "cards" if right else "loans"
+    store.add_decision(decision("other", "cards", p1=0.99, p2=0.0))  # not the stream's
+    # precision 1.0 needs 0.81 (two of five routed); 0.8 is reached at 0.65 (four of five right)
+    assert matched_global(store, truth, 1.0) == MatchedGlobal(1.0, 0.81, 0.4)
+    assert matched_global(store, truth, 0.8) == MatchedGlobal(0.8, 0.5, 1.0)
+    line = MatchedGlobal(1.0, 0.81, 0.4).render(run_share=0.6)
+    assert "0.81, routing 40.0% of decisions (this run: 60.0%)" in line
+    assert "no global threshold" in MatchedGlobal(1.0, None, 0.0).render(0.5)

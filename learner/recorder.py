@@ -30,7 +30,14 @@ from pydantic import ValidationError
 
 from bus import AckedProducer, Send, dead_letter, install_batch_agent, publish_letters
 from schemas import Correction, DeadLetter, Decision, Topics
-from store import CorrectionOutcome, Store, StoreUnavailable, brief_error, database_unavailable
+from store import (
+    CorrectionOutcome,
+    HoldRule,
+    Store,
+    StoreUnavailable,
+    brief_error,
+    database_unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +64,8 @@ class StoreRetry:
 @dataclass
 class RecordOutcome:
     stored: int = 0
+    #: of ``stored``, the corrections held for a second reviewer
+    held: int = 0
     duplicates: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
@@ -68,6 +77,8 @@ class RecordStage:
     labels: Callable[[], Collection[str]]
     executor: Executor
     retry: StoreRetry = field(default_factory=StoreRetry)
+    #: None stores every valid correction as active (no second review)
+    hold: HoldRule | None = None
 
     async def store_call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` on the executor, waiting out a store outage (see the module doc)."""
@@ -134,10 +145,11 @@ class RecordStage:
             if correction is None:
                 continue
             result: CorrectionOutcome = await self.store_call(
-                self.store.add_correction, correction, labels
+                self.store.add_correction, correction, labels, self.hold
             )
-            if result is CorrectionOutcome.stored:
+            if result in (CorrectionOutcome.stored, CorrectionOutcome.held):
                 outcome.stored += 1
+                outcome.held += result is CorrectionOutcome.held
             elif result is CorrectionOutcome.duplicate:
                 outcome.duplicates += 1
             else:

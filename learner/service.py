@@ -88,6 +88,7 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
         labels=DeployedLabels(store, settings.model_dir),
         executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="record"),
         retry=StoreRetry(give_up_s=settings.store_retry_s),
+        hold=settings.hold_rule(),
     )
     install_recorder(
         app,

@@ -14,6 +14,7 @@ from pydantic import Field
 from bus import FaustServiceSettings
 from learner.gates import Margins
 from learner.thresholds import ThresholdPolicy
+from store import FlagRule, HoldRule
 
 #: a share of F1, from 0 to 1: what the no-regression margins are measured in
 F1Margin = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -99,6 +100,27 @@ class LearnerSettings(FaustServiceSettings):
         description="how long the recorder retries a store that is unavailable (nothing acked "
         "meanwhile) before the service stops; keep it under the consumer's max poll interval",
     )
+    hold_confidence: float | None = Field(
+        None,
+        gt=0.5,
+        le=1.0,
+        description="hold a correction for a second reviewer when the deciding model put at least "
+        "this probability against its label; unset: no second review. 0.90 is measured "
+        "(bench/hold_rule.py); off by default until `triage simulate` judges held corrections, "
+        "since a held one leaves its round short of TRIAGE_RETRAIN_AFTER",
+    )
+    flag_min_judged: int = Field(
+        FlagRule.min_judged,
+        ge=1,
+        description="held corrections of one reviewer judged by others before they may be flagged",
+    )
+    flag_overturned_share: float = Field(
+        FlagRule.overturned_share,
+        ge=0.0,
+        lt=1.0,
+        description="a reviewer is flagged (and then always held) when more than this share of "
+        "their judged held corrections were overturned",
+    )
     group_id: str = Field(
         "triage-learner", min_length=1, description="consumer group of the recorder"
     )
@@ -107,6 +129,15 @@ class LearnerSettings(FaustServiceSettings):
         """How per-class route thresholds are fitted (after each deploy, `triage thresholds`)."""
         return ThresholdPolicy(
             self.routed_precision_target, self.threshold_min_reviews, self.threshold_confidence
+        )
+
+    def hold_rule(self) -> HoldRule | None:
+        """When the recorder holds a correction for a second reviewer, and flags a reviewer;
+        None when TRIAGE_HOLD_CONFIDENCE is unset."""
+        if self.hold_confidence is None:
+            return None
+        return HoldRule(
+            self.hold_confidence, FlagRule(self.flag_min_judged, self.flag_overturned_share)
         )
 
     def margins(self) -> Margins:

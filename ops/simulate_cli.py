@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -52,6 +53,7 @@ from models import (
 @click.option("--max-rounds", type=click.IntRange(min=1), default=None, help="stop after N runs")
 @click.option(
     "--step-timeout",
+    "step_timeout_s",
     type=click.FloatRange(min=1),
     default=600.0,
     show_default=True,
@@ -78,21 +80,7 @@ from models import (
 )
 @json_out_option("one row per round")
 def simulate_command(
-    data: Path,
-    seed_fraction: float,
-    text_col: str,
-    label_col: str,
-    label_map: Path | None,
-    test_fraction: float,
-    error_rate: float,
-    retrain_after: int | None,
-    max_rounds: int | None,
-    step_timeout: float,
-    backend: str | None,
-    per_class_thresholds: bool,
-    seed: int,
-    work_dir: Path,
-    json_out: Path | None,
+    retrain_after: int | None, backend: str | None, json_out: Path | None, **options: Any
 ) -> None:
     """Run the whole learning loop on the embedded stack with a simulated reviewer.
 
@@ -103,22 +91,12 @@ def simulate_command(
     from ops.simulate_table import render
 
     settings = LearnerSettings()
+    # the other options' names are SimulationConfig's fields; these two fall back on settings
     config = SimulationConfig(
-        data=data,
-        text_col=text_col,
-        label_col=label_col,
-        label_map=label_map,
-        seed_fraction=seed_fraction,
-        test_fraction=test_fraction,
-        error_rate=error_rate,
+        **options,
         retrain_after=retrain_after or settings.retrain_after,
-        max_rounds=max_rounds,
-        step_timeout_s=step_timeout,
         backend=backend or settings.backend,  # type: ignore[arg-type]
-        seed=seed,
-        work_dir=work_dir,
         margins=settings.margins(),
-        per_class_thresholds=per_class_thresholds,
     )
     result = simulate(config, progress=lambda line: click.echo(line, err=True))
     click.echo(render(result))

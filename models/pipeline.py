@@ -1,5 +1,5 @@
-"""The one training pipeline: prepare -> split -> fit -> calibrate -> novelty -> evaluate ->
-gate -> save.
+"""The one training pipeline: prepare -> split -> fit -> calibrate -> novelty -> evaluate (with
+the drift reference) -> gate -> save.
 
 `triage train`, the learner's retrain and distillation's student all go through these steps, so
 a model is built the same way whoever asks for it. What differs per backend (how to fit, whether
@@ -25,6 +25,7 @@ from models.gates import EvalPack, GateReport
 from models.health import HealthConfig, HealthReport
 from models.health import prepare as health_prepare
 from models.imbalance import refuse_if_severe
+from models.reference import drift_reference
 from models.result import TrainResult
 from models.tfidf import TfidfClassifier
 from models.train_config import FitContext, Fitted, Split, TrainConfig, Trainer, split
@@ -136,6 +137,7 @@ def evaluate_step(
         split=parts,
         data_hash=hash_texts(prepared.data.texts, prepared.data.labels),
         health=prepared.health,
+        drift_reference=drift_reference(fitted.classifier, parts),
     )
 
 

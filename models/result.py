@@ -2,7 +2,8 @@
 
 :meth:`TrainResult.save` is the pipeline's last step for every backend, so a `triage train`
 model, a learner candidate and a TF-IDF retrain are all written the same way: atomically, with
-their data hash, row counts, health report, metrics and gate results in the manifest.
+their data hash, row counts, health report, metrics, gate results and drift reference in the
+manifest.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class TrainResult:
     data_hash: str
     #: the train part's data-health report (empty when health was skipped)
     health: dict[str, Any] = field(default_factory=dict)
+    #: the model's outputs on held-out rows (:mod:`models.reference`), what workers measure
+    #: drift against; None when no held-out row was left
+    drift_reference: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -72,6 +76,7 @@ class TrainResult:
                     "training": self.record.to_dict(),
                 },
                 gates={"passed": self.passed, **self.evaluation.gates.to_dict()},
+                drift_reference=self.drift_reference,
             )
             if out.exists():
                 out.rmdir()

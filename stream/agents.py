@@ -51,6 +51,10 @@ class BatchOutcome:
     #: seconds from the ticket's broker timestamp to its (fresh) decision
     latencies: list[float] = field(default_factory=list)
     size: int = 0
+    #: the decisions made in this batch (not re-published ones) and the model that made them:
+    #: what the drift window is fed (:mod:`stream.drift`)
+    fresh: list[Decision] = field(default_factory=list)
+    model: Classifier | None = None
 
     @property
     def bands(self) -> Counter[str]:
@@ -98,6 +102,7 @@ class ClassifyStage:
                 outcome.republished += 1
         await self._publish(payloads, outcome, send)
         outcome.decided = len(payloads) - outcome.republished
+        outcome.fresh = fresh_decisions
         outcome.latencies = [
             (d.decided_at - d.received_at).total_seconds()
             for d in fresh_decisions
@@ -146,6 +151,7 @@ class ClassifyStage:
     ) -> list[Decision]:
         # read once: a swap (of the model or its thresholds) lands between batches
         model, fitted = self.holder.served()
+        outcome.model = model
         try:
             return await self._decide(model, batch, fitted)
         except Exception as exc:

@@ -10,12 +10,15 @@ dead-letter kinds (a fixed list), components (2), owned partitions.
 Lag here is what this worker has not fetched yet on the partitions it owns (the partition's
 high-water mark minus the consumer's position), read from the consumer at scrape time; the
 group-wide committed lag is on the web's ``/metrics``.
+
+Drift (:mod:`stream.drift`) is this worker's window too: the batch's fresh decisions feed it
+after the acks, and the gauges are set at scrape time for the version the window watches.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis
@@ -24,6 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from bus import BusError, DecisionCacheError
 from schemas import DEAD_LETTER_KINDS
+from stream.drift import SIGNALS, STATES, DriftStatus, DriftWatch
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +38,12 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 class WorkerMetrics:
     """One worker's counters; ``registry`` is what its ``/metrics`` page renders."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, drift: DriftWatch | None = None
+    ) -> None:
         self.registry = registry or CollectorRegistry()
+        self.drift = drift
+        self.drift_gauges = DriftGauges(self.registry)
         r = self.registry
         self.decisions = Counter(
             "triage_worker_decisions",
@@ -92,6 +100,8 @@ class WorkerMetrics:
             self.dead_letters.labels(letter.kind).inc()
         if outcome.duplicates:
             self.duplicates.inc(outcome.duplicates)
+        if self.drift is not None and outcome.model is not None:
+            self.drift.observe(outcome.model, outcome.fresh)
 
     def failed(self, exc: BaseException) -> None:
         """A batch that raised: count it against the dependency at fault, if it is one."""
@@ -103,6 +113,8 @@ class WorkerMetrics:
         """Called by ``/metrics`` before rendering: the model served and lag owned *now*."""
         self.model.clear()
         self.model.labels(model_version()).set(1)
+        if self.drift is not None:
+            self.drift_gauges.show(self.drift.status())
         self.lag.clear()
         try:
             assigned = consumer.assignment()
@@ -115,6 +127,88 @@ class WorkerMetrics:
             self.lag.labels(tp.topic, str(tp.partition)).set(
                 max(0, consumer.highwater(tp) - position)
             )
+
+
+class DriftGauges:
+    """The drift window's figures beside the reference's (``source``), the index per signal,
+    the state (one-hot) and ``triage_worker_thresholds_stale``; all labelled by version."""
+
+    def __init__(self, r: CollectorRegistry) -> None:
+        self.share = Gauge(
+            "triage_worker_label_share",
+            "Share of each predicted label: this worker's drift window, or the reference",
+            ["version", "label", "source"],
+            registry=r,
+        )
+        self.novelty = Gauge(
+            "triage_worker_novelty_rate",
+            "Share of novel decisions: the drift window, or the reference",
+            ["version", "source"],
+            registry=r,
+        )
+        self.confidence = Gauge(
+            "triage_worker_mean_confidence",
+            "Mean top-1 confidence: the drift window, or the reference",
+            ["version", "source"],
+            registry=r,
+        )
+        self.psi = Gauge(
+            "triage_worker_drift_psi",
+            "Population stability index of the full window against the reference, per signal",
+            ["version", "signal"],
+            registry=r,
+        )
+        self.decisions = Gauge(
+            "triage_worker_drift_window_decisions",
+            "Fresh decisions in the drift window (judged once full)",
+            ["version"],
+            registry=r,
+        )
+        self.state = Gauge(
+            "triage_worker_drift_state",
+            "1 for the window's state: unknown (no reference), filling, stable, drifted",
+            ["version", "state"],
+            registry=r,
+        )
+        self.stale = Gauge(
+            "triage_worker_thresholds_stale",
+            "1 while drift is past TRIAGE_DRIFT_PSI_LIMIT: the route thresholds were fitted "
+            "on traffic unlike today's",
+            ["version"],
+            registry=r,
+        )
+        self._all: tuple[Gauge, ...] = (self.share, self.novelty, self.confidence, self.psi)
+        self._all += (self.decisions, self.state, self.stale)
+
+    def show(self, status: DriftStatus | None) -> None:
+        for gauge in self._all:
+            gauge.clear()
+        if status is None:
+            return
+        version = status.version
+        for state in STATES:
+            self.state.labels(version, state).set(int(status.state == state))
+        self.stale.labels(version).set(int(status.stale))
+        self.decisions.labels(version).set(status.decisions)
+        for signal in SIGNALS:
+            if signal in status.psi:
+                self.psi.labels(version, signal).set(status.psi[signal])
+        ref, window = status.reference, status.window
+        if ref is not None:
+            self._figures(version, "reference", ref.label_shares, ref.novelty_rate)
+            self.confidence.labels(version, "reference").set(ref.mean_confidence)
+        if ref is not None and window is not None and len(window):
+            # every label of the reference, 0 included: a class that vanished is drift too
+            shares = {label: 0.0 for label in ref.label_shares} | window.shares()
+            self._figures(version, "window", shares, window.novelty_rate)
+            self.confidence.labels(version, "window").set(window.mean_confidence)
+
+    def _figures(
+        self, version: str, source: str, shares: Mapping[str, float], novelty: float
+    ) -> None:
+        for label, share in shares.items():
+            self.share.labels(version, label, source).set(share)
+        self.novelty.labels(version, source).set(novelty)
 
 
 def dependency_of(exc: BaseException) -> str | None:

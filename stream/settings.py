@@ -49,6 +49,18 @@ class WorkerSettings(FaustServiceSettings):
     model_poll_s: float = Field(
         2.0, gt=0, description="how often the redis model pointer is checked for a deploy"
     )
+    drift_window: int = Field(
+        1000,
+        ge=10,
+        description="fresh decisions in the sliding window compared with the model's "
+        "validation reference (judged once full)",
+    )
+    drift_psi_limit: float = Field(
+        0.2,
+        gt=0,
+        description="population stability index past which the window counts as drifted and "
+        "the route thresholds as stale (0.2: the usual 'significant shift')",
+    )
 
     @model_validator(mode="after")
     def _shadow_mode_needs_fitted(self) -> WorkerSettings:

@@ -33,6 +33,7 @@ from bus import (
 from models import ModelMissing, ThresholdOverrides
 from schemas import Topics
 from stream.agents import STAGE, ClassifyStage
+from stream.drift import DriftWatch
 from stream.exceptions import StreamError
 from stream.metrics import WorkerMetrics
 from stream.serving import ModelHolder, ModelWatcher, load_serving
@@ -93,7 +94,7 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
         await producer.start()
         await guard.ensure_due()
 
-    metrics = WorkerMetrics()
+    metrics = WorkerMetrics(drift=DriftWatch(settings.drift_window, settings.drift_psi_limit))
     install_classify(
         app,
         stage,

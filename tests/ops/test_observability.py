@@ -25,6 +25,7 @@ from web.metrics import Snapshot, render
 
 REPO = Path(__file__).resolve().parents[2]
 ALERTS = REPO / "ops/prometheus/alerts.yml"
+ALERT_TESTS = REPO / "ops/prometheus/alerts_test.yml"
 DASHBOARD = REPO / "ops/grafana/triage.json"
 #: Series Prometheus itself adds to every target.
 BUILTIN = {"up"}
@@ -92,6 +93,22 @@ def test_alert_rules_pass_promtool() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_alert_rules_behave_as_their_promtool_unit_tests_say() -> None:
+    """The drift alert (issue 15): fires once a worker's window stayed drifted for 30 minutes,
+    not for a shift that passed sooner."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (`make tools` installs Debian's prometheus package)")
+    result = subprocess.run(
+        [promtool, "test", "rules", ALERT_TESTS.name],
+        cwd=ALERT_TESTS.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_the_alerts_the_issue_asks_for_exist() -> None:
     groups = yaml.safe_load(ALERTS.read_text("utf-8"))["groups"]
     by_name = {rule["alert"]: rule["expr"] for group in groups for rule in group["rules"]}
@@ -101,6 +118,7 @@ def test_the_alerts_the_issue_asks_for_exist() -> None:
         "TriageDeadLetterRate": "triage_worker_dead_letters_total",
         "TriageNoDecisions": "triage_worker_decisions_total",
         "TriageRetrainFailing": 'triage_learner_runs_total{outcome="failed"}',
+        "TriageDriftThresholdsStale": "triage_worker_thresholds_stale",
     }
     for alert, needed in wanted.items():
         assert needed in by_name.get(alert, ""), (alert, by_name.get(alert))

@@ -38,7 +38,13 @@ from ops.simulate_loop import (
     stop_services,
 )
 from ops.simulate_split import SimulationSplit, apply_label_map, split_for_simulation
-from ops.simulate_table import SimulationResult, class_rows, matched_global, rows_from_store
+from ops.simulate_table import (
+    SimulationResult,
+    class_rows,
+    matched_global,
+    rows_from_store,
+    switched_on,
+)
 from schemas import Topics
 from store import Store
 
@@ -76,6 +82,9 @@ class SimulationConfig:
     #: workers under shadow mode with the per-class thresholds the learner fits (else the
     #: global route threshold only)
     per_class_thresholds: bool = False
+    #: with per-class thresholds: nothing routes until its class qualifies (else a class routes
+    #: at the global threshold until it has enough reviews to be fitted)
+    shadow_mode: bool = True
 
 
 def simulate(
@@ -126,7 +135,12 @@ def simulate(
         result.classes = class_rows(store, driver.reviewer.truth)
         overall = result.classes[-1] if result.classes else None
         if overall is not None and overall.precision is not None:
-            result.matched = matched_global(store, driver.reviewer.truth, overall.precision)
+            truth = driver.reviewer.truth
+            on = switched_on(store.decided_bands(), truth)
+            result.matched = [
+                matched_global(store, truth, overall.precision),
+                matched_global(store, truth, overall.precision, only=on),
+            ]
         result.notes.append(DEPLOYMENT_NOTE)
     finally:
         if services is not None:
@@ -165,7 +179,7 @@ def _service_env(
         TRIAGE_TRIGGER_POLL_S="1",
         TRIAGE_DEVICE="cpu",
         TRIAGE_DATA_DIR=str(work / "faust"),
-        TRIAGE_SHADOW_MODE=str(config.per_class_thresholds).lower(),
+        TRIAGE_SHADOW_MODE=str(config.per_class_thresholds and config.shadow_mode).lower(),
         TRIAGE_PER_CLASS_THRESHOLDS=str(config.per_class_thresholds).lower(),
     )
 

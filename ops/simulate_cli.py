@@ -70,6 +70,13 @@ from models import (
     is_flag=True,
     help="workers in shadow mode with per-class route thresholds fitted after each deploy",
 )
+@click.option(
+    "--shadow-mode/--no-shadow-mode",
+    default=True,
+    show_default=True,
+    help="with --per-class-thresholds: route nothing of a class until it qualifies (off: it "
+    "routes at the global threshold until it has enough reviews)",
+)
 @seed_option("splits and the reviewer's mistakes")
 @click.option(
     "--work-dir",

@@ -3,10 +3,11 @@ and the training runs (what the live learner recorded, not what the simulation e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from store import Store
+from store import Decided, Store
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,9 @@ class SimulationResult:
     notes: list[str] = field(default_factory=list)
     #: per predicted class, then "(all)"; empty when the loop did not record them
     classes: list[ClassRow] = field(default_factory=list)
-    matched: MatchedGlobal | None = None
+    #: the one global threshold as precise as this run: on the whole stream, then on the
+    #: decisions made after each class switched on
+    matched: list[MatchedGlobal] = field(default_factory=list)
 
     def corrections_to_reach(self, share: float = 0.95) -> int | None:
         if self.reference_macro_f1 is None:
@@ -86,8 +89,11 @@ def render(result: SimulationResult) -> str:
             + (f"reached after {reached} corrections" if reached is not None else "not reached")
         )
     lines.extend(render_classes(result.classes))
-    if result.matched is not None and result.classes:
-        lines.append(result.matched.render(result.classes[-1].share))
+    if len(result.matched) == 2 and result.classes:
+        whole, since_on = result.matched
+        overall = result.classes[-1]
+        lines.append("whole stream: " + whole.render(overall.share))
+        lines.append("since each class switched on: " + since_on.render(overall.share_on))
     lines.extend(result.notes)
     return "\n".join(lines)
 
@@ -109,24 +115,38 @@ def render_classes(classes: list[ClassRow]) -> list[str]:
     return lines
 
 
+def switched_on(decided: Mapping[str, Decided], truth: dict[str, str]) -> set[str]:
+    """The stream's decisions made from their class's first routed one on (``truth`` is in
+    stream order): under shadow mode, the traffic after each class switched on."""
+    first_routed: set[str] = set()
+    on = set()
+    for ticket_id in truth:
+        if ticket_id not in decided:
+            continue
+        if decided[ticket_id].band == "routed":
+            first_routed.add(decided[ticket_id].label)
+        if decided[ticket_id].label in first_routed:
+            on.add(ticket_id)
+    return on
+
+
 def class_rows(store: Store, truth: dict[str, str]) -> list[ClassRow]:
     """Routed share and routed precision (against the true labels) per predicted class, of
     the stream's decisions, then all of them together as ``(all)``. ``truth`` is in stream
     order (the reviewer's), which says when a class first routed."""
     decided = store.decided_bands()
+    on = switched_on(decided, truth)
     counts: dict[str, list[int]] = {}
-    first_routed: dict[str, int] = {}
-    for position, ticket_id in enumerate(truth):
+    for ticket_id, true in truth.items():
         if ticket_id not in decided:
             continue
         label, band = decided[ticket_id].label, decided[ticket_id].band
         row = counts.setdefault(label, [0, 0, 0, 0])
         row[0] += 1
         if band == "routed":
-            first_routed.setdefault(label, position)
             row[1] += 1
-            row[2] += truth[ticket_id] == label
-        row[3] += label in first_routed
+            row[2] += true == label
+        row[3] += ticket_id in on
     rows = [ClassRow(label, *counts[label]) for label in sorted(counts)]
     total = [sum(column) for column in zip(*counts.values(), strict=True)] if counts else [0] * 4
     return [*rows, ClassRow("(all)", *total)] if rows else []
@@ -152,10 +172,14 @@ class MatchedGlobal:
         )
 
 
-def matched_global(store: Store, truth: dict[str, str], precision: float) -> MatchedGlobal:
+def matched_global(
+    store: Store, truth: dict[str, str], precision: float, only: set[str] | None = None
+) -> MatchedGlobal:
     """The lowest global threshold (0.01 steps) whose routed precision on the stream's
-    decisions, against the true labels, is at least ``precision``; novel tickets never route."""
-    decided = [(d, truth[t]) for t, d in store.decided_bands().items() if t in truth]
+    decisions (``only`` these, if given), against the true labels, is at least ``precision``;
+    novel tickets never route."""
+    stream = store.decided_bands().items()
+    decided = [(d, truth[t]) for t, d in stream if t in truth and (only is None or t in only)]
     for step in range(50, 100):
         threshold = step / 100
         routed = [

@@ -21,7 +21,7 @@ from store.exceptions import (
 )
 from store.holds import FlagRule, HeldCorrection, HoldRule, ReviewerRecord, Verdict
 from store.labels import DeployedLabels
-from store.precision import BandReport, Precision, parse_window, render_band_report
+from store.precision import BandReport, Decided, Precision, parse_window, render_band_report
 from store.queue import REVIEW_BANDS, QueueItem
 from store.records import CorrectionOutcome, TrainingCorrection
 from store.registry import ModelRecord
@@ -42,6 +42,7 @@ __all__ = [
     "CorrectionRecord",
     "CorrectionsError",
     "CorrectionsNotFound",
+    "Decided",
     "DeployedLabels",
     "FlagRule",
     "GateRow",

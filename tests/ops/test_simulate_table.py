@@ -12,6 +12,7 @@ from ops.simulate_table import (
     class_rows,
     matched_global,
     render,
+    switched_on,
 )
 from store import Store
 from tests.learner.events import decision
@@ -79,3 +80,12 @@ def test_matched_global_finds_the_lowest_threshold_as_precise_as_the_run(store: 
     line = MatchedGlobal(1.0, 0.81, 0.4).render(run_share=0.6)
     assert "0.81, routing 40.0% of decisions (this run: 60.0%)" in line
     assert "no global threshold" in MatchedGlobal(1.0, None, 0.0).render(0.5)
+
+
+def test_switched_on_keeps_each_class_from_its_first_routed_decision(store: Store) -> None:
+    bands = [("cards", "shadow"), ("loans", "shadow"), ("cards", "routed"), ("loans", "shadow")]
+    truth = {}
+    for i, (label, band) in enumerate([*bands, ("cards", "shadow")]):
+        store.add_decision(decision(f"sim-{i}", label, band=band))
+        truth[f"sim-{i}"] = label
+    assert switched_on(store.decided_bands(), truth) == {"sim-2", "sim-4"}

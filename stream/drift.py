@@ -226,7 +226,7 @@ class DriftWatch:
             log.warning(
                 "drift window of %d decisions is small for model %s (%d labels, %d reference "
                 "rows): an undrifted window scores about %.3f against the limit %.2f; raise "
-                "TRIAGE_DRIFT_WINDOW",
+                "TRIAGE_DRIFT_WINDOW, or train with more rows when the reference rows are few",
                 self.size,
                 self.version,
                 len(self.reference.label_shares),

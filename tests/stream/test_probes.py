@@ -104,6 +104,8 @@ def test_worker_probes_and_metrics_count_its_decisions(
     assert sample(text, "triage_worker_decision_latency_seconds_count") == 60
     assert "triage_worker_model_info{version=" in text
     assert "triage_worker_consumer_lag{" in text
+    # tfidf_model_dir predates drift references: the worker serves it, drift is unknown
+    assert 'triage_worker_drift_state{state="unknown",version=' in text
 
     lines = [line for line in worker.log.read_text("utf-8").splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]  # TRIAGE_LOG_FORMAT=json: every line

@@ -14,13 +14,13 @@ from pydantic import Field
 from bus import FaustServiceSettings
 from learner.gates import Margins
 from learner.thresholds import ThresholdPolicy
-from store import FlagRule, HoldRule
+from store import FlagSettings, HoldRule
 
 #: a share of F1, from 0 to 1: what the no-regression margins are measured in
 F1Margin = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-class LearnerSettings(FaustServiceSettings):
+class LearnerSettings(FaustServiceSettings, FlagSettings):
     retrain_after: int = Field(
         100, ge=1, description="unused corrections that trigger training a candidate"
     )
@@ -109,18 +109,6 @@ class LearnerSettings(FaustServiceSettings):
         "(bench/hold_rule.py); off by default until `triage simulate` judges held corrections, "
         "since a held one leaves its round short of TRIAGE_RETRAIN_AFTER",
     )
-    flag_min_judged: int = Field(
-        FlagRule.min_judged,
-        ge=1,
-        description="held corrections of one reviewer judged by others before they may be flagged",
-    )
-    flag_overturned_share: float = Field(
-        FlagRule.overturned_share,
-        ge=0.0,
-        lt=1.0,
-        description="a reviewer is flagged (and then always held) when more than this share of "
-        "their judged held corrections were overturned",
-    )
     group_id: str = Field(
         "triage-learner", min_length=1, description="consumer group of the recorder"
     )
@@ -136,9 +124,7 @@ class LearnerSettings(FaustServiceSettings):
         None when TRIAGE_HOLD_CONFIDENCE is unset."""
         if self.hold_confidence is None:
             return None
-        return HoldRule(
-            self.hold_confidence, FlagRule(self.flag_min_judged, self.flag_overturned_share)
-        )
+        return HoldRule(self.hold_confidence, self.flag_rule())
 
     def margins(self) -> Margins:
         """The no-regression rule these settings describe, as the gates take it."""

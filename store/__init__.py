@@ -13,13 +13,23 @@ from store.engine import brief_error, database_unavailable
 from store.exceptions import (
     CorrectionsError,
     CorrectionsNotFound,
+    NotHeld,
+    OwnCorrection,
     QueueError,
     RegistryError,
     ReportError,
     StoreError,
     StoreUnavailable,
 )
-from store.holds import FlagRule, HeldCorrection, HoldRule, ReviewerRecord, Verdict
+from store.holds import (
+    FlagRule,
+    FlagSettings,
+    HeldCorrection,
+    HoldRule,
+    Judged,
+    ReviewerRecord,
+    Verdict,
+)
 from store.labels import DeployedLabels
 from store.precision import BandReport, Decided, Precision, parse_window, render_band_report
 from store.queue import REVIEW_BANDS, QueueItem
@@ -45,11 +55,15 @@ __all__ = [
     "Decided",
     "DeployedLabels",
     "FlagRule",
+    "FlagSettings",
     "GateRow",
     "HeldCorrection",
     "HoldRule",
+    "Judged",
     "LatencyHistogram",
     "ModelRecord",
+    "NotHeld",
+    "OwnCorrection",
     "Precision",
     "QueueError",
     "QueueItem",

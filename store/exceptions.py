@@ -32,3 +32,11 @@ class CorrectionsError(StoreError):
 
 class CorrectionsNotFound(CorrectionsError):
     """The selection names corrections that are not stored (a typo, or already deleted)."""
+
+
+class NotHeld(CorrectionsError):
+    """A verdict for a correction that is not waiting for one (judged already, or never held)."""
+
+
+class OwnCorrection(CorrectionsError):
+    """A reviewer tried to be the second reviewer of their own correction."""

@@ -28,13 +28,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import BaseModel, Field
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from schemas import Correction
 from store.corrections import LEARNER_ACTOR, AuditEntry, _audit
 from store.engine import Database, utcnow
-from store.exceptions import CorrectionsError, CorrectionsNotFound
+from store.exceptions import CorrectionsError, CorrectionsNotFound, NotHeld, OwnCorrection
 from store.rows import record_of
 from store.tables import CorrectionRow, DecisionRow
 
@@ -52,6 +53,27 @@ class FlagRule:
 
     def flags(self, judged: int, overturned: int) -> bool:
         return judged >= self.min_judged and overturned > self.overturned_share * judged
+
+
+class FlagSettings(BaseModel):
+    """The flag rule's settings, shared by the services that apply it: the learner (a flagged
+    reviewer's corrections are held as they arrive) and the web (verdicts, the dashboard)."""
+
+    flag_min_judged: int = Field(
+        FlagRule.min_judged,
+        ge=1,
+        description="held corrections of one reviewer judged by others before they may be flagged",
+    )
+    flag_overturned_share: float = Field(
+        FlagRule.overturned_share,
+        ge=0.0,
+        lt=1.0,
+        description="a reviewer is flagged (and then always held) when more than this share of "
+        "their judged held corrections were overturned",
+    )
+
+    def flag_rule(self) -> FlagRule:
+        return FlagRule(self.flag_min_judged, self.flag_overturned_share)
 
 
 @dataclass(frozen=True)
@@ -131,6 +153,18 @@ class HeldCorrection:
         return out
 
 
+@dataclass(frozen=True)
+class Judged:
+    """A verdict as given: whose correction it was, and whether that reviewer is flagged now."""
+
+    correction_id: str
+    verdict: Verdict
+    judged_by: str
+    reviewer: str
+    reviewer_flagged: bool
+    audit: AuditEntry
+
+
 def is_flagged(session: Session, reviewer: str, rule: FlagRule) -> bool:
     judged, overturned = session.execute(
         select(
@@ -208,7 +242,7 @@ def judge(
     reviewer: str,
     rule: FlagRule,
     reason: str = "",
-) -> AuditEntry:
+) -> Judged:
     """A second reviewer's verdict on a held correction: ``confirm`` makes it an ordinary,
     unconsumed correction (it counts toward the next retrain), ``overturn`` keeps it out of
     training for good. An overturn that makes its reviewer flagged holds that reviewer's
@@ -226,7 +260,7 @@ def judge(
                 "shows the held ones"
             )
         if row.reviewer == reviewer:
-            raise CorrectionsError(
+            raise OwnCorrection(
                 f"{reviewer!r} sent correction {correction_id!r}; a second reviewer must judge it"
             )
         judged = session.scalar(
@@ -243,7 +277,7 @@ def judge(
         )
         if judged is None:
             by = f" by {row.verdict_by!r}" if row.verdict_by else ""
-            raise CorrectionsError(
+            raise NotHeld(
                 f"correction {correction_id!r} is {row.status}{by}, not held; only a held "
                 "correction takes a verdict"
             )
@@ -254,9 +288,10 @@ def judge(
             reason=reason.strip() or f"second review: {verdict}",
             correction_ids=[correction_id],
         )
-        if not confirmed and is_flagged(session, judged, rule):
+        flagged = is_flagged(session, judged, rule)
+        if flagged and not confirmed:
             _hold_reviewer(session, judged)
-        return entry
+        return Judged(correction_id, verdict, reviewer, judged, flagged, entry)
 
 
 def _hold_reviewer(session: Session, reviewer: str) -> None:

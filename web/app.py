@@ -34,7 +34,7 @@ from bus import (
     redis_ping,
 )
 from schemas import Topics
-from store import DeployedLabels, Store, parse_window
+from store import DeployedLabels, FlagRule, Store, parse_window
 from web import dashboard, errors
 from web.auth import Directory, Sessions
 from web.exceptions import ConfigError, WebError
@@ -86,6 +86,8 @@ class Services:
 
     metrics_refresh_s: float = 30.0
     precision_window: timedelta = timedelta(days=7)
+    #: when a reviewer is flagged (the dashboard) and held from then on (a verdict)
+    flag_rule: FlagRule = field(default_factory=FlagRule)
 
     redis: aioredis.Redis | None = None
     broker_probe: TopicGuard | None = None
@@ -148,7 +150,7 @@ class Services:
 
     async def dashboard(self) -> dict[str, Any]:
         stored, lag, counters = await asyncio.gather(
-            asyncio.to_thread(dashboard.snapshot, self.store, datetime.now(UTC)),
+            asyncio.to_thread(dashboard.snapshot, self.store, datetime.now(UTC), self.flag_rule),
             self.lag(),
             self.worker_counters(),
         )
@@ -258,6 +260,7 @@ def build_services(settings: WebSettings, store: Store) -> Services:
         kafka_security=security,
         redis_options=redis_options(settings),
         worker_group_id=settings.worker_group_id,
+        flag_rule=settings.flag_rule(),
         partitions=settings.partitions,
         metrics_refresh_s=settings.metrics_refresh_s,
         precision_window=parse_window(settings.precision_window),
@@ -280,7 +283,7 @@ def create_app(
     services: Services, settings: WebSettings, *, bound_host: str | None = None
 ) -> FastAPI:
     """``bound_host`` (default ``settings.host``) decides whether cookies default to Secure."""
-    from web import api, corrections, pages, try_page
+    from web import api, corrections, held, pages, try_page
 
     secret_key = settings.secret_key
     problem = secret_key_problem(secret_key.get_secret_value())
@@ -333,5 +336,6 @@ def create_app(
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(corrections.router)
+    app.include_router(held.router)
     try_page.mount(app, services.store, settings.model_dir)
     return app

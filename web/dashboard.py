@@ -11,7 +11,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from store import Store, gate_rows
+from store import FlagRule, Store, gate_rows
 
 
 def models(store: Store) -> dict[str, Any]:
@@ -44,9 +44,12 @@ def gate_summary(report: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [asdict(row) for row in gate_rows(report)]
 
 
-def snapshot(store: Store, now: datetime | None = None) -> dict[str, Any]:
+def snapshot(
+    store: Store, now: datetime | None = None, flag_rule: FlagRule | None = None
+) -> dict[str, Any]:
     """Everything the dashboard shows that lives in the store."""
     now = now or datetime.now(UTC)
+    reviewers = store.reviewer_records(flag_rule or FlagRule())
     return {
         "now": now.isoformat(),
         "recent": asdict(store.throughput(now, timedelta(seconds=60))),
@@ -54,4 +57,7 @@ def snapshot(store: Store, now: datetime | None = None) -> dict[str, Any]:
         "precision": store.band_precision().as_dict(),
         "models": models(store),
         "corrections": store.correction_counts(),
+        # reviewers whose corrections were ever held: flagged ones first (second review)
+        "reviewers": [record.as_dict() for record in reviewers],
+        "held_waiting": sum(record.pending for record in reviewers),
     }

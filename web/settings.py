@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from bus import ConnectionSettings
+from store import FlagSettings
 
 Role = Literal["reviewer", "ops", "admin"]
 
@@ -92,7 +93,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class WebSettings(ConnectionSettings):
+class WebSettings(ConnectionSettings, FlagSettings):
     # A refused value is a secret or a hash more often than not: errors name it, never show it.
     model_config = SettingsConfigDict(hide_input_in_errors=True)
 

@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from store import (
     CorrectionOutcome,
-    CorrectionsError,
     CorrectionsNotFound,
     FlagRule,
     HoldRule,
+    NotHeld,
+    OwnCorrection,
     Selection,
     Store,
 )
@@ -92,9 +93,13 @@ def test_a_second_reviewer_confirms_and_it_trains(store: Store) -> None:
     confident(store, "t1")
     held = correction("t1", "loans", reviewer="ana")
     store.add_correction(held, LABELS, RULE)
-    with pytest.raises(CorrectionsError, match=r"'ana' sent correction .* a second reviewer"):
+    with pytest.raises(OwnCorrection, match=r"'ana' sent correction .* a second reviewer"):
         store.judge_held(held.correction_id, verdict="confirm", reviewer="ana", rule=RULE.flag)
-    entry = store.judge_held(held.correction_id, verdict="confirm", reviewer="olga", rule=RULE.flag)
+    judged = store.judge_held(
+        held.correction_id, verdict="confirm", reviewer="olga", rule=RULE.flag
+    )
+    assert (judged.reviewer, judged.judged_by, judged.reviewer_flagged) == ("ana", "olga", False)
+    entry = judged.audit
     assert (entry.action, entry.actor, entry.correction_ids) == (
         "confirm",
         "olga",
@@ -104,7 +109,7 @@ def test_a_second_reviewer_confirms_and_it_trains(store: Store) -> None:
     assert store.unused_corrections_count() == 1
     assert [c.label for c in store.training_corrections()] == ["loans"]
     assert store.held_corrections() == []
-    with pytest.raises(CorrectionsError, match="is active by 'olga', not held"):
+    with pytest.raises(NotHeld, match="is active by 'olga', not held"):
         store.judge_held(held.correction_id, verdict="overturn", reviewer="max", rule=RULE.flag)
 
 
@@ -156,7 +161,10 @@ def test_a_reviewer_mostly_overturned_is_flagged_and_then_always_held(store: Sto
         store.add_correction(held, LABELS, RULE)
         before = store.reviewer_records(RULE.flag)
         assert not any(r.flagged for r in before)  # fewer than 3 judged so far
-        store.judge_held(held.correction_id, verdict=verdict, reviewer="olga", rule=RULE.flag)  # type: ignore[arg-type]
+        last = store.judge_held(
+            held.correction_id, verdict=verdict, reviewer="olga", rule=RULE.flag
+        )  # type: ignore[arg-type]
+    assert last.reviewer_flagged
     [bob] = store.reviewer_records(RULE.flag)
     assert (bob.reviewer, bob.held, bob.confirmed, bob.overturned, bob.flagged) == (
         "bob",

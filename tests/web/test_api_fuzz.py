@@ -3,8 +3,9 @@ fuzzer driven by ``/api/openapi.json``, runs every check and every phase (exampl
 fuzzing, stateful) against `triage web` as a subprocess on a real store, redis and broker.
 
 The store is seeded so operations reach their logic: a deployed model (labels, predictions), a
-second registry version, review-queue decisions in both reviewed bands, routed ones, and stored
-corrections. Any finding fails the test, its report in the assertion message.
+second registry version, review-queue decisions in both reviewed bands, routed ones, stored
+corrections and held ones (a second review's verdict). Any finding fails the test, its report
+in the assertion message.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pytest
 from models import read_manifest
 from models.tfidf import TfidfClassifier
 from schemas.events import Band, Correction
-from store import CorrectionOutcome, Store
+from store import CorrectionOutcome, HoldRule, Store
 from tests.fixtures.models import read_sample
 from tests.fixtures.stack import StreamEnv, free_port
 from tests.web.conftest import API_TOKEN, PASSWORD, SECRET_KEY
@@ -79,6 +80,13 @@ def seed(store: Store, model_dir: Path, other_dir: Path) -> None:
         store.add_decision(decision(ticket, labels[0], model_version=deployed))
         event = Correction(ticket_id=ticket, label=labels[1], reviewer="carla", action="override")
         assert store.add_correction(event, labels) is CorrectionOutcome.stored
+    for i in range(10):  # labels the deciding model was sure against: held for a second review
+        ticket = f"h-{i:03d}"
+        store.add_decision(
+            decision(ticket, labels[0], p1=0.97, p2=0.01, band="routed", model_version=deployed)
+        )
+        event = Correction(ticket_id=ticket, label=labels[1], reviewer="carla", action="override")
+        assert store.add_correction(event, labels, HoldRule()) is CorrectionOutcome.held
 
 
 @pytest.fixture

@@ -65,6 +65,7 @@ function draw(d) {
     cell(tr, "no training runs yet", "muted").colSpan = 5;
     runs.appendChild(tr);
   }
+  drawReviewers(d.reviewers, d.held_waiting);
   const dead = document.querySelector("#dead tbody");
   dead.replaceChildren();
   for (const x of d.dead_letters.latest) {
@@ -73,6 +74,25 @@ function draw(d) {
     cell(tr, x.stage);
     cell(tr, x.reason, "reason");
     dead.appendChild(tr);
+  }
+}
+
+// Reviewers a second review ever held; a flagged one (mostly overturned) is held from then on.
+function drawReviewers(reviewers, waiting) {
+  setText("held-waiting", `${waiting} waiting`);
+  const body = document.querySelector("#reviewers tbody");
+  body.replaceChildren();
+  for (const r of reviewers) {
+    const tr = document.createElement("tr");
+    cell(tr, r.reviewer);
+    for (const n of [r.held, r.confirmed, r.overturned, r.pending]) cell(tr, n);
+    cell(tr, r.flagged ? "FLAGGED: mostly overturned" : "", r.flagged ? "outcome-rejected" : "");
+    body.appendChild(tr);
+  }
+  if (!reviewers.length) {
+    const tr = document.createElement("tr");
+    cell(tr, "no correction held yet", "muted").colSpan = 6;
+    body.appendChild(tr);
   }
 }
 

@@ -129,7 +129,11 @@ def corrections_group() -> None:
 
 
 @corrections_group.command("list")
-@click.option("--status", type=click.Choice(["active", "quarantined"]), help="only this status")
+@click.option(
+    "--status",
+    type=click.Choice(["active", "quarantined", "held", "overturned"]),
+    help="only this status",
+)
 @run_option
 @reviewer_option
 @click.option("--ticket", "ticket_id", help="only this ticket's corrections")

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from learner.corrections_cli import corrections_group
-from store import Store, corrections
+from store import HoldRule, Store, corrections
 from tests.learner.events import LABELS, correction, decision
 
 
@@ -80,3 +80,11 @@ def test_the_cli_refuses_a_change_without_a_selection_or_reason(cli_env: Store) 
     assert declined.exit_code == 1
     assert [r.status for r in corrections.list_corrections(cli_env)] == ["active"]
     assert corrections.audit_log(cli_env) == []
+
+
+def test_list_shows_corrections_held_for_a_second_reviewer(cli_env: Store) -> None:
+    store = cli_env
+    store.add_decision(decision("t0", "cards", p1=0.97, p2=0.02, band="routed"))
+    store.add_correction(correction("t0", "loans", correction_id="h0"), LABELS, HoldRule())
+    held = json.loads(invoke("list", "--status", "held", "--json"))
+    assert [(r["correction_id"], r["status"]) for r in held] == [("h0", "held")]

@@ -17,8 +17,9 @@ guess larger than the truth could be.
 
 A reviewer is flagged when enough of their held corrections were judged and most of them were
 overturned: one overturned hold is a difference of opinion, a pattern is a reviewer to talk to
-(or a script to stop). A flagged reviewer's corrections are all held, as they arrive and the
-unconsumed ones they already sent, until an admin deals with them.
+(or a script to stop). A flagged reviewer's corrections are all held: those that arrive, and
+every active one they sent that no second reviewer confirmed, consumed by a run or not (every
+retrain learns from all active corrections, so a consumed one would be trained on again).
 """
 
 from __future__ import annotations
@@ -246,7 +247,7 @@ def judge(
     """A second reviewer's verdict on a held correction: ``confirm`` makes it an ordinary,
     unconsumed correction (it counts toward the next retrain), ``overturn`` keeps it out of
     training for good. An overturn that makes its reviewer flagged holds that reviewer's
-    unconsumed active corrections too, in the same transaction."""
+    unconfirmed active corrections too, in the same transaction."""
     if not reviewer.strip():
         raise CorrectionsError("the reviewer is empty; say who gives this verdict")
     confirmed = verdict == "confirm"
@@ -295,14 +296,14 @@ def judge(
 
 
 def _hold_reviewer(session: Session, reviewer: str) -> None:
-    """Hold a newly flagged reviewer's active corrections that no run consumed yet."""
+    """Hold a newly flagged reviewer's active corrections that no second reviewer confirmed;
+    one a run consumed keeps its run tag (the trigger never counts it again)."""
     held = list(
         session.scalars(
             update(CorrectionRow)
             .where(
                 CorrectionRow.reviewer == reviewer,
                 CorrectionRow.status == "active",
-                CorrectionRow.used_in_training_run.is_(None),
                 CorrectionRow.verdict.is_(None),  # one a second reviewer confirmed stays
             )
             .values(status="held", held_at=utcnow())
@@ -315,7 +316,7 @@ def _hold_reviewer(session: Session, reviewer: str) -> None:
             actor=LEARNER_ACTOR,
             action="hold",
             reason=f"reviewer {reviewer!r} is flagged: their held corrections are mostly "
-            "overturned, so their unconsumed ones wait for a second reviewer",
+            "overturned, so their active ones wait for a second reviewer",
             correction_ids=sorted(held),
         )
 

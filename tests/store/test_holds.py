@@ -154,6 +154,12 @@ def test_a_reviewer_mostly_overturned_is_flagged_and_then_always_held(store: Sto
     store.add_decision(decision("honest", "cards", p1=0.6, p2=0.35, runner_up="transfers"))
     early = correction("honest", "transfers", reviewer="bob")
     assert store.add_correction(early, LABELS, RULE) is CorrectionOutcome.stored
+    # ... and one a run already trained on: every retrain learns from all active corrections
+    store.add_decision(decision("trained", "cards", p1=0.6, p2=0.35, runner_up="transfers"))
+    consumed = correction("trained", "transfers", reviewer="bob")
+    assert store.add_correction(consumed, LABELS, RULE) is CorrectionOutcome.stored
+    run = store.start_run(gold_rows=10, corrections_used=1)
+    assert store.mark_used(run, [consumed.correction_id]) == 1
     verdicts = ["overturn", "confirm", "overturn"]
     for i, verdict in enumerate(verdicts):
         confident(store, f"t{i}")
@@ -168,14 +174,18 @@ def test_a_reviewer_mostly_overturned_is_flagged_and_then_always_held(store: Sto
     [bob] = store.reviewer_records(RULE.flag)
     assert (bob.reviewer, bob.held, bob.confirmed, bob.overturned, bob.flagged) == (
         "bob",
-        4,
+        5,
         1,
         2,
         True,
     )
-    assert bob.as_dict()["pending"] == 1  # the honest one, held once he was flagged
-    # his unconsumed correction is held now, and so is whatever he sends next
+    assert bob.as_dict()["pending"] == 2  # the two held once he was flagged
+    # his unconfirmed corrections are held now, consumed or not, and so is what he sends next
     assert status_of(store, early.correction_id) == "held"
+    assert status_of(store, consumed.correction_id) == "held"
+    assert consumed.correction_id not in {
+        c.correction_id for c in store.training_corrections(unused_only=False)
+    }
     store.add_decision(decision("next", "cards", p1=0.6, p2=0.35, runner_up="transfers"))
     later = correction("next", "transfers", reviewer="bob")
     assert store.add_correction(later, LABELS, RULE) is CorrectionOutcome.held

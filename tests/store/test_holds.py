@@ -17,6 +17,7 @@ from store import (
     OwnCorrection,
     Selection,
     Store,
+    Verdict,
 )
 from store.engine import alembic_config
 from store.holds import label_probability
@@ -160,7 +161,7 @@ def test_a_reviewer_mostly_overturned_is_flagged_and_then_always_held(store: Sto
     assert store.add_correction(consumed, LABELS, RULE) is CorrectionOutcome.stored
     run = store.start_run(gold_rows=10, corrections_used=1)
     assert store.mark_used(run, [consumed.correction_id]) == 1
-    verdicts = ["overturn", "confirm", "overturn"]
+    verdicts: list[Verdict] = ["overturn", "confirm", "overturn"]
     for i, verdict in enumerate(verdicts):
         confident(store, f"t{i}")
         held = correction(f"t{i}", "loans", reviewer="bob")
@@ -169,7 +170,7 @@ def test_a_reviewer_mostly_overturned_is_flagged_and_then_always_held(store: Sto
         assert not any(r.flagged for r in before)  # fewer than 3 judged so far
         last = store.judge_held(
             held.correction_id, verdict=verdict, reviewer="olga", rule=RULE.flag
-        )  # type: ignore[arg-type]
+        )
     assert last.reviewer_flagged
     [bob] = store.reviewer_records(RULE.flag)
     assert (bob.reviewer, bob.held, bob.confirmed, bob.overturned, bob.flagged) == (

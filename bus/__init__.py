@@ -4,7 +4,8 @@
 exports; none of them imports another. What lives here: connection settings and their security
 (TLS/SASL) applied identically to every client, broker profiles, the faust app factory, raw
 topics and the topic guard, the one batch-agent loop, dead letters, the one acked producer,
-the redis decision cache, the model pointer, and the operator's lag and dead-letter readers.
+the redis decision cache, the drift board, the model pointer, and the operator's lag and
+dead-letter readers.
 """
 
 from bus.agent import install_batch_agent
@@ -18,6 +19,7 @@ from bus.app import (
 )
 from bus.deadletter import MAX_PAYLOAD_BYTES, dead_letter, publish_letters
 from bus.decisions import DecisionCache, Stored
+from bus.drift import DRIFT_PUBLISH_EVERY_S, DriftBoard
 from bus.exceptions import (
     BrokerStateLost,
     BusError,
@@ -37,6 +39,7 @@ from bus.settings import STACK_ENV, ConnectionSettings, FaustServiceSettings
 from bus.topics import TopicGuard, raw_topic
 
 __all__ = [
+    "DRIFT_PUBLISH_EVERY_S",
     "KINDS",
     "MAX_PAYLOAD_BYTES",
     "STACK_ENV",
@@ -49,6 +52,7 @@ __all__ = [
     "DeadLetterTail",
     "DecisionCache",
     "DecisionCacheError",
+    "DriftBoard",
     "FaustServiceSettings",
     "KafkaSecurity",
     "LockNotAcquired",

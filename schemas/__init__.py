@@ -1,5 +1,6 @@
 """Events on the topics and the topic names: the contract every other package speaks."""
 
+from schemas.drift import DRIFT_STATES, DriftState, DriftSummary
 from schemas.events import (
     BANDS,
     DEAD_LETTER_KINDS,
@@ -18,11 +19,14 @@ from schemas.topics import Topics
 __all__ = [
     "BANDS",
     "DEAD_LETTER_KINDS",
+    "DRIFT_STATES",
     "Band",
     "Correction",
     "DeadLetter",
     "DeadLetterKind",
     "Decision",
+    "DriftState",
+    "DriftSummary",
     "InvalidEvent",
     "LabelScore",
     "ModelDeployed",

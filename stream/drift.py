@@ -29,9 +29,9 @@ import math
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from schemas import Decision
+from schemas import DRIFT_STATES, Decision, DriftState, DriftSummary
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,8 @@ EPSILON = 1e-4
 #: the manifest key :mod:`models.reference` writes
 MANIFEST_KEY = "drift_reference"
 SIGNALS = ("label", "novelty", "confidence")
-State = Literal["unknown", "filling", "stable", "drifted"]
-STATES: tuple[State, ...] = ("unknown", "filling", "stable", "drifted")
+State = DriftState
+STATES = DRIFT_STATES
 
 
 def psi(expected: Sequence[float], actual: Sequence[float], epsilon: float = EPSILON) -> float:
@@ -185,6 +185,18 @@ class DriftStatus:
         """The threshold set in force was fitted on traffic unlike this window's."""
         return self.state == "drifted"
 
+    def summary(self, worker: str, window: int, limit: float) -> DriftSummary:
+        """What the worker publishes to redis for the dashboard and `triage report bands`."""
+        return DriftSummary(
+            worker=worker,
+            model_version=self.version,
+            state=self.state,
+            decisions=self.decisions,
+            window=window,
+            limit=limit,
+            psi={k: round(v, 6) for k, v in self.psi.items()},
+        )
+
 
 class DriftWatch:
     """One worker's window, for the model version it serves now; a new version starts afresh
@@ -255,6 +267,11 @@ class DriftWatch:
                 ": its route thresholds are stale" if state == "drifted" else "",
             )
         self._state = state
+
+    def summary(self, worker: str) -> DriftSummary | None:
+        """None before the first batch (no version to speak for yet)."""
+        status = self.status()
+        return None if status is None else status.summary(worker, self.size, self.limit)
 
     def status(self) -> DriftStatus | None:
         """None before the first batch."""

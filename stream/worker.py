@@ -6,6 +6,8 @@ The only place that turns settings into objects; everything below takes typed ar
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,8 +17,10 @@ import redis
 import redis.asyncio as aioredis
 
 from bus import (
+    DRIFT_PUBLISH_EVERY_S,
     AckedProducer,
     DecisionCache,
+    DriftBoard,
     Send,
     TopicGuard,
     async_redis_client,
@@ -94,7 +98,8 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
         await producer.start()
         await guard.ensure_due()
 
-    metrics = WorkerMetrics(drift=DriftWatch(settings.drift_window, settings.drift_psi_limit))
+    drift = DriftWatch(settings.drift_window, settings.drift_psi_limit)
+    metrics = WorkerMetrics(drift=drift)
     install_classify(
         app,
         stage,
@@ -114,8 +119,27 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
         runtime=settings.runtime,
     )
     app.timer(settings.model_poll_s)(watcher.refresh)
+    board = DriftBoard(client, namespace=topics.prefix)
+    app.timer(DRIFT_PUBLISH_EVERY_S)(drift_publisher(drift, board))
     install_worker_probes(app, metrics, client=client, guard=guard, holder=holder)
     return faust_worker(app, "worker", settings, loglevel)
+
+
+def drift_publisher(drift: DriftWatch, board: DriftBoard) -> Callable[[], Awaitable[None]]:
+    """The timer that puts this worker's drift summary on the board (for the dashboard and
+    `triage report bands`); redis down is logged, not raised: deciding goes on without it."""
+    worker = f"{socket.gethostname()}-{os.getpid()}"
+
+    async def publish() -> None:
+        summary = drift.summary(worker)
+        if summary is None:
+            return
+        try:
+            await board.publish(summary)
+        except redis.RedisError as exc:
+            log.warning("cannot publish the drift summary to redis (%s); retrying", exc)
+
+    return publish
 
 
 def install_worker_probes(

@@ -260,3 +260,37 @@ def test_the_worker_exports_drift_past_the_limit_only_for_a_shifted_stream(
     )
     assert 0 < reference_cards < 0.3
     assert (window_cards > 0.3) == (mix == "shifted")
+
+
+@pytest.mark.integration
+def test_the_worker_puts_its_drift_summary_on_the_board() -> None:
+    """What the dashboard and `triage report bands` read (real redis): nothing before the first
+    batch, then the window's state, figures and staleness, under this worker's name."""
+    import uuid
+
+    import redis.asyncio as aioredis
+
+    from bus import DriftBoard
+    from stream.worker import drift_publisher
+
+    rng = np.random.default_rng(5)
+    watch = DriftWatch(500, LIMIT)
+
+    async def run() -> tuple[int, list[Any]]:
+        client = aioredis.Redis.from_url("redis://127.0.0.1:6379/0")
+        try:
+            board = DriftBoard(client, namespace=f"test-{uuid.uuid4().hex}.", ttl_s=30)
+            publish = drift_publisher(watch, board)
+            await publish()
+            before = len(await board.summaries())
+            watch.observe(FakeModel("v7"), decisions(rng, 500, SHIFTED, version="v7"))
+            await publish()
+            return before, await board.summaries()
+        finally:
+            await client.aclose()
+
+    before, (summary,) = asyncio.run(run())
+    assert before == 0
+    assert (summary.model_version, summary.state, summary.stale) == ("v7", "drifted", True)
+    assert (summary.decisions, summary.window, summary.limit) == (500, 500, LIMIT)
+    assert summary.psi["label"] > LIMIT

@@ -19,7 +19,7 @@ from bus.app import (
 )
 from bus.deadletter import MAX_PAYLOAD_BYTES, dead_letter, publish_letters
 from bus.decisions import DecisionCache, Stored
-from bus.drift import DRIFT_PUBLISH_EVERY_S, DriftBoard
+from bus.drift import DRIFT_PUBLISH_EVERY_S, DriftBoard, read_board
 from bus.exceptions import (
     BrokerStateLost,
     BusError,
@@ -79,6 +79,7 @@ __all__ = [
     "publish_letters",
     "publish_once",
     "raw_topic",
+    "read_board",
     "read_pointer",
     "readiness",
     "reason_kind",

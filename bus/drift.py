@@ -7,11 +7,16 @@ longer exists. Readers (the dashboard, `triage report bands`) take every live ke
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import redis
 import redis.asyncio as aioredis
 from pydantic import ValidationError
 
+from bus.app import async_redis_client
+from bus.exceptions import BusError
+from bus.settings import ConnectionSettings
 from schemas import DriftSummary
 
 log = logging.getLogger(__name__)
@@ -54,3 +59,22 @@ class DriftBoard:
             except ValidationError as exc:
                 log.warning("ignoring the drift summary under %r: %s", key, exc.errors()[0])
         return found
+
+
+def read_board(settings: ConnectionSettings) -> list[DriftSummary]:
+    """The board once, for a command (`triage report bands`), through a client of its own."""
+
+    async def read() -> list[DriftSummary]:
+        client = async_redis_client(settings)
+        try:
+            return await DriftBoard(client, namespace=settings.topic_prefix).summaries()
+        finally:
+            await client.aclose()
+
+    try:
+        return asyncio.run(read())
+    except redis.RedisError as exc:
+        raise BusError(
+            f"cannot read the workers' drift summaries from redis at {settings.redis_url} "
+            f"({exc}); start redis (`triage stack up`) or set TRIAGE_REDIS_URL"
+        ) from exc

@@ -17,6 +17,7 @@ from models import loglevel_option
 
 if TYPE_CHECKING:
     from learner.settings import LearnerSettings
+    from schemas import DriftSummary
     from store import ModelRecord, QueueItem, Store
 
 
@@ -90,7 +91,8 @@ def report_group() -> None:
 )
 def report_bands(since: str, all_time: bool, as_json: bool, fail_below_target: bool) -> None:
     """Precision per band and per class per band, over reviewed decisions; then, per class,
-    would-route precision and how far it is from switching on (all reviews, any window)."""
+    would-route precision and how far it is from switching on (all reviews, any window); then
+    each live worker's drift window, and STALE when one is past the limit."""
     from datetime import UTC, datetime
 
     from learner.thresholds import deployed_status
@@ -98,15 +100,27 @@ def report_bands(since: str, all_time: bool, as_json: bool, fail_below_target: b
 
     start = None if all_time else datetime.now(UTC) - parse_window(since)
     settings = _settings()
+    drift = _drift_board(settings)
     with _open(settings) as store:
         report = store.band_precision(since=start, target=settings.routed_precision_target)
-        status = deployed_status(store, settings.threshold_policy())
+        status = deployed_status(store, settings.threshold_policy(), drift)
     if as_json:
         click.echo(_dump({**report.as_dict(), "thresholds": status[0]}))
     else:
         click.echo(render_band_report(report) + "\n\n" + status[1])
     if fail_below_target and report.routed_below_target:
         raise SystemExit(1)
+
+
+def _drift_board(settings: LearnerSettings) -> list[DriftSummary] | str:
+    """The workers' drift summaries, or why they cannot be read: the report goes on without
+    them (precision comes from the database, drift from redis)."""
+    from bus import BusError, read_board
+
+    try:
+        return read_board(settings)
+    except BusError as exc:
+        return str(exc)
 
 
 @click.group("models")

@@ -3,8 +3,9 @@ next to the deployed model, where workers pick them up (``stream.serving.ModelWa
 
 The learner refits after every deploy (:func:`learner.deploy.deploy` with a policy), so a new
 model serves with thresholds from all the reviews so far; `triage thresholds fit` refits on
-demand. The fit itself (the Wilson bound, the grid, too few reviews) is
-:func:`models.fit_route_thresholds`; this module only counts and writes.
+demand. The fit itself (the Wilson bound, the grid, too few reviews) and the per-class status
+the dashboard shows too are :mod:`models` (:func:`models.review_status`); this module only
+writes and renders for the command line. ``ThresholdPolicy`` lives there as well.
 
 Reviews of every model version count: a class that switched on is seldom reviewed again above
 its threshold, so its evidence is the history. Confidences are temperature-calibrated, which
@@ -14,24 +15,18 @@ keeps one version's comparable with the next.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from models import ThresholdPolicy as ThresholdPolicy  # its home; learner code imports it here
+
 if TYPE_CHECKING:
-    from models import FittedThresholds
+    from models import FittedThresholds, ThresholdStatus
+    from schemas import DriftSummary
     from store import Store
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ThresholdPolicy:
-    """TRIAGE_ROUTED_PRECISION_TARGET, TRIAGE_THRESHOLD_MIN_REVIEWS, TRIAGE_THRESHOLD_CONFIDENCE."""
-
-    target: float = 0.95
-    min_reviews: int = 100
-    confidence: float = 0.95
 
 
 def fit_from_store(
@@ -39,33 +34,9 @@ def fit_from_store(
 ) -> FittedThresholds:
     """The fitted set for the model in ``model_dir`` (its shadow threshold is the grid's floor:
     no class routes below it)."""
-    from models import candidate_thresholds, fit_route_thresholds
+    from models import fit_reviews
 
-    grid = candidate_thresholds(_shadow_threshold(model_dir))
-    curve = store.precision_curve(grid)
-    counts = {
-        label: [(p.reviewed, p.correct) for p in row] for label, row in curve.per_class.items()
-    }
-    return fit_route_thresholds(
-        list(curve.thresholds),
-        counts,
-        target=policy.target,
-        min_reviews=policy.min_reviews,
-        confidence=policy.confidence,
-        model_version=model_version,
-    )
-
-
-def _shadow_threshold(model_dir: Path) -> float:
-    """The model's shadow threshold, or the default one when its manifest cannot be read (a
-    report on a registry whose model files live elsewhere)."""
-    from models import ModelError, Thresholds, read_manifest
-
-    try:
-        recorded = read_manifest(model_dir).thresholds or {}
-    except ModelError:
-        recorded = {}
-    return float(recorded.get("shadow", Thresholds().shadow))
+    return fit_reviews(store.precision_curve, model_dir, policy, model_version)
 
 
 def refit(store: Store, policy: ThresholdPolicy, model_dir: Path, version: str) -> FittedThresholds:
@@ -105,19 +76,48 @@ def render_status(fitted: FittedThresholds, in_force: str | None) -> str:
     return "\n".join(lines)
 
 
-def deployed_status(store: Store, policy: ThresholdPolicy) -> tuple[dict[str, Any], str]:
-    """(JSON, text) of :func:`render_status` for the deployed model; nothing deployed: empty."""
-    from models import read_fitted
+def render_drift(status: ThresholdStatus, drift: Sequence[DriftSummary] | str) -> str:
+    """The workers' drift windows (``bus.DriftBoard``) and whether they make the set stale;
+    ``drift`` as text: why the board could not be read."""
+    if isinstance(drift, str):
+        return f"drift: unknown ({drift})"
+    serving = [d for d in drift if d.model_version == status.model_version]
+    if not serving:
+        return f"drift: no live worker of {status.model_version} reported a drift window"
+    lines = [f"drift of {status.model_version} per worker (window, PSI limit, PSI per signal):"]
+    for d in serving:
+        figures = " ".join(f"{k} {v:.3f}" for k, v in sorted(d.psi.items())) or "-"
+        lines.append(
+            f"  {d.worker:<28} {d.state:<8} {d.decisions:>6}/{d.window:<6} "
+            f"limit {d.limit:.2f}  {figures}"
+        )
+    if status.stale:
+        lines.append(
+            f"STALE: drift past the limit on {', '.join(status.drifted_workers)}: the per-class "
+            "thresholds were fitted on traffic unlike today's; review recent decisions and "
+            "refit (`triage thresholds fit`)"
+        )
+    return "\n".join(lines)
+
+
+def deployed_status(
+    store: Store, policy: ThresholdPolicy, drift: Sequence[DriftSummary] | str = ()
+) -> tuple[dict[str, Any], str]:
+    """(JSON, text) of the deployed model's :class:`models.ThresholdStatus` (the dashboard's
+    too) and the workers' drift; nothing deployed: empty."""
+    from models import review_status
 
     record = store.deployed_model()
     if record is None:
         return {}, "per-class route thresholds: no model is deployed"
-    model_dir = Path(record.model_dir)
-    fitted = fit_from_store(store, policy, model_dir, record.version)
-    in_force = read_fitted(model_dir)
+    summaries = () if isinstance(drift, str) else drift
+    status, fitted = review_status(
+        store.precision_curve, Path(record.model_dir), record.version, policy, summaries
+    )
     as_json = {
-        **fitted.model_dump(mode="json"),
-        "in_force": in_force.version if in_force else None,
-        "status": {label: fitted.status(label) for label in fitted.classes},
+        **status.model_dump(mode="json"),
+        "drift": [d.model_dump(mode="json") for d in summaries],
+        "drift_error": drift if isinstance(drift, str) else None,
     }
-    return as_json, render_status(fitted, in_force.version if in_force else None)
+    text = render_status(fitted, status.in_force) + "\n\n" + render_drift(status, drift)
+    return as_json, text

@@ -3,24 +3,30 @@ learner's refit and the file workers reload; then `triage thresholds fit` and `r
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
+import redis.asyncio as aioredis
 from click.testing import CliRunner
 
+from bus import DriftBoard
 from learner.cli import report_group
 from learner.thresholds import ThresholdPolicy, refit
 from learner.thresholds_cli import thresholds_group
 from models.bands import ThresholdOverrides
 from models.base import Scores
 from models.threshold_set import read_fitted
+from schemas import DriftSummary
 from schemas.events import Correction, Decision, Ticket
 from store import CorrectionOutcome, Store
 from stream.serving import decide
 
 LABELS = ["cards", "fx", "top_up"]
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 class KeywordModel:
@@ -83,6 +89,7 @@ def test_cli_fits_the_deployed_model_and_the_report_shows_how_far(
     reviewed(store, decide(KeywordModel(), batch("cards", 120), [None] * 120, ThresholdOverrides()))  # type: ignore[arg-type]
     monkeypatch.setenv("TRIAGE_DATABASE_URL", store.engine.url.render_as_string(False))
     monkeypatch.setenv("TRIAGE_THRESHOLD_MIN_REVIEWS", "100")
+    monkeypatch.setenv("TRIAGE_TOPIC_PREFIX", f"test-{uuid.uuid4().hex[:12]}.")  # no drift board
 
     dry = CliRunner().invoke(thresholds_group, ["fit", "--dry-run"])
     assert dry.exit_code == 0, dry.output
@@ -101,4 +108,74 @@ def test_cli_fits_the_deployed_model_and_the_report_shows_how_far(
     cards = next(line for line in report.output.splitlines() if line.startswith("cards "))
     assert "on at 0.60" in cards
     as_json = CliRunner().invoke(report_group, ["bands", "--all-time", "--json"])
-    assert json.loads(as_json.output)["thresholds"]["status"] == {"cards": "on at 0.60"}
+    thresholds = json.loads(as_json.output)["thresholds"]
+    assert [(c["label"], c["state"], c["status"]) for c in thresholds["classes"]] == [
+        ("cards", "on", "on at 0.60")
+    ]
+    assert (thresholds["in_force"], thresholds["stale"]) == (written.version, False)
+
+
+def summary(worker: str, version: str, state: str) -> DriftSummary:
+    psi = {"label": 0.42 if state == "drifted" else 0.02, "novelty": 0.0, "confidence": 0.01}
+    return DriftSummary(
+        worker=worker,
+        model_version=version,
+        state=state,  # type: ignore[arg-type]
+        decisions=1000,
+        window=1000,
+        limit=0.2,
+        psi=psi,
+    )
+
+
+def on_board(namespace: str, *summaries: DriftSummary) -> None:
+    """What the workers' drift publishers write (real redis)."""
+
+    async def run() -> None:
+        client = aioredis.Redis.from_url(REDIS_URL)
+        try:
+            board = DriftBoard(client, namespace=namespace, ttl_s=60)
+            for s in summaries:
+                await board.publish(s)
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+
+
+@pytest.mark.integration
+def test_report_bands_says_stale_when_a_worker_of_the_deployed_model_drifted(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15.5: a drift past the limit marks the thresholds stale. Only a worker serving the
+    deployed version counts (one still on an older model speaks for that one)."""
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    store.register_candidate("kw-1", str(model_dir))
+    store.mark_deployed("kw-1")
+    prefix = f"test-{uuid.uuid4().hex[:12]}."
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", store.engine.url.render_as_string(False))
+    monkeypatch.setenv("TRIAGE_REDIS_URL", REDIS_URL)
+    monkeypatch.setenv("TRIAGE_TOPIC_PREFIX", prefix)
+    bands = ["bands", "--all-time"]
+
+    on_board(prefix, summary("host-a", "kw-1", "stable"), summary("host-old", "kw-0", "drifted"))
+    calm = CliRunner().invoke(report_group, bands)
+    assert calm.exit_code == 0, calm.output
+    assert "STALE" not in calm.output
+    assert "host-a" in calm.output
+    assert "host-old" not in calm.output
+
+    on_board(prefix, summary("host-b", "kw-1", "drifted"))
+    stale = CliRunner().invoke(report_group, bands)
+    assert "STALE: drift past the limit on host-b:" in stale.output, stale.output
+    as_json = json.loads(CliRunner().invoke(report_group, [*bands, "--json"]).output)
+    assert (as_json["thresholds"]["stale"], as_json["thresholds"]["drifted_workers"]) == (
+        True,
+        ["host-b"],
+    )
+
+    monkeypatch.setenv("TRIAGE_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    unknown = CliRunner().invoke(report_group, bands)
+    assert unknown.exit_code == 0, unknown.output
+    assert "drift: unknown (cannot read the workers' drift summaries" in unknown.output

@@ -59,16 +59,18 @@ if TYPE_CHECKING:
     from models.settings import ModelSettings, default_base_model
     from models.tfidf import TfidfClassifier
     from models.threshold_set import (
-        ClassStatus,
         FittedThresholds,
-        ThresholdPolicy,
-        ThresholdStatus,
         candidate_thresholds,
-        fit_reviews,
         fit_route_thresholds,
         read_fitted,
-        review_status,
         write_fitted,
+    )
+    from models.threshold_status import (
+        ClassStatus,
+        ThresholdPolicy,
+        ThresholdStatus,
+        fit_reviews,
+        review_status,
     )
     from models.train_config import TrainConfig, split
     from models.transformer import configure_threads
@@ -126,15 +128,15 @@ _HOMES = {
     "ModelSettings": "settings",
     "default_base_model": "settings",
     "TfidfClassifier": "tfidf",
-    "ClassStatus": "threshold_set",
+    "ClassStatus": "threshold_status",
     "FittedThresholds": "threshold_set",
-    "ThresholdPolicy": "threshold_set",
-    "ThresholdStatus": "threshold_set",
-    "review_status": "threshold_set",
+    "ThresholdPolicy": "threshold_status",
+    "ThresholdStatus": "threshold_status",
+    "review_status": "threshold_status",
     "candidate_thresholds": "threshold_set",
     "fit_route_thresholds": "threshold_set",
     "read_fitted": "threshold_set",
-    "fit_reviews": "threshold_set",
+    "fit_reviews": "threshold_status",
     "write_fitted": "threshold_set",
     "TrainConfig": "train_config",
     "split": "train_config",

@@ -17,7 +17,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from schemas import Band, Correction
+from models import ThresholdStatus
+from schemas import Band, Correction, DriftSummary
 from store import REVIEW_BANDS
 from web.auth import Principal, csrf_ok, principal
 from web.errors import ApiError, ReviewedOut, responses
@@ -234,11 +235,35 @@ async def api_decide(
     return await reviews.decide(who.name, body.ticket_id, body.label, body.note)
 
 
-@router.get("/api/dashboard", operation_id="dashboard", tags=["ops"], responses=responses(401))
+class DashboardOut(BaseModel):
+    """The dashboard's JSON; the fields typed here are the per-class thresholds and drift (the
+    older ones are passed through as the store shapes them)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    thresholds: ThresholdStatus | None = Field(
+        description="per class, would-route precision and how far from switching on, by the "
+        "rule of the set in force; stale while a worker of the deployed model reports drift; "
+        "null when no model is deployed"
+    )
+    drift: list[DriftSummary] = Field(
+        description="each live worker's drift window (refreshed every 10 s, gone 30 s after "
+        "the worker stops)"
+    )
+
+
+@router.get(
+    "/api/dashboard",
+    operation_id="dashboard",
+    tags=["ops"],
+    response_model=DashboardOut,
+    responses=responses(401),
+)
 async def api_dashboard(
     request: Request, _who: Annotated[Principal, Depends(signed_in)]
 ) -> dict[str, Any]:
-    """Lag, throughput, latency, band shares and precision, models, runs, dead letters."""
+    """Lag, throughput, latency, band shares and precision, models, runs, dead letters, the
+    per-class thresholds and the workers' drift."""
     result: dict[str, Any] = await services(request).dashboard()
     return result
 

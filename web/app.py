@@ -25,6 +25,7 @@ from starlette.responses import Response
 from bus import (
     DeadLetterTail,
     DecisionCache,
+    DriftBoard,
     KafkaSecurity,
     TopicGuard,
     consumer_lag,
@@ -149,8 +150,12 @@ class Services:
         return await DecisionCache(self.redis, namespace=self.topics.prefix, ttl_s=1).counters()
 
     async def dashboard(self) -> dict[str, Any]:
+        assert self.redis is not None, "services not started"
+        drift = await DriftBoard(self.redis, namespace=self.topics.prefix).summaries()
         stored, lag, counters = await asyncio.gather(
-            asyncio.to_thread(dashboard.snapshot, self.store, datetime.now(UTC), self.flag_rule),
+            asyncio.to_thread(
+                dashboard.snapshot, self.store, datetime.now(UTC), self.flag_rule, drift
+            ),
             self.lag(),
             self.worker_counters(),
         )

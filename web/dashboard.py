@@ -7,11 +7,18 @@ The numbers are aggregated by the store (:meth:`store.Store.throughput`, ``band_
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from models import ModelError, review_status
+from schemas import DriftSummary
 from store import FlagRule, Store, gate_rows
+
+log = logging.getLogger(__name__)
 
 
 def models(store: Store) -> dict[str, Any]:
@@ -44,10 +51,31 @@ def gate_summary(report: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [asdict(row) for row in gate_rows(report)]
 
 
+def thresholds(store: Store, drift: Sequence[DriftSummary]) -> dict[str, Any] | None:
+    """Per class, how far from switching on: a refit on today's reviews by the rule of the set
+    in force (the web has no policy settings of its own), stale while a worker of the deployed
+    model reports drift. The same status `triage report bands` prints; None: nothing deployed."""
+    record = store.deployed_model()
+    if record is None:
+        return None
+    try:
+        status, _fitted = review_status(
+            store.precision_curve, Path(record.model_dir), record.version, drift=drift
+        )
+    except ModelError as exc:  # a broken thresholds.json: the rest of the dashboard still shows
+        log.warning("per-class thresholds of %s not shown: %s", record.version, exc)
+        return None
+    return status.model_dump(mode="json")
+
+
 def snapshot(
-    store: Store, now: datetime | None = None, flag_rule: FlagRule | None = None
+    store: Store,
+    now: datetime | None = None,
+    flag_rule: FlagRule | None = None,
+    drift: Sequence[DriftSummary] = (),
 ) -> dict[str, Any]:
-    """Everything the dashboard shows that lives in the store."""
+    """Everything the dashboard shows that lives in the store, and the workers' ``drift``
+    summaries (from redis) beside the per-class thresholds they may make stale."""
     now = now or datetime.now(UTC)
     reviewers = store.reviewer_records(flag_rule or FlagRule())
     return {
@@ -60,4 +88,6 @@ def snapshot(
         # reviewers whose corrections were ever held: flagged ones first (second review)
         "reviewers": [record.as_dict() for record in reviewers],
         "held_waiting": sum(record.pending for record in reviewers),
+        "thresholds": thresholds(store, drift),
+        "drift": [summary.model_dump(mode="json") for summary in drift],
     }

@@ -66,6 +66,8 @@ function draw(d) {
     runs.appendChild(tr);
   }
   drawReviewers(d.reviewers, d.held_waiting);
+  drawThresholds(d.thresholds);
+  drawDrift(d.drift, d.thresholds);
   const dead = document.querySelector("#dead tbody");
   dead.replaceChildren();
   for (const x of d.dead_letters.latest) {
@@ -94,6 +96,56 @@ function drawReviewers(reviewers, waiting) {
     cell(tr, "no correction held yet", "muted").colSpan = 6;
     body.appendChild(tr);
   }
+}
+
+function emptyRow(body, text, span) {
+  const tr = document.createElement("tr");
+  cell(tr, text, "muted").colSpan = span;
+  body.appendChild(tr);
+}
+
+// Per class: would-route precision on its reviews and how far it is from switching on.
+function drawThresholds(t) {
+  const body = document.querySelector("#thresholds tbody");
+  body.replaceChildren();
+  if (!t) {
+    setText("thresholds-meta", "");
+    setText("thresholds-stale", "");
+    emptyRow(body, "no model is deployed", 6);
+    return;
+  }
+  setText("thresholds-meta", `target ${t.target.toFixed(2)}, at least ${t.min_reviews} reviews; in force: ${t.in_force || "none"}`);
+  setText("thresholds-stale", t.stale ? `STALE: drift past the limit on ${t.drifted_workers.join(", ")}` : "");
+  for (const c of t.classes) {
+    const tr = document.createElement("tr");
+    cell(tr, c.label);
+    cell(tr, c.reviewed);
+    cell(tr, c.would_route_precision == null ? "-" : pct(c.would_route_precision));
+    cell(tr, c.lower_bound.toFixed(3));
+    cell(tr, c.threshold == null ? "default" : c.threshold.toFixed(2));
+    cell(tr, c.status, c.state === "on" ? "outcome-deployed" : c.state === "held_back" ? "outcome-rejected" : "");
+    body.appendChild(tr);
+  }
+  if (!t.classes.length) emptyRow(body, "no reviewed decisions yet: every class is on the default threshold", 6);
+}
+
+// Each live worker's drift window (the board in redis); a worker gone for 30 s drops off.
+function drawDrift(workers, t) {
+  const body = document.querySelector("#drift tbody");
+  body.replaceChildren();
+  for (const w of workers) {
+    const tr = document.createElement("tr");
+    cell(tr, w.worker);
+    cell(tr, w.model_version + (t && w.model_version !== t.model_version ? " (not deployed)" : ""));
+    cell(tr, w.state, w.state === "drifted" ? "outcome-rejected" : "");
+    cell(tr, `${w.decisions}/${w.window}`);
+    for (const signal of ["label", "novelty", "confidence"]) {
+      const v = w.psi[signal];
+      cell(tr, v == null ? "-" : `${v.toFixed(3)}${v > w.limit ? " > " + w.limit : ""}`);
+    }
+    body.appendChild(tr);
+  }
+  if (!workers.length) emptyRow(body, "no worker reported a drift window", 7);
 }
 
 async function poll() {

@@ -1,0 +1,112 @@
+"""The dashboard's per-class thresholds and the workers' drift (issue 15, points 4 and 5): a
+real SQLite store with reviewed decisions, the drift board in the session's real redis."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from bus import DriftBoard
+from schemas import Correction, DriftSummary
+from store import CorrectionOutcome
+from tests.web.conftest import WebEnv, sign_in
+from tests.web.events import decision
+
+pytestmark = pytest.mark.integration
+
+
+def summary(worker: str, version: str, state: str) -> DriftSummary:
+    return DriftSummary.model_validate(
+        {
+            "worker": worker,
+            "model_version": version,
+            "state": state,
+            "decisions": 500,
+            "window": 500,
+            "limit": 0.2,
+            "psi": {"label": 0.35 if state == "drifted" else 0.03, "novelty": 0.0},
+        }
+    )
+
+
+def on_board(env: WebEnv, *summaries: DriftSummary) -> None:
+    """What the workers' drift publishers write (``stream.worker.drift_publisher``)."""
+
+    async def run() -> None:
+        client = aioredis.Redis.from_url(env.settings.redis_url)
+        try:
+            board = DriftBoard(client, namespace=env.stream.topics.prefix)
+            for s in summaries:
+                await board.publish(s)
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+
+
+def deployed_with_reviews(env: WebEnv, model_dir: Path) -> None:
+    """kw-1 deployed; 120 confirmed "cards" decisions at 0.9 (bound 0.978: switches on) and 30
+    "fx" ones (too few reviews)."""
+    store = env.store
+    model_dir.mkdir()
+    store.register_candidate("kw-1", str(model_dir))
+    store.mark_deployed("kw-1")
+    for label, n in (("cards", 120), ("fx", 30)):
+        for i in range(n):
+            d = decision(f"{label}-{i}", label, p1=0.9, p2=0.05, model_version="kw-1")
+            store.add_decision(d)
+            confirm = Correction(
+                ticket_id=d.ticket_id, label=label, reviewer="ana", action="confirm"
+            )
+            assert store.add_correction(confirm, ["cards", "fx"]) is CorrectionOutcome.stored
+
+
+def test_the_dashboard_shows_per_class_status_and_drift_that_makes_it_stale(
+    web_env: WebEnv, tmp_path: Path
+) -> None:
+    deployed_with_reviews(web_env, tmp_path / "kw-1")
+    on_board(web_env, summary("host-a", "kw-1", "stable"), summary("host-old", "kw-0", "drifted"))
+    with web_env.client() as client:
+        sign_in(client, "olga")
+        calm = client.get("/api/dashboard").json()
+        on_board(web_env, summary("host-b", "kw-1", "drifted"))
+        drifted = client.get("/api/dashboard").json()
+        page = client.get("/dashboard").text
+        script = client.get("/static/dashboard.js").text
+        schema = client.get("/api/openapi.json").json()
+
+    t = calm["thresholds"]
+    rows = {c["label"]: (c["state"], c["reviews_needed"], c["threshold"]) for c in t["classes"]}
+    assert rows == {"cards": ("on", 0, 0.6), "fx": ("needs_reviews", 70, None)}
+    cards = next(c for c in t["classes"] if c["label"] == "cards")
+    assert cards["would_route_precision"] == 1.0
+    assert 0.95 <= cards["lower_bound"] < 1
+    assert (t["model_version"], t["in_force"], t["min_reviews"]) == ("kw-1", None, 100)
+    assert t["stale"] is False, "a drifted worker of another version says nothing of kw-1's set"
+    assert [(w["worker"], w["state"]) for w in calm["drift"]] == [
+        ("host-a", "stable"),
+        ("host-old", "drifted"),
+    ]
+
+    assert (drifted["thresholds"]["stale"], drifted["thresholds"]["drifted_workers"]) == (
+        True,
+        ["host-b"],
+    )
+    assert len(drifted["drift"]) == 3
+    assert 'id="thresholds"' in page
+    assert 'id="drift"' in page
+    assert "drawThresholds(d.thresholds)" in script
+    out = schema["paths"]["/api/dashboard"]["get"]["responses"]["200"]["content"]
+    ref = out["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert {"thresholds", "drift"} <= set(schema["components"]["schemas"][ref]["properties"])
+
+
+def test_with_nothing_deployed_the_thresholds_are_null(web_env: WebEnv) -> None:
+    with web_env.client() as client:
+        sign_in(client, "olga")
+        board = client.get("/api/dashboard").json()
+    assert board["thresholds"] is None
+    assert board["drift"] == []

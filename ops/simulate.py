@@ -37,6 +37,7 @@ from ops.simulate_loop import (
     start_services,
     stop_services,
 )
+from ops.simulate_poison import Poisoner, SecondReviewer, poison_report, spacing
 from ops.simulate_split import SimulationSplit, apply_label_map, split_for_simulation
 from ops.simulate_table import (
     SimulationResult,
@@ -46,7 +47,7 @@ from ops.simulate_table import (
     switched_on,
 )
 from schemas import Topics
-from store import Store
+from store import HoldRule, Store
 
 if TYPE_CHECKING:
     from models import EvalPack
@@ -85,6 +86,20 @@ class SimulationConfig:
     #: with per-class thresholds: nothing routes until its class qualifies (else a class routes
     #: at the global threshold until it has enough reviews to be fitted)
     shadow_mode: bool = True
+    #: wrong labels one more reviewer sends among the honest ones (:mod:`ops.simulate_poison`);
+    #: with any, the learner holds by ``hold`` and a second reviewer judges what it holds
+    poison: int = 0
+    hold: HoldRule = field(default_factory=HoldRule)
+
+    def poisoner(self, labels: list[str], stream_rows: int) -> Poisoner | None:
+        """Spread over the corrections the rounds take (the stream's length without a round
+        limit, so it may send fewer); its own random draws leave the honest reviewer's as
+        they are."""
+        if not self.poison:
+            return None
+        planned = self.max_rounds * self.retrain_after if self.max_rounds else stream_rows
+        rng = random.Random(f"poison-{self.seed}")  # noqa: S311 - reproducible, not secrets
+        return Poisoner(labels, self.poison, spacing(self.poison, planned), rng)
 
 
 def simulate(
@@ -124,24 +139,21 @@ def simulate(
             producer=ProducerConfig(info.kafka_bootstrap, KafkaSecurity()),
             topics=topics,
             services=services,
-            reviewer=Reviewer(split.labels, config.error_rate, rng),
+            reviewer=Reviewer(
+                split.labels,
+                config.error_rate,
+                rng,
+                poisoner=config.poisoner(split.labels, len(split.stream)),
+            ),
             retrain_after=config.retrain_after,
             step_timeout_s=config.step_timeout_s,
             max_rounds=config.max_rounds,
             progress=progress,
         )
+        if config.poison:
+            driver.second = SecondReviewer(driver.reviewer.truth, config.hold.flag)
         driver.feed(split.stream, config.chunk)
-        result = SimulationResult(rows=rows_from_store(store, starter.version))
-        result.classes = class_rows(store, driver.reviewer.truth)
-        overall = result.classes[-1] if result.classes else None
-        if overall is not None and overall.precision is not None:
-            truth = driver.reviewer.truth
-            on = switched_on(store.decided_bands(), truth)
-            result.matched = [
-                matched_global(store, truth, overall.precision),
-                matched_global(store, truth, overall.precision, only=on),
-            ]
-        result.notes.append(DEPLOYMENT_NOTE)
+        result = _result(store, driver, starter.version)
     finally:
         if services is not None:
             stop_services(services)
@@ -149,6 +161,26 @@ def simulate(
         if started:
             stack.stop()
     result.reference_macro_f1 = _reference_macro_f1(config, split, work, lenient)
+    return result
+
+
+def _result(store: Store, driver: LoopDriver, starter: str) -> SimulationResult:
+    """The table from what the store recorded: rows, classes, the matched global threshold,
+    and with a poisoner what became of its corrections."""
+    result = SimulationResult(rows=rows_from_store(store, starter))
+    truth = driver.reviewer.truth
+    result.classes = class_rows(store, truth)
+    overall = result.classes[-1] if result.classes else None
+    if overall is not None and overall.precision is not None:
+        on = switched_on(store.decided_bands(), truth)
+        result.matched = [
+            matched_global(store, truth, overall.precision),
+            matched_global(store, truth, overall.precision, only=on),
+        ]
+    poisoner, second = driver.reviewer.poisoner, driver.second
+    if poisoner is not None and second is not None:
+        result.poison = poison_report(store, poisoner, second, driver.poison_runs)
+    result.notes.append(DEPLOYMENT_NOTE)
     return result
 
 
@@ -181,7 +213,17 @@ def _service_env(
         TRIAGE_DATA_DIR=str(work / "faust"),
         TRIAGE_SHADOW_MODE=str(config.per_class_thresholds and config.shadow_mode).lower(),
         TRIAGE_PER_CLASS_THRESHOLDS=str(config.per_class_thresholds).lower(),
+        **(_hold_env(config.hold) if config.poison else {}),
     )
+
+
+def _hold_env(hold: HoldRule) -> dict[str, str]:
+    """The learner holds and flags by the rule the simulated second reviewer judges with."""
+    return {
+        "TRIAGE_HOLD_CONFIDENCE": str(hold.confidence),
+        "TRIAGE_FLAG_MIN_JUDGED": str(hold.flag.min_judged),
+        "TRIAGE_FLAG_OVERTURNED_SHARE": str(hold.flag.overturned_share),
+    }
 
 
 def _adopt_starter(

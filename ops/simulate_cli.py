@@ -77,6 +77,15 @@ from models import (
     help="with --per-class-thresholds: route nothing of a class until it qualifies (off: it "
     "routes at the global threshold until it has enough reviews)",
 )
+@click.option(
+    "--poison",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="one more reviewer sends this many wrong labels among the honest ones; the learner "
+    "holds contradicted corrections (TRIAGE_HOLD_CONFIDENCE, else 0.90) and a simulated second "
+    "reviewer judges them",
+)
 @seed_option("splits and the reviewer's mistakes")
 @click.option(
     "--work-dir",
@@ -85,7 +94,7 @@ from models import (
     show_default=True,
     help="where each run's stack, store and models go",
 )
-@json_out_option("one row per round")
+@json_out_option("one row per round; with --poison, {rows, poison}")
 def simulate_command(
     retrain_after: int | None, backend: str | None, json_out: Path | None, **options: Any
 ) -> None:
@@ -96,21 +105,26 @@ def simulate_command(
     from learner import LearnerSettings
     from ops.simulate import SimulationConfig, simulate
     from ops.simulate_table import render
+    from store import HoldRule
 
     settings = LearnerSettings()
-    # the other options' names are SimulationConfig's fields; these two fall back on settings
+    # the other options' names are SimulationConfig's fields; these fall back on settings
     config = SimulationConfig(
         **options,
         retrain_after=retrain_after or settings.retrain_after,
         backend=backend or settings.backend,  # type: ignore[arg-type]
         margins=settings.margins(),
+        hold=settings.hold_rule() or HoldRule(flag=settings.flag_rule()),
     )
     result = simulate(config, progress=lambda line: click.echo(line, err=True))
     click.echo(render(result))
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         rows = [row.as_dict() for row in result.rows]
-        json_out.write_text(json.dumps(rows, indent=2, default=str) + "\n", "utf-8")
+        out: object = rows
+        if result.poison is not None:
+            out = {"rows": rows, "poison": result.poison.as_dict()}
+        json_out.write_text(json.dumps(out, indent=2, default=str) + "\n", "utf-8")
 
 
 COMMANDS: list[click.Command] = [simulate_command]

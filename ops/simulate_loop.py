@@ -29,6 +29,7 @@ from bus import ProducerConfig, publish_all
 from models import LabelledData
 from ops.exceptions import SimulationError
 from ops.processes import start_triage, stop_process
+from ops.simulate_poison import Poisoner, RunPoison, SecondReviewer, run_poison
 from ops.stack import free_port
 from schemas import Correction, Ticket, Topics
 from store import Store
@@ -103,11 +104,13 @@ def wait_for(
 @dataclass
 class Reviewer:
     """Answers every shadow/manual decision once, with the true label (or, at ``error_rate``,
-    a wrong one); confirms when that agrees with the model, else overrides."""
+    a wrong one); confirms when that agrees with the model, else overrides. With a
+    ``poisoner``, the tickets it takes are answered by it instead."""
 
     labels: list[str]
     error_rate: float
     rng: random.Random
+    poisoner: Poisoner | None = None
     #: ticket id -> true label, of every ticket published so far
     truth: dict[str, str] = field(default_factory=dict)
     answered: set[str] = field(default_factory=set)
@@ -123,8 +126,13 @@ class Reviewer:
         ]
         out = []
         for ticket_id, decided in sorted(unanswered, key=lambda row: position[row[0]]):
+            true = self.truth[ticket_id]
+            if self.poisoner is not None and self.poisoner.takes(len(self.answered)):
+                self.answered.add(ticket_id)
+                out.append(self.poisoner.answer(ticket_id, true, decided))
+                continue
             self.answered.add(ticket_id)
-            label = self.truth[ticket_id]
+            label = true
             if self.error_rate and self.rng.random() < self.error_rate:
                 label = self.rng.choice([lab for lab in self.labels if lab != label])
             out.append(
@@ -141,7 +149,9 @@ class Reviewer:
 @dataclass
 class LoopDriver:
     """Feeds the stream through the live system, one training run per ``retrain_after``
-    corrections, until the stream ends or ``max_rounds`` runs have finished."""
+    corrections, until the stream ends or ``max_rounds`` runs have finished. With a
+    ``second`` reviewer, held corrections are judged as soon as a batch is stored, and the
+    driver sends more until ``retrain_after`` unused ones are active (held ones do not count)."""
 
     store: Store
     producer: ProducerConfig
@@ -152,9 +162,12 @@ class LoopDriver:
     step_timeout_s: float
     max_rounds: int | None
     progress: Callable[[str], object]
+    second: SecondReviewer | None = None
     rounds: int = 0
-    #: the reviewer's corrections not yet sent (fewer than ``retrain_after`` between rounds)
+    #: the reviewer's corrections not yet sent (fewer than a round needs between rounds)
     pending: list[Correction] = field(default_factory=list)
+    #: with a second reviewer: each run's poisoned corrections, read as it finished
+    poison_runs: list[RunPoison] = field(default_factory=list)
 
     def finished(self) -> bool:
         return self.max_rounds is not None and self.rounds >= self.max_rounds
@@ -170,14 +183,35 @@ class LoopDriver:
                 self.step_timeout_s,
             )
             self.pending += self.reviewer.review(self.store)
-            while len(self.pending) >= self.retrain_after:
-                batch = self.pending[: self.retrain_after]
-                self.pending = self.pending[self.retrain_after :]
-                self._retrain_round(batch)
-                if self.finished():
-                    break
+            while not self.finished() and (runs_done := self._fill_round()) is not None:
+                self._wait_for_run(runs_done)
             if self.finished():
                 break
+
+    def _fill_round(self) -> int | None:
+        """Send corrections until a run is due, and say how many runs had finished before it;
+        None when the pending ones run out first.
+
+        Without holds this sends exactly ``retrain_after``. With them, the run can only become
+        due on the driver's last action (a stored batch without holds, or the confirm of the
+        last held one), so every run sees a known set of corrections."""
+        runs_done = self.store.finished_runs()
+        while not self._run_due(runs_done):
+            need = self.retrain_after - self.store.unused_corrections_count()
+            if len(self.pending) < need:
+                return None
+            batch, self.pending = self.pending[:need], self.pending[need:]
+            self._send(batch)
+            if self.second is not None:
+                self.second.judge_all(self.store)
+        return runs_done
+
+    def _run_due(self, runs_done: int) -> bool:
+        """Unused first: a run consumes them only after it started, so a run that already
+        took them is seen by the second read."""
+        unused = self.store.unused_corrections_count()
+        started = sum(self.store.run_counts().values())
+        return unused >= self.retrain_after or started > runs_done
 
     def _wait_for_deployed_model(self) -> None:
         """Until the worker serves the deployed model: it polls the pointer, so right after a
@@ -204,9 +238,8 @@ class LoopDriver:
             [(t.ticket_id.encode(), t.model_dump_json().encode()) for t in tickets],
         )
 
-    def _retrain_round(self, batch: list[Correction]) -> None:
-        """Send ``batch``; wait until the learner stored it and finished the run it triggers."""
-        runs_before = self.store.finished_runs()
+    def _send(self, batch: list[Correction]) -> None:
+        """Publish ``batch`` and wait until the learner stored all of it (held or not)."""
         stored_before = self.store.count_corrections()
         publish_all(
             self.producer,
@@ -218,13 +251,21 @@ class LoopDriver:
             lambda: self.store.count_corrections() >= stored_before + len(batch),
             self.services.procs,
         )
+
+    def _wait_for_run(self, runs_done: int) -> None:
+        """Until the due run finished and consumed its corrections (tagged or quarantined)."""
         wait_for(
             "a training run",
-            lambda: self.store.finished_runs() > runs_before,
+            lambda: (
+                self.store.finished_runs() > runs_done
+                and self.store.unused_corrections_count() < self.retrain_after
+            ),
             self.services.procs,
             self.step_timeout_s,
         )
         self.rounds += 1
+        if self.second is not None:
+            self.poison_runs.append(run_poison(self.store, self.second.rule))
         last = self.store.model_versions()[0]
         self.progress(
             f"round {self.rounds}: {last.version} {last.status} "

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ops.simulate_poison import PoisonReport
 from store import Decided, Store
 
 
@@ -64,6 +65,8 @@ class SimulationResult:
     #: the one global threshold as precise as this run: on the whole stream, then on the
     #: decisions made after each class switched on
     matched: list[MatchedGlobal] = field(default_factory=list)
+    #: with ``--poison``: what became of the poisoner's corrections
+    poison: PoisonReport | None = None
 
     def corrections_to_reach(self, share: float = 0.95) -> int | None:
         if self.reference_macro_f1 is None:
@@ -94,6 +97,8 @@ def render(result: SimulationResult) -> str:
         overall = result.classes[-1]
         lines.append("whole stream: " + whole.render(overall.share))
         lines.append("since each class switched on: " + since_on.render(overall.share_on))
+    if result.poison is not None:
+        lines.extend(result.poison.lines())
     lines.extend(result.notes)
     return "\n".join(lines)
 

@@ -55,3 +55,26 @@ def test_the_same_seed_gives_the_same_table(tmp_path: Path, sample_dir: Path) ->
         return [re.sub(r"^\d{8}-\d{6}-", "", line) for line in render(result).splitlines()]
 
     assert table(tmp_path / "first") == table(tmp_path / "second")
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_poisoner_is_flagged_and_trains_no_model_after(tmp_path: Path, sample_dir: Path) -> None:
+    """One reviewer sends a wrong label on every third reviewed ticket: the held ones are
+    overturned, the poisoner is flagged, no run after the flag holds a poisoned correction
+    (those it had trained on are held too), and honest corrections still deploy."""
+    config = sample_config(
+        sample_dir, tmp_path, seed_fraction=0.4, retrain_after=30, max_rounds=3, poison=24
+    )
+    result = simulate(config, progress=lambda _line: None)
+    poison = result.poison
+    assert poison is not None, render(result)
+    assert poison.sent == 24
+    assert poison.flagged("poisoner")
+    assert not poison.flagged("simulated")
+    assert poison.statuses.get("active", 0) == 0
+    after = [run for run in poison.runs if run.after_flag]
+    assert after, render(result)
+    assert all(run.poisoned == 0 for run in after)
+    assert any(run.outcome == "deployed" for run in after)
+    assert "poisoner: 24 wrong labels sent" in render(result)

@@ -10,8 +10,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
-from bus import readiness
+from bus import DriftBoard, readiness
+from schemas import DriftSummary
 from tests.fixtures.stack import StreamEnv, free_port, ticket_bytes
 from tests.stream.test_worker import by_ticket, sample_texts
 
@@ -59,6 +61,27 @@ def test_readiness_names_the_failing_dependency() -> None:
 
 
 @pytest.mark.integration
+def drift_board(env: StreamEnv, timeout_s: float = 40.0) -> list[DriftSummary]:
+    """The drift board of ``env``'s deployment once a worker published to it (every 10 s)."""
+
+    async def read() -> list[DriftSummary]:
+        client = aioredis.Redis.from_url(env.stack.redis_url)
+        try:
+            return await DriftBoard(client, namespace=env.topics.prefix).summaries()
+        finally:
+            await client.aclose()
+
+    deadline = time.monotonic() + timeout_s
+    while not (found := asyncio.run(read())) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return found
+
+
+def model_version(metrics_text: str) -> str:
+    line = next(x for x in metrics_text.splitlines() if x.startswith("triage_worker_model_info{"))
+    return line.split('version="', 1)[1].split('"', 1)[0]
+
+
 def test_worker_probes_and_metrics_count_its_decisions(
     stream_env: StreamEnv, worker_factory, sample_dir: Path
 ) -> None:
@@ -97,8 +120,10 @@ def test_worker_probes_and_metrics_count_its_decisions(
         if (counted, letters) == (60, 1) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
+    board = drift_board(stream_env)  # the worker's drift publisher, for the web and the CLI
     worker.stop()
     assert status == 200
+    assert [(s.model_version, s.state) for s in board] == [(model_version(text), "unknown")]
     assert counted == 60, text
     assert letters == 1, text
     assert sample(text, "triage_worker_decision_latency_seconds_count") == 60

@@ -4,7 +4,8 @@ Parts (run one with ``--part``, or ``all``):
 
 - ``banking77``: 77 intents mapped to 7 teams, full train, official test file;
 - ``cfpb``: CFPB complaints, 8 products, long and imbalanced (head+tail truncation);
-- ``novelty``: banking77 teams with ``fx`` withheld from training;
+- ``novelty``: banking77 teams with ``fx`` withheld from training (one team, seen when the
+  detector was chosen: ``bench/novelty.py`` reports on teams not used for choosing);
 - ``speed``: training time on 2,000 banking77 tickets;
 - ``load``: model directory load time (after imports, and cold in a fresh process).
 

@@ -26,7 +26,7 @@ from models.calibration import expected_calibration_error, fit_temperature, nll,
 from models.data import LabelledData
 from models.exceptions import DataError
 from models.loop import Loop, run_epochs
-from models.novelty import KnnNovelty
+from models.novelty import fit_detector
 from models.result import BASELINE_DIR, TrainResult
 from models.train_config import (
     FitContext,
@@ -264,9 +264,11 @@ def fit_novelty(
 ) -> None:
     """The detector: training embeddings (``rows``) as neighbours, validation ones set its
     threshold."""
-    _, train_embeddings = classifier.forward_ids([train_ids[i] for i in rows])
+    train_logits, train_embeddings = classifier.forward_ids([train_ids[i] for i in rows])
     _, val_embeddings = classifier.forward_ids(val_ids)
-    classifier.novelty = KnnNovelty.fit(train_embeddings).calibrate(val_embeddings, quantile)
+    # the model's own classes: distillation's student has no gold targets here
+    detector = fit_detector(train_embeddings, train_logits.argmax(axis=1))
+    classifier.novelty = detector.calibrate(val_embeddings, quantile)
 
 
 def fit(

@@ -55,6 +55,13 @@ class FlagRule:
     def flags(self, judged: int, overturned: int) -> bool:
         return judged >= self.min_judged and overturned > self.overturned_share * judged
 
+    def watches(self, judged: int, overturned: int) -> bool:
+        """Held, not yet flagged: the same share with no minimum count. Holding costs a second
+        look, a flag names a person; waiting for ``min_judged`` verdicts before holding let a
+        poisoned correction that slipped past the model train the first candidate (simulate
+        --poison 100, run 1). An honest reviewer's confirmations clear it."""
+        return overturned > self.overturned_share * judged
+
 
 class FlagSettings(BaseModel):
     """The flag rule's settings, shared by the services that apply it: the learner (a flagged
@@ -166,24 +173,34 @@ class Judged:
     audit: AuditEntry
 
 
-def is_flagged(session: Session, reviewer: str, rule: FlagRule) -> bool:
+def _verdicts(session: Session, reviewer: str) -> tuple[int, int]:
+    """(judged, overturned) of the reviewer's held corrections."""
     judged, overturned = session.execute(
         select(
             func.count(CorrectionRow.verdict),
             func.count(case((CorrectionRow.verdict == "overturned", 1))),
         ).where(CorrectionRow.reviewer == reviewer)
     ).one()
-    return rule.flags(int(judged), int(overturned))
+    return int(judged), int(overturned)
+
+
+def is_flagged(session: Session, reviewer: str, rule: FlagRule) -> bool:
+    return rule.flags(*_verdicts(session, reviewer))
+
+
+def is_watched(session: Session, reviewer: str, rule: FlagRule) -> bool:
+    return rule.watches(*_verdicts(session, reviewer))
 
 
 def hold_new(
     session: Session, correction: Correction, top_k: list[dict[str, Any]], rule: HoldRule
 ) -> bool:
     """Hold the just-stored ``correction`` if the model was confidently against its label, or
-    its reviewer is flagged; the audit row goes in the same transaction. True when held."""
+    its reviewer is watched (see :meth:`FlagRule.watches`); the audit row goes in the same
+    transaction. True when held."""
     against = rule.against(top_k, correction.label)
     contradicted = against >= rule.confidence
-    if not contradicted and not is_flagged(session, correction.reviewer, rule.flag):
+    if not contradicted and not is_watched(session, correction.reviewer, rule.flag):
         return False
     model_label = str(max(top_k, key=lambda s: float(s["probability"]))["label"])
     session.execute(
@@ -201,8 +218,8 @@ def hold_new(
         f"{model_label!r}); at most {1 - rule.confidence:.4f} is held "
         "(TRIAGE_HOLD_CONFIDENCE): a second reviewer confirms or overturns it"
         if contradicted
-        else f"reviewer {correction.reviewer!r} is flagged: every correction of theirs waits "
-        "for a second reviewer"
+        else f"reviewer {correction.reviewer!r} has more held corrections overturned than the "
+        "flag rule allows: every correction of theirs waits for a second reviewer"
     )
     _audit(
         session,
@@ -290,14 +307,15 @@ def judge(
             correction_ids=[correction_id],
         )
         flagged = is_flagged(session, judged, rule)
-        if flagged and not confirmed:
+        if not confirmed and is_watched(session, judged, rule):
             _hold_reviewer(session, judged)
         return Judged(correction_id, verdict, reviewer, judged, flagged, entry)
 
 
 def _hold_reviewer(session: Session, reviewer: str) -> None:
-    """Hold a newly flagged reviewer's active corrections that no second reviewer confirmed;
-    one a run consumed keeps its run tag (the trigger never counts it again)."""
+    """Hold a watched reviewer's active corrections that no second reviewer confirmed; one a
+    run consumed keeps its run tag (the trigger never counts it again), and the next retrain,
+    which learns from active corrections only, drops it."""
     held = list(
         session.scalars(
             update(CorrectionRow)
@@ -315,8 +333,8 @@ def _hold_reviewer(session: Session, reviewer: str) -> None:
             session,
             actor=LEARNER_ACTOR,
             action="hold",
-            reason=f"reviewer {reviewer!r} is flagged: their held corrections are mostly "
-            "overturned, so their active ones wait for a second reviewer",
+            reason=f"reviewer {reviewer!r}: more of their held corrections are overturned than "
+            "the flag rule allows, so their active ones wait for a second reviewer",
             correction_ids=sorted(held),
         )
 

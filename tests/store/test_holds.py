@@ -192,7 +192,7 @@ def test_a_reviewer_mostly_overturned_is_flagged_and_then_always_held(store: Sto
     assert store.add_correction(later, LABELS, RULE) is CorrectionOutcome.held
     assert store.unused_corrections_count() == 1  # the confirmed one only
     reasons = [e.reason for e in store.audit_log() if e.action == "hold"]
-    assert any("'bob' is flagged" in r for r in reasons)
+    assert any("'bob'" in r and "overturned than the flag rule allows" in r for r in reasons)
     # another reviewer's equal corrections are not affected
     store.add_decision(decision("ana-t", "cards", p1=0.6, p2=0.35, runner_up="transfers"))
     assert store.add_correction(correction("ana-t", "transfers"), LABELS, RULE) is (
@@ -230,3 +230,32 @@ def test_an_overturned_correction_is_not_a_review_in_band_precision(store: Store
     assert store.band_precision().bands["routed"].reviewed == 1  # held: still a person's word
     store.judge_held(held.correction_id, verdict="overturn", reviewer="olga", rule=RULE.flag)
     assert store.band_precision().bands["routed"].reviewed == 0
+
+
+def test_one_overturn_holds_the_reviewer_before_the_flag_and_a_confirmation_clears_it(
+    store: Store,
+) -> None:
+    """The poisoned correction that slipped past the model in simulate --poison's first round:
+    one overturned hold is enough to hold the reviewer's unconfirmed corrections (not to flag
+    them); an honest reviewer's next confirmed hold lifts it."""
+    store.add_decision(decision("slipped", "cards", p1=0.6, p2=0.35, runner_up="transfers"))
+    slipped = correction("slipped", "transfers", reviewer="eve")
+    assert store.add_correction(slipped, LABELS, RULE) is CorrectionOutcome.stored
+    confident(store, "caught")
+    caught = correction("caught", "loans", reviewer="eve")
+    assert store.add_correction(caught, LABELS, RULE) is CorrectionOutcome.held
+    judged = store.judge_held(
+        caught.correction_id, verdict="overturn", reviewer="olga", rule=RULE.flag
+    )
+    assert not judged.reviewer_flagged  # one verdict: held, not named
+    assert status_of(store, slipped.correction_id) == "held"
+    store.add_decision(decision("next", "cards", p1=0.6, p2=0.35, runner_up="transfers"))
+    assert store.add_correction(correction("next", "transfers", reviewer="eve"), LABELS, RULE) is (
+        CorrectionOutcome.held
+    )
+    # a second reviewer confirms the slipped one (it was right after all): 1 of 2 overturned
+    store.judge_held(slipped.correction_id, verdict="confirm", reviewer="olga", rule=RULE.flag)
+    store.add_decision(decision("after", "cards", p1=0.6, p2=0.35, runner_up="transfers"))
+    assert store.add_correction(correction("after", "transfers", reviewer="eve"), LABELS, RULE) is (
+        CorrectionOutcome.stored
+    )

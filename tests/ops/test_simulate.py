@@ -59,10 +59,13 @@ def test_the_same_seed_gives_the_same_table(tmp_path: Path, sample_dir: Path) ->
 
 @pytest.mark.slow
 @pytest.mark.integration
-def test_a_poisoner_is_flagged_and_trains_no_model_after(tmp_path: Path, sample_dir: Path) -> None:
+def test_a_poisoner_is_flagged_and_trains_no_deployed_model(
+    tmp_path: Path, sample_dir: Path
+) -> None:
     """One reviewer sends a wrong label on every third reviewed ticket: the held ones are
-    overturned, the poisoner is flagged, no run after the flag holds a poisoned correction
-    (those it had trained on are held too), and honest corrections still deploy."""
+    overturned, the poisoner is flagged, no deployed model's run holds a poisoned correction
+    (from the first overturn its corrections wait for a second reviewer), and honest
+    corrections still deploy."""
     config = sample_config(
         sample_dir, tmp_path, seed_fraction=0.4, retrain_after=30, max_rounds=3, poison=24
     )
@@ -76,5 +79,8 @@ def test_a_poisoner_is_flagged_and_trains_no_model_after(tmp_path: Path, sample_
     after = [run for run in poison.runs if run.after_flag]
     assert after, render(result)
     assert all(run.poisoned == 0 for run in after)
+    deployed = [run for run in poison.runs if run.outcome == "deployed"]
+    assert deployed, render(result)
+    assert all(run.poisoned == 0 for run in deployed), render(result)
     assert any(run.outcome == "deployed" for run in after)
     assert "poisoner: 24 wrong labels sent" in render(result)

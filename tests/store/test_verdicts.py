@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from learner.gates import CORRECTIONS_HOLDOUT, GOLD_TEST, Margins, judge
 from models.gates import EvalPack
-from tests.learner.test_gates import metrics
 from store import GateRow, gate_rows
+from tests.learner.test_gates import metrics
 
 
 def test_each_set_shows_its_verdict_and_the_paired_interval_behind_it() -> None:

@@ -83,7 +83,7 @@ def test_nothing_typed_is_stored_cached_published_or_logged(
     assert b"predict-rate" in key
     for name, value in after_redis.items():
         assert marker.encode() not in name + repr(value).encode(), name
-        # the whole number, not "4111": a float in another test's cached decision can hold those digits
+        # the whole number, not "4111": another test's cached float can hold those digits
         assert b"4111 1111" not in repr(value).encode(), name
     # no topic of this test's prefix holds a message (the web only publishes corrections)
     records = stream.collect(stream.topics.all, until=lambda _r: False, timeout_s=5)

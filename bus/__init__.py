@@ -17,7 +17,7 @@ from bus.app import (
     redis_client,
     topic_guard,
 )
-from bus.deadletter import MAX_PAYLOAD_BYTES, dead_letter, publish_letters
+from bus.deadletter import MAX_PAYLOAD_BYTES, StageOutcome, dead_letter, publish_letters
 from bus.decisions import DecisionCache, Stored
 from bus.drift import DRIFT_PUBLISH_EVERY_S, DriftBoard, read_board
 from bus.exceptions import (
@@ -63,6 +63,7 @@ __all__ = [
     "PublishFailed",
     "RedisLock",
     "Send",
+    "StageOutcome",
     "Stored",
     "TopicGuard",
     "TopicMissing",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from bus.producer import Send
@@ -22,6 +23,16 @@ log = logging.getLogger(__name__)
 MAX_PAYLOAD_BYTES = 16 * 1024
 #: Longest reason text kept (reasons are ours, but may quote input).
 MAX_REASON_CHARS = 2000
+
+
+@dataclass
+class StageOutcome:
+    """What every stream stage reports of a batch beside its own counts: the messages it had
+    seen already (dropped as duplicates) and the ones it dead-lettered. Both are acknowledged,
+    so both are counted; nothing leaves a batch uncounted."""
+
+    duplicates: int = 0
+    dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
 def dead_letter(message: Any, *, stage: str, kind: str, reason: str) -> DeadLetter:

@@ -28,7 +28,14 @@ from typing import Any, TypeVar
 import faust
 from pydantic import ValidationError
 
-from bus import AckedProducer, Send, dead_letter, install_batch_agent, publish_letters
+from bus import (
+    AckedProducer,
+    Send,
+    StageOutcome,
+    dead_letter,
+    install_batch_agent,
+    publish_letters,
+)
 from schemas import Correction, DeadLetter, Decision, Topics
 from store import (
     CorrectionOutcome,
@@ -62,12 +69,10 @@ class StoreRetry:
 
 
 @dataclass
-class RecordOutcome:
+class RecordOutcome(StageOutcome):
     stored: int = 0
     #: of ``stored``, the corrections held for a second reviewer
     held: int = 0
-    duplicates: int = 0
-    dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
 @dataclass

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bus import DecisionCache, Send, dead_letter, publish_letters
+from bus import DecisionCache, Send, StageOutcome, dead_letter, publish_letters
 from models import Classifier, FittedThresholds, ThresholdOverrides
-from schemas import DeadLetter, Decision, InvalidEvent, Ticket, Topics
+from schemas import Decision, InvalidEvent, Ticket, Topics
 from stream.parse import parse_ticket
 from stream.serving import ModelHolder, decide
 
@@ -39,13 +39,11 @@ CANARY = Ticket(ticket_id="canary", body="I need help with my account")
 
 
 @dataclass
-class BatchOutcome:
+class BatchOutcome(StageOutcome):
     """What one batch did; logged, and asserted by unit tests."""
 
     decided: int = 0
     republished: int = 0
-    duplicates: int = 0
-    dead_letters: list[DeadLetter] = field(default_factory=list)
     #: (band, label) of every decision published, fresh or re-published
     labels: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: seconds from the ticket's broker timestamp to its (fresh) decision

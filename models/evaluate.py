@@ -18,6 +18,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from models.bands import Thresholds, resolve_thresholds
 from models.base import Classifier, FloatArray
 from models.calibration import expected_calibration_error, softmax
+from models.clusters import FailureCluster, embedder, failure_clusters
 from models.exceptions import DataError
 from models.gates import EvalPack, GateReport, check
 
@@ -43,6 +44,8 @@ class Evaluation:
     #: the predicted label of each row, in the input's order: what a paired comparison of two
     #: models on the same rows needs (kept out of ``to_dict``: it grows with the rows)
     predicted: list[str] = field(default_factory=list)
+    #: the misclassified rows grouped into failure modes, largest first (models/clusters.py)
+    failure_clusters: list[FailureCluster] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,12 +62,14 @@ class Evaluation:
             "rows": self.rows,
             "novel_share": self.novel_share,
             "unknown_labels": self.unknown_labels,
+            "failure_clusters": [c.to_dict() for c in self.failure_clusters],
         }
 
     def metrics_for_manifest(self) -> dict[str, Any]:
-        """Everything but the confusion matrix (it lives in report/, and grows with k^2)."""
+        """Everything but the confusion matrix (it lives in report/, and grows with k^2) and the
+        failure clusters (ticket text belongs in the report a person opens, not the manifest)."""
         out = self.to_dict()
-        for key in ("confusion_matrix", "gates", "gates_passed"):
+        for key in ("confusion_matrix", "gates", "gates_passed", "failure_clusters"):
             out.pop(key)
         return out
 
@@ -97,7 +102,19 @@ class Evaluation:
         lines.append("gates:\n" + self.gates.render())
         if self.unknown_labels:
             lines.append(f"labels the model does not know (always wrong): {self.unknown_labels}")
+        lines.extend(_render_clusters(self.failure_clusters))
         return "\n".join(lines)
+
+
+def _render_clusters(clusters: Sequence[FailureCluster]) -> list[str]:
+    if not clusters:
+        return []
+    lines = [f"failure clusters (largest {len(clusters)}):"]
+    for c in clusters:
+        mix = ", ".join(f"{t}->{p} {n}" for t, p, n in c.mix[:3])
+        lines.append(f"  #{c.id} size {c.size}: {mix}")
+        lines.append(f"      e.g. {c.representative[:100]!r}")
+    return lines
 
 
 def band_table(
@@ -130,8 +147,12 @@ def evaluate(
     pack: EvalPack,
     baseline: Classifier | None = None,
     thresholds: Thresholds | None = None,
+    max_clusters: int = 10,
 ) -> Evaluation:
-    """Score ``classifier`` (and ``baseline``, if given) on the same labelled rows."""
+    """Score ``classifier`` (and ``baseline``, if given) on the same labelled rows.
+
+    ``max_clusters`` failure clusters are kept (0: none, and no second pass over the failures).
+    """
     if len(texts) != len(labels):
         raise DataError(f"{len(texts)} texts but {len(labels)} labels")
     if not texts:
@@ -166,6 +187,9 @@ def evaluate(
         novel_share=float(np.mean(scores.novel)),
         unknown_labels=sorted(set(labels) - set(model_labels)),
         predicted=predicted,
+        failure_clusters=failure_clusters(
+            texts, labels, predicted, embedder(classifier), max_clusters=max_clusters
+        ),
     )
 
 

@@ -1,19 +1,26 @@
-"""Evaluation reports a person reads: the per-class grid and the confusion matrix, JSON + PNG.
+"""Evaluation reports a person reads: the per-class grid and the confusion matrix, JSON + PNG,
+and the failure clusters as an HTML table.
 
 The PNGs are for the ML owner deciding whether to ship; the JSON is the same numbers for tools.
+The clusters are text (a representative ticket each), so they are a table, not a picture.
 matplotlib runs on its Agg backend (no display on a server) and is imported only here.
 """
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
 from pathlib import Path
 
 from models.artifact import dump_json
+from models.clusters import FailureCluster
 from models.evaluate import Evaluation
+
+CLUSTERS_HTML = "failure_clusters.html"
 
 
 def write_reports(folder: Path, evaluation: Evaluation) -> list[Path]:
-    """``metrics.json``, ``per_class.png`` and ``confusion.png`` under ``folder``."""
+    """``metrics.json``, ``per_class.png``, ``confusion.png`` and ``failure_clusters.html``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -62,4 +69,33 @@ def write_reports(folder: Path, evaluation: Evaluation) -> list[Path]:
     fig.tight_layout()
     fig.savefig(written[2], dpi=110)
     plt.close(fig)
+    written.append(folder / CLUSTERS_HTML)
+    written[-1].write_text(clusters_html(evaluation.failure_clusters), encoding="utf-8")
     return written
+
+
+def clusters_html(clusters: Sequence[FailureCluster]) -> str:
+    """A standalone page; every ticket text and label is escaped (tickets are untrusted input)."""
+    rows = "".join(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+            c.id,
+            c.size,
+            "<br>".join(html.escape(f"{t} \u2192 {p}: {n}") for t, p, n in c.mix),
+            html.escape(
+                f"{c.representative} ({c.representative_true} \u2192 {c.representative_predicted})"
+            ),
+        )
+        for c in clusters
+    )
+    body = (
+        "<table><tr><th>cluster</th><th>size</th><th>true \u2192 predicted</th>"
+        f"<th>representative ticket</th></tr>{rows}</table>"
+        if clusters
+        else "<p>No misclassified tickets.</p>"
+    )
+    return (
+        '<!doctype html><html><head><meta charset="utf-8"><title>Failure clusters</title>'
+        "<style>td,th{border:1px solid #ccc;padding:4px;vertical-align:top}"
+        "table{border-collapse:collapse}</style></head>"
+        f"<body><h1>Failure clusters</h1>{body}</body></html>\n"
+    )

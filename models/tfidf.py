@@ -90,6 +90,12 @@ class TfidfClassifier:
         self._version = new_version(hash_texts(list(texts), list(labels)))
         return self
 
+    def features(self, texts: Sequence[str]) -> Any:
+        """The model's own sparse TF-IDF rows: the space failure clusters are found in."""
+        if self._vectorizer is None:
+            raise ArtifactError("TfidfClassifier is not fitted; call fit() or load() first")
+        return self._vectorizer.transform(list(texts))
+
     def logits(self, texts: Sequence[str]) -> FloatArray:
         if self._vectorizer is None or self._coef is None or self._intercept is None:
             raise ArtifactError("TfidfClassifier is not fitted; call fit() or load() first")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -84,6 +85,24 @@ def test_empty_evaluation_is_refused() -> None:
 def test_reports_are_written_as_json_and_png(tmp_path: Path) -> None:
     result = evaluate(FixedClassifier(), TEXTS, LABELS, pack=EvalPack())
     written = write_reports(tmp_path / "report", result)
-    assert [p.name for p in written] == ["metrics.json", "per_class.png", "confusion.png"]
-    for png in written[1:]:
+    assert [p.name for p in written] == [
+        "metrics.json",
+        "per_class.png",
+        "confusion.png",
+        "failure_clusters.html",
+    ]
+    for png in written[1:3]:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the one failure (a billing ticket scored as cards) is a cluster of one, in JSON and HTML
+    saved = json.loads(written[0].read_text())
+    assert saved["failure_clusters"] == [
+        {
+            "id": 0,
+            "size": 1,
+            "mix": [{"true": "cards", "predicted": "billing", "count": 1}],
+            "representative": {"text": "billing:0.9", "true": "cards", "predicted": "billing"},
+        }
+    ]
+    page = written[3].read_text()
+    assert "cards \u2192 billing: 1" in page
+    assert "billing:0.9" in page

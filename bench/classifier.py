@@ -77,7 +77,11 @@ def cap_per_class(data: LabelledData, cap: int, seed: int = 0) -> LabelledData:
 
 
 def run_training(
-    data: LabelledData, test: LabelledData, config: TrainConfig, save: Path | None
+    data: LabelledData,
+    test: LabelledData,
+    config: TrainConfig,
+    save: Path | None,
+    kind: str = "lora-transformer",
 ) -> TrainResult:
     health_config = HealthConfig()
     cleaned, health = prepare(data, health_config)
@@ -99,6 +103,7 @@ def run_training(
             test=test,
             thresholds=Thresholds(),
             health=None,
+            kind=kind,
         )
     )
     if save is not None:
@@ -126,11 +131,33 @@ def figures(result: TrainResult) -> dict[str, Any]:
 
 
 def part_banking77(args: argparse.Namespace) -> dict[str, Any]:
+    """With ``--noisy`` the official test file is also scored as its fixed noisy copy (what
+    `triage evaluate --noisy` scores); ``--augment-noise R`` trains on a noisy copy too."""
+    from models.augment import noisy_test_copy
+    from models.cli import noisy_figures
+    from models.evaluate import evaluate
+
     train_data = banking77_teams(DATA / "banking77" / "train.csv")
+    if args.limit:
+        train_data = cap_per_class(train_data, args.limit)
     test = banking77_teams(DATA / "banking77" / "test.csv")
-    config = TrainConfig(epochs=args.epochs or 3, max_length=args.max_length or 64)
-    result = run_training(train_data, test, config, OUT / "banking77-model")
-    return figures(result)
+    config = TrainConfig(
+        epochs=args.epochs or 3,
+        max_length=args.max_length or 64,
+        augment_noise=args.augment_noise,
+    )
+    target = OUT / ("banking77-model" + ("-noise" if args.augment_noise else ""))
+    save = target if args.backend == "lora-transformer" and not target.exists() else None
+    started = time.perf_counter()
+    result = run_training(train_data, test, config, save, kind=args.backend)
+    out = figures(result)
+    if args.noisy:
+        noisy_texts = noisy_test_copy(test).texts
+        noisy = evaluate(result.classifier, noisy_texts, test.labels, pack=EvalPack())
+        out["noisy"] = noisy_figures(result.evaluation.macro_f1, noisy.macro_f1)
+    out.update(backend=args.backend, augment_noise=args.augment_noise, limit=args.limit)
+    out["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return out
 
 
 def part_cfpb(args: argparse.Namespace) -> dict[str, Any]:
@@ -308,7 +335,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="override the part's default epochs")
     parser.add_argument("--max-length", type=int, help="override the part's default tokens")
     parser.add_argument("--cap", type=int, default=1500, help="cfpb: max train rows per class")
-    parser.add_argument("--limit", type=int, help="novelty: max train rows per class")
+    parser.add_argument("--limit", type=int, help="novelty, banking77: max train rows per class")
+    parser.add_argument(
+        "--augment-noise", type=float, default=0.0, help="banking77: TrainConfig.augment_noise"
+    )
+    parser.add_argument(
+        "--noisy", action="store_true", help="banking77: also score the noisy test copy"
+    )
+    parser.add_argument(
+        "--backend", default="lora-transformer", help="banking77: tfidf or lora-transformer"
+    )
     parser.add_argument("--speed-rows", type=int, default=2000)
     parser.add_argument("--model-dir", help="load: model directory to time")
     parser.add_argument("--dump", type=Path, help="novelty: save embeddings here (.npz)")

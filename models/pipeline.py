@@ -106,8 +106,18 @@ def split_parts(prepared: Prepared, config: TrainConfig, needs_validation: bool)
 
 
 def fit(trainer: Trainer, parts: Split, request: TrainRequest) -> Fitted:
+    """With ``augment_noise``, the train part (never val or test) gains a noisy copy of each
+    row; the manifest counts them as ``rows["train_augmented"]``."""
     context = FitContext(request.base_model, request.thresholds, request.progress)
-    return trainer.fit(parts, request.config, context)
+    rate = request.config.augment_noise
+    if not rate:
+        return trainer.fit(parts, request.config, context)
+    from models.augment import KINDS, with_augmented
+
+    train, flags = with_augmented(parts.train, KINDS, rate, request.config.seed)
+    fitted = trainer.fit(Split(train, parts.val, parts.test), request.config, context)
+    fitted.record.rows["train_augmented"] = sum(flags)
+    return fitted
 
 
 def calibrate(trainer: Trainer, fitted: Fitted) -> None:

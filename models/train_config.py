@@ -45,6 +45,11 @@ class TrainConfig:
     imbalance: Imbalance = described(
         "weighted", "rare classes: weight their loss, draw their rows more often, or neither"
     )
+    augment_noise: float = described(
+        0.0,
+        "mix in a noisy copy of the train split, noise on this share of words (0: off; "
+        "typos, casing, slang, punctuation, emotion)",
+    )
     patience: int = 2
     val_fraction: float = 0.1
     test_fraction: float = 0.1
@@ -69,6 +74,11 @@ class TrainConfig:
             value = getattr(self, name)
             if not 0 <= value < 0.5:
                 raise ModelError(f"TrainConfig.{name}={value} is invalid: need 0 <= value < 0.5")
+        if not 0 <= self.augment_noise <= 1:
+            raise ModelError(
+                f"TrainConfig.augment_noise={self.augment_noise} is invalid: use 0 (off) to 1"
+                " (0.15 changes about one word in seven)"
+            )
         if self.imbalance not in ("weighted", "oversample", "none"):
             raise ModelError(
                 f"TrainConfig.imbalance={self.imbalance!r} is invalid: use weighted, oversample "

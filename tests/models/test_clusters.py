@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from models.base import FloatArray
-from models.clusters import Embed, cluster_vectors, failure_clusters, unit_rows
+from models.clusters import Embed, cluster_vectors, embedder, failure_clusters, unit_rows
 from models.evaluate import evaluate
 from models.exceptions import DataError
 from models.gates import EvalPack
@@ -125,3 +125,21 @@ def test_a_planted_confusable_pair_forms_one_cluster() -> None:
     assert all(not c.representative.startswith("refund") for c in others)
     assert result.to_dict()["failure_clusters"][0]["size"] == len(pair_failures)
     assert "failure_clusters" not in result.metrics_for_manifest()
+
+
+class _Encoder:
+    """Stands in for an encoder backend: ``forward_texts`` gives (logits, embedding)."""
+
+    def forward_texts(self, texts: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+        return np.zeros((len(texts), 2)), np.full((len(texts), 3), 7.0)
+
+
+def test_the_model_own_space_is_used() -> None:
+    encoder = embedder(_Encoder())  # type: ignore[arg-type]
+    assert encoder is not None
+    assert np.array_equal(encoder(["a", "b"]), np.full((2, 3), 7.0))
+    tfidf = TfidfClassifier().fit(["card lost", "bill late"], ["cards", "billing"])
+    features = embedder(tfidf)
+    assert features is not None
+    assert features(["card late"]).shape == (1, tfidf.features(["x"]).shape[1])
+    assert embedder(object()) is None  # type: ignore[arg-type]

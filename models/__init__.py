@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         seed_option,
         text_col_option,
     )
+    from models.clusters import read_failure_clusters
     from models.data import LabelledData, iter_records, read_labelled
     from models.distill import DistillConfig, distill_dir
     from models.evaluate import evaluate as evaluate_model
@@ -88,6 +89,7 @@ _HOMES = {
     "Classifier": "base",
     "Scores": "base",
     "softmax": "calibration",
+    "read_failure_clusters": "clusters",
     "described": "cli_options",
     "held_out_fraction_option": "cli_options",
     "json_out_option": "cli_options",
@@ -194,6 +196,7 @@ __all__ = [
     "options_from",
     "paired_bootstrap",
     "progress_bar",
+    "read_failure_clusters",
     "read_fitted",
     "read_labelled",
     "read_manifest",

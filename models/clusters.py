@@ -19,15 +19,17 @@ the threshold keeps as small clusters instead of forcing them into the big one.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from models.base import Classifier, FloatArray
-from models.exceptions import DataError
+from models.exceptions import DataError, ModelError
 from models.redact import redact
 
 #: Embeds texts as rows of a matrix, in the order given.
@@ -40,6 +42,9 @@ MAX_ROWS = 2000
 #: Longest representative text kept in a report (a person reads it; the rest is in the data).
 MAX_TEXT = 300
 SVD_COMPONENTS = 64
+#: Where training writes a model's evaluation report (``TrainResult.save``), inside its folder.
+REPORT_METRICS = Path("report") / "metrics.json"
+_REWRITE = "rewrite it with `triage evaluate {0} TEST_FILE --report-dir {0}/report`"
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,29 @@ def failure_clusters(
             )
         )
     return out
+
+
+def read_failure_clusters(model_dir: Path) -> list[dict[str, Any]]:
+    """The failure clusters in a model's training report, as ``FailureCluster.to_dict`` rows.
+
+    A model trained before clusters existed (no such key) or saved without a report has none:
+    an empty list, so an old model still shows on the dashboard.
+    """
+    path = model_dir / REPORT_METRICS
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(
+            f"{path} is not readable JSON ({exc}); {_REWRITE.format(model_dir)}"
+        ) from exc
+    clusters = data.get("failure_clusters", []) if isinstance(data, dict) else None
+    if not isinstance(clusters, list) or not all(isinstance(c, dict) for c in clusters):
+        raise ModelError(
+            f"{path}: failure_clusters is not a list of clusters; {_REWRITE.format(model_dir)}"
+        )
+    return clusters
 
 
 def cluster_vectors(vectors: FloatArray, distance_threshold: float) -> np.ndarray[Any, Any]:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from models import ModelError, review_status
+from models import ModelError, read_failure_clusters, review_status
 from schemas import DriftSummary
 from store import FlagRule, Store, gate_rows
 
@@ -43,7 +43,20 @@ def models(store: Store) -> dict[str, Any]:
             for r in store.model_versions()[:20]
         ],
         "runs": history,
+        "failure_clusters": failure_clusters(current.model_dir if current else None),
     }
+
+
+def failure_clusters(model_dir: str | None) -> list[dict[str, Any]]:
+    """The deployed model's failure clusters from the report training saved beside it (none for
+    a model saved before clusters existed); a broken report is logged, the rest still shows."""
+    if model_dir is None:
+        return []
+    try:
+        return read_failure_clusters(Path(model_dir))
+    except ModelError as exc:
+        log.warning("failure clusters of %s not shown: %s", model_dir, exc)
+        return []
 
 
 def gate_summary(report: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from models.base import FloatArray
-from models.clusters import Embed, cluster_vectors, embedder, failure_clusters, unit_rows
+from models.clusters import (
+    Embed,
+    cluster_vectors,
+    embedder,
+    failure_clusters,
+    read_failure_clusters,
+    unit_rows,
+)
 from models.evaluate import evaluate
-from models.exceptions import DataError
+from models.exceptions import DataError, ModelError
 from models.gates import EvalPack
 from models.report import clusters_html
 from models.tfidf import TfidfClassifier
@@ -143,3 +152,20 @@ def test_the_model_own_space_is_used() -> None:
     assert features is not None
     assert features(["card late"]).shape == (1, tfidf.features(["x"]).shape[1])
     assert embedder(object()) is None  # type: ignore[arg-type]
+
+
+def test_a_saved_report_is_read_back_and_an_old_one_has_no_clusters(tmp_path: Path) -> None:
+    assert read_failure_clusters(tmp_path) == []  # saved without a report
+    (tmp_path / "report").mkdir()
+    metrics = tmp_path / "report" / "metrics.json"
+    metrics.write_text(json.dumps({"accuracy": 0.9}))  # written before clusters existed
+    assert read_failure_clusters(tmp_path) == []
+    clusters = failure_clusters(["a b", "c"], ["x", "y"], ["y", "x"], None)
+    metrics.write_text(json.dumps({"failure_clusters": [c.to_dict() for c in clusters]}))
+    assert read_failure_clusters(tmp_path) == [c.to_dict() for c in clusters]
+    metrics.write_text("{not json")
+    with pytest.raises(ModelError, match="triage evaluate"):
+        read_failure_clusters(tmp_path)
+    metrics.write_text(json.dumps({"failure_clusters": {"id": 0}}))
+    with pytest.raises(ModelError, match="not a list"):
+        read_failure_clusters(tmp_path)

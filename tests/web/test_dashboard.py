@@ -4,6 +4,7 @@ real SQLite store with reviewed decisions, the drift board in the session's real
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,33 @@ def test_with_nothing_deployed_the_thresholds_are_null(web_env: WebEnv) -> None:
         board = client.get("/api/dashboard").json()
     assert board["thresholds"] is None
     assert board["drift"] == []
+
+
+def test_the_retrain_view_shows_the_deployed_model_failure_clusters(
+    web_env: WebEnv, tmp_path: Path
+) -> None:
+    """Read from the report training saved beside the deployed model; an old report (no
+    clusters key) shows none instead of breaking the dashboard."""
+    cluster = {
+        "id": 0,
+        "size": 4,
+        "mix": [{"true": "billing", "predicted": "cards", "count": 4}],
+        "representative": {"text": "refund for card fee", "true": "billing", "predicted": "cards"},
+    }
+    old, new = tmp_path / "old", tmp_path / "new"
+    for folder, report in ((old, {"accuracy": 0.9}), (new, {"failure_clusters": [cluster]})):
+        (folder / "report").mkdir(parents=True)
+        (folder / "report" / "metrics.json").write_text(json.dumps(report))
+        web_env.store.register_candidate(folder.name, str(folder))
+    with web_env.client() as client:
+        sign_in(client, "olga")
+        web_env.store.mark_deployed("old")
+        before = client.get("/api/dashboard").json()["models"]
+        web_env.store.mark_deployed("new")
+        after = client.get("/api/dashboard").json()["models"]
+        page = client.get("/dashboard").text
+        script = client.get("/static/dashboard.js").text
+    assert before["failure_clusters"] == []
+    assert after["failure_clusters"] == [cluster]
+    assert 'id="clusters"' in page
+    assert "drawClusters(d.models.failure_clusters" in script

@@ -67,6 +67,7 @@ function draw(d) {
   }
   drawReviewers(d.reviewers, d.held_waiting);
   drawThresholds(d.thresholds);
+  drawClusters(d.models.failure_clusters || []);
   drawDrift(d.drift, d.thresholds);
   const dead = document.querySelector("#dead tbody");
   dead.replaceChildren();
@@ -127,6 +128,21 @@ function drawThresholds(t) {
     body.appendChild(tr);
   }
   if (!t.classes.length) emptyRow(body, "no reviewed decisions yet: every class is on the default threshold", 6);
+}
+
+// The deployed model's misclassified test tickets, grouped (models/clusters.py), largest first.
+function drawClusters(clusters) {
+  const body = document.querySelector("#clusters tbody");
+  body.replaceChildren();
+  for (const c of clusters) {
+    const tr = document.createElement("tr");
+    cell(tr, c.id);
+    cell(tr, c.size);
+    cell(tr, c.mix.map((m) => `${m.true} \u2192 ${m.predicted}: ${m.count}`).join("; "));
+    cell(tr, `${c.representative.text} (${c.representative.true} \u2192 ${c.representative.predicted})`);
+    body.appendChild(tr);
+  }
+  if (!clusters.length) emptyRow(body, "no failure clusters in the deployed model's report", 4);
 }
 
 // Each live worker's drift window (the board in redis); a worker gone for 30 s drops off.

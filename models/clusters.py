@@ -85,6 +85,8 @@ def failure_clusters(
 
     ``embed`` maps texts to vectors (dense or sparse); None fits a TF-IDF on the failures
     themselves, for a backend that exposes no space of its own. No failures: an empty list.
+    Past ``MAX_ROWS`` failures a ``seed``-ed sample is clustered (sizes then count the sample);
+    ``seed`` also fixes the SVD, so one evaluation always reports the same clusters.
     """
     if not len(texts) == len(true) == len(predicted):
         raise DataError(

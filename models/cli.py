@@ -17,6 +17,7 @@ import click
 
 from models.cli_options import (
     device_option,
+    health_config_option,
     label_col_option,
     options_from,
     seed_option,
@@ -64,11 +65,7 @@ def _settings() -> Any:
 )
 @seed_option("splits, initialisation and batch order")
 @click.option("--eval-pack", type=click.Path(path_type=Path), help="gate floors (JSON)")
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path),
-    help="data-health config (JSON); synonyms, allowed_labels, min_class_count, ...",
-)
+@health_config_option("synonyms, allowed_labels, min_class_count, ...")
 @click.option("--force", is_flag=True, help="train even on a severely imbalanced export")
 @device_option
 def train_command(
@@ -142,13 +139,9 @@ def _show_health(role: str, raw: LabelledData, report: HealthReport) -> None:
 @click.option(
     "--report-dir",
     type=click.Path(path_type=Path),
-    help="also write metrics.json, per_class.png and confusion.png here",
+    help="also write metrics.json, per_class.png, confusion.png and failure_clusters.html here",
 )
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path),
-    help="data-health config (JSON); the one used at training, so its label synonyms apply",
-)
+@health_config_option("the one used at training, so its label synonyms apply")
 @click.option(
     "--noisy",
     is_flag=True,

@@ -47,6 +47,16 @@ def held_out_fraction_option(note: str = "") -> Callable[[FC], FC]:
     )
 
 
+def health_config_option(note: str, dest: str = "config") -> Callable[[FC], FC]:
+    """``--config``: the data-health config (JSON) that train, evaluate and data inspect read."""
+    return click.option(
+        "--config",
+        dest,
+        type=click.Path(path_type=Path),
+        help=f"data-health config (JSON); {note}",
+    )
+
+
 def json_out_option(note: str = "") -> Callable[[FC], FC]:
     return click.option(
         "--json-out",

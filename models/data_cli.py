@@ -7,7 +7,12 @@ from pathlib import Path
 
 import click
 
-from models.cli_options import label_col_option, seed_option, text_col_option
+from models.cli_options import (
+    health_config_option,
+    label_col_option,
+    seed_option,
+    text_col_option,
+)
 from models.exceptions import DataError, SevereImbalance
 
 #: Exit status of `triage data inspect` when the labels are too imbalanced to train on.
@@ -23,12 +28,7 @@ def data_group() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @text_col_option
 @label_col_option
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="data-health config (JSON); synonyms, allowed_labels, min_class_count, ...",
-)
+@health_config_option("synonyms, allowed_labels, min_class_count, ...", dest="config_path")
 @click.option(
     "--label-issues",
     is_flag=True,

@@ -168,14 +168,14 @@ def _result(store: Store, driver: LoopDriver, starter: str) -> SimulationResult:
     """The table from what the store recorded: rows, classes, the matched global threshold,
     and with a poisoner what became of its corrections."""
     result = SimulationResult(rows=rows_from_store(store, starter))
-    truth = driver.reviewer.truth
-    result.classes = class_rows(store, truth)
+    truth, decided = driver.reviewer.truth, store.decided_bands()
+    on = switched_on(decided, truth)
+    result.classes = class_rows(decided, truth, on)
     overall = result.classes[-1] if result.classes else None
     if overall is not None and overall.precision is not None:
-        on = switched_on(store.decided_bands(), truth)
         result.matched = [
-            matched_global(store, truth, overall.precision),
-            matched_global(store, truth, overall.precision, only=on),
+            matched_global(decided, truth, overall.precision),
+            matched_global(decided, truth, overall.precision, only=on),
         ]
     poisoner, second = driver.reviewer.poisoner, driver.second
     if poisoner is not None and second is not None:

@@ -135,12 +135,12 @@ def switched_on(decided: Mapping[str, Decided], truth: dict[str, str]) -> set[st
     return on
 
 
-def class_rows(store: Store, truth: dict[str, str]) -> list[ClassRow]:
+def class_rows(
+    decided: Mapping[str, Decided], truth: dict[str, str], on: set[str]
+) -> list[ClassRow]:
     """Routed share and routed precision (against the true labels) per predicted class, of
-    the stream's decisions, then all of them together as ``(all)``. ``truth`` is in stream
-    order (the reviewer's), which says when a class first routed."""
-    decided = store.decided_bands()
-    on = switched_on(decided, truth)
+    the stream's decisions (``store.decided_bands()``), then all of them together as
+    ``(all)``; ``on`` are the decisions made after their class switched on (:func:`switched_on`)."""
     counts: dict[str, list[int]] = {}
     for ticket_id, true in truth.items():
         if ticket_id not in decided:
@@ -178,20 +178,22 @@ class MatchedGlobal:
 
 
 def matched_global(
-    store: Store, truth: dict[str, str], precision: float, only: set[str] | None = None
+    decided: Mapping[str, Decided],
+    truth: dict[str, str],
+    precision: float,
+    only: set[str] | None = None,
 ) -> MatchedGlobal:
     """The lowest global threshold (0.01 steps) whose routed precision on the stream's
     decisions (``only`` these, if given), against the true labels, is at least ``precision``;
     novel tickets never route."""
-    stream = store.decided_bands().items()
-    decided = [(d, truth[t]) for t, d in stream if t in truth and (only is None or t in only)]
+    pairs = [
+        (d, truth[t]) for t, d in decided.items() if t in truth and (only is None or t in only)
+    ]
     for step in range(50, 100):
         threshold = step / 100
-        routed = [
-            d.label == true for d, true in decided if d.confidence >= threshold and not d.novel
-        ]
+        routed = [d.label == true for d, true in pairs if d.confidence >= threshold and not d.novel]
         if routed and sum(routed) / len(routed) >= precision:
-            return MatchedGlobal(precision, threshold, len(routed) / len(decided))
+            return MatchedGlobal(precision, threshold, len(routed) / len(pairs))
     return MatchedGlobal(precision, None, 0.0)
 
 

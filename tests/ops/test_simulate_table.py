@@ -53,7 +53,8 @@ def test_class_rows_count_routed_share_and_precision_against_the_truth(store: St
         store.add_decision(decision(ticket_id, label, band=band))
     truth = {f"sim-{i}": label for i, label in enumerate(["cards", "loans", "cards", "loans"])}
     truth["sim-4"] = "cards"
-    rows = {row.label: row for row in class_rows(store, truth)}
+    decided = store.decided_bands()
+    rows = {row.label: row for row in class_rows(decided, truth, switched_on(decided, truth))}
     # cards switched on at sim-1: 3 decisions from there on, 2 routed
     assert rows["cards"] == ClassRow("cards", 4, 2, 1, decided_on=3)
     assert rows["cards"].share_on == pytest.approx(2 / 3)
@@ -75,8 +76,9 @@ def test_matched_global_finds_the_lowest_threshold_as_precise_as_the_run(store: 
         truth[f"sim-{i}"] = "cards" if right else "loans"
     store.add_decision(decision("other", "cards", p1=0.99, p2=0.0))  # not the stream's
     # precision 1.0 needs 0.81 (two of five routed); 0.8 is reached at 0.65 (four of five right)
-    assert matched_global(store, truth, 1.0) == MatchedGlobal(1.0, 0.81, 0.4)
-    assert matched_global(store, truth, 0.8) == MatchedGlobal(0.8, 0.5, 1.0)
+    decided = store.decided_bands()
+    assert matched_global(decided, truth, 1.0) == MatchedGlobal(1.0, 0.81, 0.4)
+    assert matched_global(decided, truth, 0.8) == MatchedGlobal(0.8, 0.5, 1.0)
     line = MatchedGlobal(1.0, 0.81, 0.4).render(run_share=0.6)
     assert "0.81, routing 40.0% of decisions (this run: 60.0%)" in line
     assert "no global threshold" in MatchedGlobal(1.0, None, 0.0).render(0.5)

@@ -80,21 +80,15 @@ def fitted_or_none(model_dir: Path) -> FittedThresholds | None:
         return None
 
 
-def load_serving_model(
-    client: redis.Redis, namespace: str, default_dir: Path, device: str, runtime: str = "auto"
-) -> Classifier:
-    """The model the deployment points at, else ``default_dir`` (which then becomes the pointer).
-
-    Blocking (reads weights): call it at start-up or off the event loop.
-    """
-    return load_serving(client, namespace, default_dir, device, runtime).current
-
-
 def load_serving(
     client: redis.Redis, namespace: str, default_dir: Path, device: str, runtime: str = "auto"
 ) -> ModelHolder:
-    """:func:`load_serving_model` with the threshold set next to it: what the worker starts
-    serving, so its first batch is banded like every later one."""
+    """The model the deployment points at, else ``default_dir`` (which then becomes the
+    pointer), with the threshold set next to it: what the worker starts serving, so its first
+    batch is banded like every later one.
+
+    Blocking (reads weights): call it at start-up or off the event loop.
+    """
     pointer = read_pointer(client, namespace)
     model_dir = pointer.model_dir if pointer is not None else default_dir
     if pointer is not None and pointer.model_dir.resolve() != default_dir.resolve():

@@ -27,7 +27,6 @@ from stream.serving import (
     ModelWatcher,
     decide,
     load_serving,
-    load_serving_model,
     read_pointer,
 )
 
@@ -96,14 +95,14 @@ def test_pointer_in_redis_wins_over_the_default(
 ) -> None:
     client = redis.Redis.from_url(stack_info.redis_url)
     namespace = f"{tmp_path.name}."
-    model = load_serving_model(client, namespace, tfidf_model_dir, "cpu")
+    model = load_serving(client, namespace, tfidf_model_dir, "cpu").current
     pointer = read_pointer(client, namespace)
     assert pointer == ModelPointer(model.version, tfidf_model_dir.resolve())
 
     other = shutil.copytree(tfidf_model_dir, tmp_path / "deployed")
     client.set(ModelPointer.key(namespace), ModelPointer("v-deployed", other).to_json())
     missing = tmp_path / "no-such-model"
-    served = load_serving_model(client, namespace, missing, "cpu")  # pointer set: default unused
+    served = load_serving(client, namespace, missing, "cpu").current  # pointer set: default unused
     assert served.version == model.version  # same weights, loaded from the pointer's directory
 
 

@@ -3,17 +3,14 @@ learner's refit and the file workers reload; then `triage thresholds fit` and `r
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
-import redis.asyncio as aioredis
 from click.testing import CliRunner
 
-from bus import DriftBoard
 from learner.cli import report_group
 from learner.thresholds import ThresholdPolicy, refit
 from learner.thresholds_cli import thresholds_group
@@ -24,6 +21,7 @@ from schemas import DriftSummary
 from schemas.events import Correction, Decision, Ticket
 from store import CorrectionOutcome, Store
 from stream.serving import decide
+from tests.fixtures.drift import drift_summary, publish_drift
 
 LABELS = ["cards", "fx", "top_up"]
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -115,32 +113,8 @@ def test_cli_fits_the_deployed_model_and_the_report_shows_how_far(
     assert (thresholds["in_force"], thresholds["stale"]) == (written.version, False)
 
 
-def summary(worker: str, version: str, state: str) -> DriftSummary:
-    psi = {"label": 0.42 if state == "drifted" else 0.02, "novelty": 0.0, "confidence": 0.01}
-    return DriftSummary(
-        worker=worker,
-        model_version=version,
-        state=state,  # type: ignore[arg-type]
-        decisions=1000,
-        window=1000,
-        limit=0.2,
-        psi=psi,
-    )
-
-
 def on_board(namespace: str, *summaries: DriftSummary) -> None:
-    """What the workers' drift publishers write (real redis)."""
-
-    async def run() -> None:
-        client = aioredis.Redis.from_url(REDIS_URL)
-        try:
-            board = DriftBoard(client, namespace=namespace, ttl_s=60)
-            for s in summaries:
-                await board.publish(s)
-        finally:
-            await client.aclose()
-
-    asyncio.run(run())
+    publish_drift(REDIS_URL, namespace, *summaries)
 
 
 @pytest.mark.integration
@@ -159,14 +133,18 @@ def test_report_bands_says_stale_when_a_worker_of_the_deployed_model_drifted(
     monkeypatch.setenv("TRIAGE_TOPIC_PREFIX", prefix)
     bands = ["bands", "--all-time"]
 
-    on_board(prefix, summary("host-a", "kw-1", "stable"), summary("host-old", "kw-0", "drifted"))
+    on_board(
+        prefix,
+        drift_summary("host-a", "kw-1", "stable"),
+        drift_summary("host-old", "kw-0", "drifted"),
+    )
     calm = CliRunner().invoke(report_group, bands)
     assert calm.exit_code == 0, calm.output
     assert "STALE" not in calm.output
     assert "host-a" in calm.output
     assert "host-old" not in calm.output
 
-    on_board(prefix, summary("host-b", "kw-1", "drifted"))
+    on_board(prefix, drift_summary("host-b", "kw-1", "drifted"))
     stale = CliRunner().invoke(report_group, bands)
     assert "STALE: drift past the limit on host-b:" in stale.output, stale.output
     as_json = json.loads(CliRunner().invoke(report_group, [*bands, "--json"]).output)

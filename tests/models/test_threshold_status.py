@@ -8,7 +8,7 @@ from pathlib import Path
 
 from models.threshold_set import write_fitted
 from models.threshold_status import ThresholdPolicy, review_status
-from schemas import DriftSummary
+from tests.fixtures.drift import drift_summary
 
 
 @dataclass(frozen=True)
@@ -40,26 +40,13 @@ def curve_at(grid: list[float]) -> Curve:
     )
 
 
-def drift(worker: str, version: str, state: str) -> DriftSummary:
-    return DriftSummary.model_validate(
-        {
-            "worker": worker,
-            "model_version": version,
-            "state": state,
-            "decisions": 9,
-            "window": 9,
-            "limit": 0.2,
-        }
-    )
-
-
 def test_review_status_says_per_class_how_far_and_stale_only_for_its_own_version(
     tmp_path: Path,
 ) -> None:
     """The dashboard's and `triage report bands`' table: on / held back / needs reviews; a
     service without the learner's policy judges by the set in force; a drifted worker of
     another model version does not make this one's set stale."""
-    board = [drift("a", "v1", "stable"), drift("b", "v0", "drifted")]
+    board = [drift_summary("a", "v1", "stable"), drift_summary("b", "v0", "drifted")]
     status, fitted = review_status(curve_at, tmp_path, "v1", ThresholdPolicy(), board)
     rows = {c.label: (c.state, c.reviews_needed, c.threshold) for c in status.classes}
     assert rows == {
@@ -71,7 +58,7 @@ def test_review_status_says_per_class_how_far_and_stale_only_for_its_own_version
     assert (status.in_force, status.refit_version, status.stale) == (None, fitted.version, False)
 
     write_fitted(tmp_path, fitted.model_copy(update={"min_reviews": 200}))
-    board.append(drift("c", "v1", "drifted"))
+    board.append(drift_summary("c", "v1", "drifted"))
     in_force, _ = review_status(curve_at, tmp_path, "v1", drift=board)
     assert in_force.min_reviews == 200, "no policy given: the one in force"
     assert {c.state for c in in_force.classes} == {"needs_reviews"}

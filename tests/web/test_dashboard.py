@@ -3,49 +3,23 @@ real SQLite store with reviewed decisions, the drift board in the session's real
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
-from bus import DriftBoard
 from schemas import Correction, DriftSummary
 from store import CorrectionOutcome
+from tests.fixtures.drift import drift_summary, publish_drift
 from tests.web.conftest import WebEnv, sign_in
 from tests.web.events import decision
 
 pytestmark = pytest.mark.integration
 
 
-def summary(worker: str, version: str, state: str) -> DriftSummary:
-    return DriftSummary.model_validate(
-        {
-            "worker": worker,
-            "model_version": version,
-            "state": state,
-            "decisions": 500,
-            "window": 500,
-            "limit": 0.2,
-            "psi": {"label": 0.35 if state == "drifted" else 0.03, "novelty": 0.0},
-        }
-    )
-
-
 def on_board(env: WebEnv, *summaries: DriftSummary) -> None:
     """What the workers' drift publishers write (``stream.worker.drift_publisher``)."""
-
-    async def run() -> None:
-        client = aioredis.Redis.from_url(env.settings.redis_url)
-        try:
-            board = DriftBoard(client, namespace=env.stream.topics.prefix)
-            for s in summaries:
-                await board.publish(s)
-        finally:
-            await client.aclose()
-
-    asyncio.run(run())
+    publish_drift(env.settings.redis_url, env.stream.topics.prefix, *summaries)
 
 
 def deployed_with_reviews(env: WebEnv, model_dir: Path) -> None:
@@ -69,11 +43,15 @@ def test_the_dashboard_shows_per_class_status_and_drift_that_makes_it_stale(
     web_env: WebEnv, tmp_path: Path
 ) -> None:
     deployed_with_reviews(web_env, tmp_path / "kw-1")
-    on_board(web_env, summary("host-a", "kw-1", "stable"), summary("host-old", "kw-0", "drifted"))
+    on_board(
+        web_env,
+        drift_summary("host-a", "kw-1", "stable"),
+        drift_summary("host-old", "kw-0", "drifted"),
+    )
     with web_env.client() as client:
         sign_in(client, "olga")
         calm = client.get("/api/dashboard").json()
-        on_board(web_env, summary("host-b", "kw-1", "drifted"))
+        on_board(web_env, drift_summary("host-b", "kw-1", "drifted"))
         drifted = client.get("/api/dashboard").json()
         page = client.get("/dashboard").text
         script = client.get("/static/dashboard.js").text

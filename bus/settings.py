@@ -37,6 +37,8 @@ class ConnectionSettings(BaseSettings):
     """Where the broker, redis and the database are, and how to authenticate to them."""
 
     model_config = SettingsConfigDict(
+        # a field's docstring is its description: one text for readers and for --help
+        use_attribute_docstrings=True,
         env_prefix="TRIAGE_",
         env_file=str(STACK_ENV),
         env_file_encoding="utf-8",
@@ -44,40 +46,38 @@ class ConnectionSettings(BaseSettings):
         frozen=True,
     )
 
-    broker_profile: Profile = Field(
-        "kafka", description="kafka: a real cluster; embedded: tansu from `triage stack up`"
-    )
-    kafka_bootstrap: str = Field(
-        "127.0.0.1:9092", description="host:port[,host:port] of the Kafka brokers"
-    )
-    kafka_security_protocol: SecurityProtocol = Field(
-        "PLAINTEXT", description="SSL/SASL_SSL for managed clusters (Confluent, MSK, Aiven)"
-    )
-    kafka_sasl_mechanism: SaslMechanism | None = Field(
-        None, description="required with SASL_PLAINTEXT/SASL_SSL"
-    )
-    kafka_sasl_username: str | None = Field(None, description="SASL user (API key)")
-    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (API secret)")
-    kafka_ssl_ca_file: Path | None = Field(
-        None, description="CA bundle that signed the brokers' certificates (default: system CAs)"
-    )
-    kafka_ssl_cert_file: Path | None = Field(None, description="client certificate (mutual TLS)")
-    kafka_ssl_key_file: Path | None = Field(None, description="client certificate's key")
-    kafka_ssl_key_password: SecretStr | None = Field(None, description="if the key is encrypted")
-    topic_prefix: str = Field("", description="prepended to every topic name")
-    redis_url: str = Field(
-        "redis://127.0.0.1:6379/0", description="decision cache, model pointer (rediss:// for TLS)"
-    )
-    redis_ssl_ca_file: Path | None = Field(None, description="CA for a rediss:// server")
-    database_url: str = Field(
-        "sqlite:///var/triage.db", description="active-learning store (SQLAlchemy URL)"
-    )
-    model_dir: Path = Field(
-        Path("var/models/current"), description="model served when no deployment is recorded"
-    )
-    log_format: LogFormat = Field(
-        "text", description="json: one object per line for a log collector (bus.logs)"
-    )
+    broker_profile: Profile = "kafka"
+    """kafka: a real cluster; embedded: tansu from `triage stack up`"""
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    """host:port[,host:port] of the Kafka brokers"""
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    """SSL/SASL_SSL for managed clusters (Confluent, MSK, Aiven)"""
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    """required with SASL_PLAINTEXT/SASL_SSL"""
+    kafka_sasl_username: str | None = None
+    """SASL user (API key)"""
+    kafka_sasl_password: SecretStr | None = None
+    """SASL password (API secret)"""
+    kafka_ssl_ca_file: Path | None = None
+    """CA bundle that signed the brokers' certificates (default: system CAs)"""
+    kafka_ssl_cert_file: Path | None = None
+    """client certificate (mutual TLS)"""
+    kafka_ssl_key_file: Path | None = None
+    """client certificate's key"""
+    kafka_ssl_key_password: SecretStr | None = None
+    """if the key is encrypted"""
+    topic_prefix: str = ""
+    """prepended to every topic name"""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """decision cache, model pointer (rediss:// for TLS)"""
+    redis_ssl_ca_file: Path | None = None
+    """CA for a rediss:// server"""
+    database_url: str = "sqlite:///var/triage.db"
+    """active-learning store (SQLAlchemy URL)"""
+    model_dir: Path = Path("var/models/current")
+    """model served when no deployment is recorded"""
+    log_format: LogFormat = "text"
+    """json: one object per line for a log collector (bus.logs)"""
 
     @model_validator(mode="after")
     def _security_complete(self) -> ConnectionSettings:
@@ -88,31 +88,24 @@ class ConnectionSettings(BaseSettings):
 class FaustServiceSettings(ConnectionSettings):
     """What every faust service (worker, learner) needs to talk to the broker the same way."""
 
-    partitions: int = Field(
-        8, gt=0, description="partitions of tickets.incoming and the topics a service creates"
-    )
-    topic_replication: int | None = Field(
-        None, ge=1, description="replicas of created topics (default: 3 kafka, 1 embedded)"
-    )
-    topic_create: bool = Field(
-        True, description="create missing topics; off where a cluster's topics are managed"
-    )
-    broker_session_timeout_s: float | None = Field(
-        None, gt=0, description="consumer session timeout (default: 6 s embedded, 30 s kafka)"
-    )
-    broker_fetch_wait_ms: int | None = Field(
-        None, gt=0, description="longest a fetch waits for data (embedded: 100; kafka: client's)"
-    )
-    producer_linger_ms: int = Field(
-        5, ge=0, description="how long the producer waits to fill a batch (kafka profile)"
-    )
-    data_dir: Path = Field(Path("var/faust"), description="faust's local state (no tables)")
-    probe_port: int | None = Field(
-        None, gt=0, lt=65536, description="port of /healthz, /readyz, /metrics; unset = off"
-    )
-    probe_host: str = Field(
-        "127.0.0.1", description="address the probe server binds (0.0.0.0 for a scraper)"
-    )
+    partitions: int = Field(8, gt=0)
+    """partitions of tickets.incoming and the topics a service creates"""
+    topic_replication: int | None = Field(None, ge=1)
+    """replicas of created topics (default: 3 kafka, 1 embedded)"""
+    topic_create: bool = True
+    """create missing topics; off where a cluster's topics are managed"""
+    broker_session_timeout_s: float | None = Field(None, gt=0)
+    """consumer session timeout (default: 6 s embedded, 30 s kafka)"""
+    broker_fetch_wait_ms: int | None = Field(None, gt=0)
+    """longest a fetch waits for data (embedded: 100; kafka: client's)"""
+    producer_linger_ms: int = Field(5, ge=0)
+    """how long the producer waits to fill a batch (kafka profile)"""
+    data_dir: Path = Path("var/faust")
+    """faust's local state (no tables)"""
+    probe_port: int | None = Field(None, gt=0, lt=65536)
+    """port of /healthz, /readyz, /metrics; unset = off"""
+    probe_host: str = "127.0.0.1"
+    """address the probe server binds (0.0.0.0 for a scraper)"""
 
     @property
     def replication(self) -> int:

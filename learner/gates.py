@@ -42,6 +42,17 @@ class Margins:
     resamples: int = 2000
 
 
+@dataclass(frozen=True)
+class GateRule:
+    """How a candidate is judged: the margins, and how many rows make a set or a class worth
+    gating on. One value, so the trigger cannot pair the settings' margins with a default's
+    support (the defaults here are the settings' defaults)."""
+
+    margins: Margins = field(default_factory=Margins)
+    min_holdout_rows: int = 20
+    min_class_support: int = 15
+
+
 def is_held_out(correction_id: str, share: float) -> bool:
     """Stable assignment by hash: a correction is held out in every run or in none, so a
     candidate is never gated on rows an earlier candidate trained on."""

@@ -73,11 +73,9 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
         gold_dir=settings.gold_dir,
         registry_dir=settings.registry_dir,
         pack=load_pack(settings.eval_pack),
-        margins=settings.margins(),
+        gates=settings.gate_rule(),
         retrain_after=settings.retrain_after,
         holdout_share=settings.correction_holdout,
-        min_holdout_rows=settings.min_holdout_rows,
-        min_class_support=settings.gate_min_class_support,
         backend=settings.backend,
         device=settings.device,
     )

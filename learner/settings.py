@@ -12,106 +12,84 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from bus import FaustServiceSettings
-from learner.gates import Margins
+from learner.gates import GateRule, Margins
 from learner.thresholds import ThresholdPolicy
 from store import FlagSettings, HoldRule
 
 #: a share of F1, from 0 to 1: what the no-regression margins are measured in
 F1Margin = Annotated[float, Field(ge=0.0, le=1.0)]
+#: the confidence of an interval or a bound: below 0.5 it would say less than a coin
+Confidence = Annotated[float, Field(gt=0.5, lt=1.0)]
+#: a share of something strictly between none and all
+Share = Annotated[float, Field(gt=0.0, lt=1.0)]
+#: how many of something must be seen first: at least one
+AtLeastOne = Annotated[int, Field(ge=1)]
 
 
 class LearnerSettings(FaustServiceSettings, FlagSettings):
-    retrain_after: int = Field(
-        100, ge=1, description="unused corrections that trigger training a candidate"
-    )
-    macro_f1_margin: F1Margin = Field(
-        0.01,
-        description="a candidate is rejected when its macro-F1 (and accuracy) is surely lower "
-        "than the deployed model's by more than this: the paired interval lies below -margin",
-    )
-    class_f1_margin: F1Margin = Field(
-        0.05, description="the same rule for each class with enough rows (gate_min_class_support)"
-    )
-    gate_confidence: float = Field(
-        0.95,
-        gt=0.5,
-        lt=1.0,
-        description="confidence of the paired bootstrap interval of candidate - deployed; per "
-        "class it is widened for the number of classes judged (Bonferroni)",
-    )
-    gate_resamples: int = Field(
-        2000, ge=100, description="bootstrap resamples behind each no-regression interval"
-    )
-    correction_holdout: float = Field(
-        0.2,
-        gt=0.0,
-        lt=1.0,
-        description="fraction of corrections held out to gate a candidate, never trained on",
-    )
-    queue_per_label_cap: int = Field(
-        5, ge=1, description="most tickets of one predicted label on the first review page"
-    )
-    routed_precision_target: float = Field(
-        0.95,
-        gt=0.0,
-        le=1.0,
-        description="`triage report bands` flags routed precision below this, and each class's "
-        "route threshold is fitted so that the lower bound of its precision reaches it",
-    )
-    threshold_min_reviews: int = Field(
-        100,
-        ge=1,
-        description="reviewed decisions of a class before its route threshold moves from the "
-        "global default (and before it may switch on under shadow mode)",
-    )
-    threshold_confidence: float = Field(
-        0.95,
-        gt=0.5,
-        lt=1.0,
-        description="confidence of the one-sided Wilson lower bound on each class's precision",
-    )
-    registry_dir: Path = Field(
-        Path("var/models"), description="trained candidates are written to <registry_dir>/<version>"
-    )
-    gold_dir: Path = Field(
-        Path("var/gold"),
-        description="the original labelled set: train.jsonl and test.jsonl (text, label)",
-    )
-    backend: Literal["lora-transformer", "tfidf"] = Field(
-        "lora-transformer", description="which of the classifier's training codes retrains"
-    )
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="device for training")
-    eval_pack: Path | None = Field(None, description="eval pack JSON (default: the models' one)")
-    min_holdout_rows: int = Field(
-        20, ge=1, description="held-out corrections needed before they gate a candidate"
-    )
-    gate_min_class_support: int = Field(
-        15,
-        ge=1,
-        description="a class with fewer rows in an evaluation set is reported, not gated per "
-        "class; in the 10-round banking77 simulation the per-class interval on 5-14 held-out "
-        "rows was 0.39-0.68 wide (median), from 15 rows 0.15-0.43: below that it can flag "
-        "only a collapse",
-    )
-    trigger_poll_s: float = Field(5.0, gt=0, description="how often unused corrections are counted")
-    store_retry_s: float = Field(
-        600.0,
-        ge=0,
-        description="how long the recorder retries a store that is unavailable (nothing acked "
-        "meanwhile) before the service stops; keep it under the consumer's max poll interval",
-    )
-    hold_confidence: float | None = Field(
-        None,
-        gt=0.5,
-        le=1.0,
-        description="hold a correction for a second reviewer when the deciding model put at least "
-        "this probability against its label; unset: no second review. 0.90 is measured "
-        "(bench/hold_rule.py); off by default until `triage simulate` judges held corrections, "
-        "since a held one leaves its round short of TRIAGE_RETRAIN_AFTER",
-    )
-    group_id: str = Field(
-        "triage-learner", min_length=1, description="consumer group of the recorder"
-    )
+    retrain_after: AtLeastOne = 100
+    """unused corrections that trigger training a candidate"""
+    macro_f1_margin: F1Margin = 0.01
+    """a candidate is rejected when its macro-F1 (and accuracy) is surely lower than the deployed
+    model's by more than this: the paired interval lies below -margin
+    """
+    class_f1_margin: F1Margin = 0.05
+    """the same rule for each class with enough rows (gate_min_class_support)"""
+    gate_confidence: Confidence = 0.95
+    """confidence of the paired bootstrap interval of candidate - deployed; per class it is widened
+    for the number of classes judged (Bonferroni)
+    """
+    gate_resamples: int = Field(2000, ge=100)
+    """bootstrap resamples behind each no-regression interval"""
+    correction_holdout: Share = 0.2
+    """fraction of corrections held out to gate a candidate, never trained on"""
+    queue_per_label_cap: AtLeastOne = 5
+    """most tickets of one predicted label on the first review page"""
+    routed_precision_target: float = Field(0.95, gt=0.0, le=1.0)
+    """`triage report bands` flags routed precision below this, and each class's route threshold is
+    fitted so that the lower bound of its precision reaches it
+    """
+    threshold_min_reviews: AtLeastOne = 100
+    """reviewed decisions of a class before its route threshold moves from the global default (and
+    before it may switch on under shadow mode)
+    """
+    threshold_confidence: Confidence = 0.95
+    """confidence of the one-sided Wilson lower bound on each class's precision"""
+    registry_dir: Path = Path("var/models")
+    """trained candidates are written to <registry_dir>/<version>"""
+    gold_dir: Path = Path("var/gold")
+    """the original labelled set: train.jsonl and test.jsonl (text, label)"""
+    backend: Literal["lora-transformer", "tfidf"] = "lora-transformer"
+    """which of the classifier's training codes retrains"""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """device for training"""
+    eval_pack: Path | None = None
+    """eval pack JSON (default: the models' one)"""
+    min_holdout_rows: AtLeastOne = 20
+    """held-out corrections needed before they gate a candidate"""
+    gate_min_class_support: AtLeastOne = 15
+    """a class with fewer rows in an evaluation set is reported, not gated per class; in the
+    10-round banking77 simulation the per-class interval on 5-14 held-out rows was 0.39-0.68
+    wide (median), from 15 rows 0.15-0.43: below that it can flag only a collapse
+    """
+    trigger_poll_s: float = Field(5.0, gt=0)
+    """how often unused corrections are counted"""
+    store_retry_s: float = Field(600.0, ge=0)
+    """how long the recorder retries a store that is unavailable (nothing acked meanwhile) before
+    the service stops; keep it under the consumer's max poll interval
+    """
+    hold_confidence: float | None = Field(None, gt=0.5, le=1.0)
+    """hold a correction for a second reviewer when the deciding model put at least this
+    probability against its label; unset: no second review. 0.90 is measured
+    (bench/hold_rule.py); off by default until `triage simulate` judges held corrections, since
+    a held one leaves its round short of TRIAGE_RETRAIN_AFTER
+    """
+    group_id: str = Field("triage-learner", min_length=1)
+    """consumer group of the recorder"""
+
+    def gate_rule(self) -> GateRule:
+        """The whole rule a candidate is judged by, as the trigger takes it."""
+        return GateRule(self.margins(), self.min_holdout_rows, self.gate_min_class_support)
 
     def threshold_policy(self) -> ThresholdPolicy:
         """How per-class route thresholds are fitted (after each deploy, `triage thresholds`)."""

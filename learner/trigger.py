@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from learner.deploy import Announcer, deploy
-from learner.gates import CORRECTIONS_HOLDOUT, GOLD_TEST, Margins, evaluate_sets, judge
+from learner.gates import CORRECTIONS_HOLDOUT, GOLD_TEST, GateRule, evaluate_sets, judge
 from learner.retrain import (
     Backend,
     GoldSet,
@@ -87,13 +87,12 @@ class RetrainTrigger:
     gold_dir: Path
     registry_dir: Path
     pack: EvalPack
-    margins: Margins
+    gates: GateRule
     retrain_after: int
+    #: share of corrections never trained on, kept to gate candidates (stable by hash)
     holdout_share: float
-    min_holdout_rows: int
     backend: Backend
     train_config: TrainConfig | None = None
-    min_class_support: int = 5
     #: TRIAGE_DEVICE: where a candidate trains and the deployed model is scored (auto: a GPU
     #: when one is visible)
     device: str = "auto"
@@ -185,9 +184,9 @@ class RetrainTrigger:
             metrics,
             deployed_metrics,
             pack=self.pack,
-            margins=self.margins,
-            min_holdout_rows=self.min_holdout_rows,
-            min_class_support=self.min_class_support,
+            margins=self.gates.margins,
+            min_holdout_rows=self.gates.min_holdout_rows,
+            min_class_support=self.gates.min_class_support,
         )
         report = {
             **verdict.to_dict(),

@@ -20,15 +20,14 @@ def default_base_model() -> str:
 
 
 class ModelSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="TRIAGE_", extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
 
-    base_model: str = Field(
-        default_factory=default_base_model,
-        description="local path or hub id of the encoder to fine-tune",
-    )
+    base_model: str = Field(default_factory=default_base_model)
+    """local path or hub id of the encoder to fine-tune"""
     device: Device = "auto"
-    torch_threads: int | None = Field(
-        None, ge=1, description="CPU threads for torch (default: every core this process may use)"
-    )
+    torch_threads: int | None = Field(None, ge=1)
+    """CPU threads for torch (default: every core this process may use)"""
     route_threshold: float = Field(0.85, gt=0, le=1)
     shadow_threshold: float = Field(0.60, gt=0, le=1)

@@ -152,10 +152,10 @@ class TransformerClassifier(EncoderScoring):
             model=model,
             tokenizer=tokenizer,
             labels=labels,
+            lora={"r": lora_r, "alpha": lora_alpha, "dropout": lora_dropout},
             base_model=base_model,
             max_length=max_length,
             truncation=truncation,
-            lora={"r": lora_r, "alpha": lora_alpha, "dropout": lora_dropout},
             device=torch_device,
         )
 

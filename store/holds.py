@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic_settings import SettingsConfigDict
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
@@ -67,18 +68,15 @@ class FlagSettings(BaseModel):
     """The flag rule's settings, shared by the services that apply it: the learner (a flagged
     reviewer's corrections are held as they arrive) and the web (verdicts, the dashboard)."""
 
-    flag_min_judged: int = Field(
-        FlagRule.min_judged,
-        ge=1,
-        description="held corrections of one reviewer judged by others before they may be flagged",
-    )
-    flag_overturned_share: float = Field(
-        FlagRule.overturned_share,
-        ge=0.0,
-        lt=1.0,
-        description="a reviewer is flagged (and then always held) when more than this share of "
-        "their judged held corrections were overturned",
-    )
+    # a settings dict although a plain model: the services mix it into their settings classes
+    model_config = SettingsConfigDict(use_attribute_docstrings=True)
+
+    flag_min_judged: int = Field(FlagRule.min_judged, ge=1)
+    """held corrections of one reviewer judged by others before they may be flagged"""
+    flag_overturned_share: float = Field(FlagRule.overturned_share, ge=0.0, lt=1.0)
+    """a reviewer is flagged (and then always held) when more than this share of their judged held
+    corrections were overturned
+    """
 
     def flag_rule(self) -> FlagRule:
         return FlagRule(self.flag_min_judged, self.flag_overturned_share)

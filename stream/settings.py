@@ -14,53 +14,42 @@ Device = Literal["auto", "cpu", "cuda"]
 class WorkerSettings(FaustServiceSettings):
     """Everything the classify worker needs; env prefix ``TRIAGE_`` (e.g. ``TRIAGE_DEVICE=cpu``)."""
 
-    route_threshold: float = Field(0.85, gt=0, le=1, description="confidence to auto-route")
-    shadow_threshold: float = Field(0.60, gt=0, le=1, description="confidence for shadow review")
-    shadow_mode: bool = Field(
-        False,
-        description="nothing auto-routes until its class qualified in the fitted threshold set "
-        "(enough reviews, precision bound >= target); routed-worthy tickets go to shadow",
-    )
-    per_class_thresholds: bool = Field(
-        True, description="apply the per-class route thresholds fitted next to the served model"
-    )
-    device: Device = Field("auto", description="cuda when present with auto")
-    runtime: Literal["auto", "torch", "onnx"] = Field(
-        "auto", description="auto: the model's validated ONNX export on CPU when it has one"
-    )
-    max_body_bytes: int = Field(
-        64 * 1024, gt=0, description="UTF-8 size above which a ticket is dead-lettered"
-    )
-    max_message_bytes: int = Field(
-        0,
-        ge=0,
-        description="whole-message size checked before decoding (0: 4x TRIAGE_MAX_BODY_BYTES)",
-    )
-    dedup_ttl_seconds: int = Field(
-        7 * 24 * 3600, gt=0, description="a ticket_id seen again within this window is not re-run"
-    )
-    batch_max: int = Field(64, gt=0, description="most tickets classified in one model call")
-    batch_window_s: float = Field(
-        0.05, gt=0, description="longest wait to fill a batch; bounds added latency"
-    )
-    group_id: str = Field(
-        "triage-worker", min_length=1, description="consumer group (and faust app id)"
-    )
-    model_poll_s: float = Field(
-        2.0, gt=0, description="how often the redis model pointer is checked for a deploy"
-    )
-    drift_window: int = Field(
-        1000,
-        ge=10,
-        description="fresh decisions in the sliding window compared with the model's "
-        "validation reference (judged once full)",
-    )
-    drift_psi_limit: float = Field(
-        0.2,
-        gt=0,
-        description="population stability index past which the window counts as drifted and "
-        "the route thresholds as stale (0.2: the usual 'significant shift')",
-    )
+    route_threshold: float = Field(0.85, gt=0, le=1)
+    """confidence to auto-route"""
+    shadow_threshold: float = Field(0.60, gt=0, le=1)
+    """confidence for shadow review"""
+    shadow_mode: bool = False
+    """nothing auto-routes until its class qualified in the fitted threshold set (enough reviews,
+    precision bound >= target); routed-worthy tickets go to shadow
+    """
+    per_class_thresholds: bool = True
+    """apply the per-class route thresholds fitted next to the served model"""
+    device: Device = "auto"
+    """cuda when present with auto"""
+    runtime: Literal["auto", "torch", "onnx"] = "auto"
+    """auto: the model's validated ONNX export on CPU when it has one"""
+    max_body_bytes: int = Field(64 * 1024, gt=0)
+    """UTF-8 size above which a ticket is dead-lettered"""
+    max_message_bytes: int = Field(0, ge=0)
+    """whole-message size checked before decoding (0: 4x TRIAGE_MAX_BODY_BYTES)"""
+    dedup_ttl_seconds: int = Field(7 * 24 * 3600, gt=0)
+    """a ticket_id seen again within this window is not re-run"""
+    batch_max: int = Field(64, gt=0)
+    """most tickets classified in one model call"""
+    batch_window_s: float = Field(0.05, gt=0)
+    """longest wait to fill a batch; bounds added latency"""
+    group_id: str = Field("triage-worker", min_length=1)
+    """consumer group (and faust app id)"""
+    model_poll_s: float = Field(2.0, gt=0)
+    """how often the redis model pointer is checked for a deploy"""
+    drift_window: int = Field(1000, ge=10)
+    """fresh decisions in the sliding window compared with the model's validation reference (judged
+    once full)
+    """
+    drift_psi_limit: float = Field(0.2, gt=0)
+    """population stability index past which the window counts as drifted and the route thresholds
+    as stale (0.2: the usual 'significant shift')
+    """
 
     @model_validator(mode="after")
     def _shadow_mode_needs_fitted(self) -> WorkerSettings:

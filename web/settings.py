@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from bus import ConnectionSettings
@@ -30,16 +30,20 @@ PLACEHOLDERS = ("changeme", "change-me", "change_me", "secret", "password", "exa
 class UserEntry(BaseModel):
     """A person who may sign in. ``ops`` sees everything and changes nothing."""
 
-    password_hash: str = Field(min_length=1, description="from `triage web hash-password`")
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    password_hash: str = Field(min_length=1)
+    """from `triage web hash-password`"""
     role: Role = "reviewer"
 
 
 class TokenEntry(BaseModel):
     """An API client (a ticketing integration); ``name`` is recorded as the reviewer."""
 
-    token_sha256: str = Field(
-        min_length=64, max_length=64, description="from `triage web new-token`"
-    )
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    token_sha256: str = Field(min_length=64, max_length=64)
+    """from `triage web new-token`"""
     role: Role = "reviewer"
 
 
@@ -97,55 +101,49 @@ class WebSettings(ConnectionSettings, FlagSettings):
     # A refused value is a secret or a hash more often than not: errors name it, never show it.
     model_config = SettingsConfigDict(hide_input_in_errors=True)
 
-    host: str = Field("127.0.0.1", description="address the web server binds")
-    port: int = Field(8080, gt=0, lt=65536, description="port the web server binds")
+    host: str = "127.0.0.1"
+    """address the web server binds"""
+    port: int = Field(8080, gt=0, lt=65536)
+    """port the web server binds"""
     secret_key: SecretStr = Field(
         description=f"signs session cookies; at least 32 random bytes (`{KEY_RECIPE}`)"
     )
-    web_users: dict[str, UserEntry] = Field(
-        default_factory=dict, description='JSON: {"ana": {"password_hash": ..., "role": ...}}'
-    )
-    web_tokens: dict[str, TokenEntry] = Field(
-        default_factory=dict, description='JSON: {"helpdesk": {"token_sha256": ..., "role": ...}}'
-    )
-    secure_cookies: bool | None = Field(
-        None,
-        description="mark the session cookie Secure (HTTPS only); unset: on unless the web "
-        "binds a loopback address",
-    )
-    hsts: bool = Field(
-        False,
-        description="send Strict-Transport-Security on every response (set true behind a TLS "
-        "proxy); requests that arrive over https always get it",
-    )
-    session_max_age_s: int = Field(8 * 3600, gt=0, description="a sign-in lasts this long")
-    web_max_body_bytes: int = Field(
-        1024 * 1024, gt=0, description="larger request bodies get 413 before they are read"
-    )
-    login_max_failures: int = Field(
-        5, gt=0, description="wrong passwords for one user name in login_window_s, then locked"
-    )
-    login_max_failures_per_address: int = Field(
-        20, gt=0, description="wrong passwords from one client address in login_window_s"
-    )
-    login_window_s: int = Field(15 * 60, gt=0, description="failures older than this expire")
-    login_lockout_s: int = Field(
-        15 * 60, gt=0, description="how long a lock lasts (`triage web unlock` lifts it)"
-    )
-    worker_group_id: str = Field(
-        "triage-worker", min_length=1, description="consumer group whose lag the dashboard shows"
-    )
-    partitions: int = Field(8, gt=0, description="partitions of tickets.incoming")
-    metrics_refresh_s: float = Field(
-        30.0, ge=0, description="/metrics reuses its store aggregates for this long"
-    )
-    precision_window: str = Field(
-        "7d", pattern=r"^\d+[mhdw]$", description="reviewed window of triage_band_precision"
-    )
-    claim_ttl_s: int = Field(
-        7 * 24 * 3600, gt=0, description="how long a reviewer's claim on a ticket is kept"
-    )
-    queue_per_label_cap: int = Field(5, ge=1, description="most tickets of one label per page")
+    web_users: dict[str, UserEntry] = Field(default_factory=dict)
+    """JSON: {"ana": {"password_hash": ..., "role": ...}}"""
+    web_tokens: dict[str, TokenEntry] = Field(default_factory=dict)
+    """JSON: {"helpdesk": {"token_sha256": ..., "role": ...}}"""
+    secure_cookies: bool | None = None
+    """mark the session cookie Secure (HTTPS only); unset: on unless the web binds a loopback
+    address
+    """
+    hsts: bool = False
+    """send Strict-Transport-Security on every response (set true behind a TLS proxy); requests
+    that arrive over https always get it
+    """
+    session_max_age_s: int = Field(8 * 3600, gt=0)
+    """a sign-in lasts this long"""
+    web_max_body_bytes: int = Field(1024 * 1024, gt=0)
+    """larger request bodies get 413 before they are read"""
+    login_max_failures: int = Field(5, gt=0)
+    """wrong passwords for one user name in login_window_s, then locked"""
+    login_max_failures_per_address: int = Field(20, gt=0)
+    """wrong passwords from one client address in login_window_s"""
+    login_window_s: int = Field(15 * 60, gt=0)
+    """failures older than this expire"""
+    login_lockout_s: int = Field(15 * 60, gt=0)
+    """how long a lock lasts (`triage web unlock` lifts it)"""
+    worker_group_id: str = Field("triage-worker", min_length=1)
+    """consumer group whose lag the dashboard shows"""
+    partitions: int = Field(8, gt=0)
+    """partitions of tickets.incoming"""
+    metrics_refresh_s: float = Field(30.0, ge=0)
+    """/metrics reuses its store aggregates for this long"""
+    precision_window: str = Field("7d", pattern=r"^\d+[mhdw]$")
+    """reviewed window of triage_band_precision"""
+    claim_ttl_s: int = Field(7 * 24 * 3600, gt=0)
+    """how long a reviewer's claim on a ticket is kept"""
+    queue_per_label_cap: int = Field(5, ge=1)
+    """most tickets of one label per page"""
 
     @field_validator("secret_key")
     @classmethod

@@ -10,7 +10,7 @@ import pytest
 
 import models
 from learner.deploy import Announcer
-from learner.gates import Margins
+from learner.gates import GateRule, Margins
 from learner.retrain import Candidate, GoldSet, fit_candidate
 from learner.settings import LearnerSettings
 from learner.trigger import RetrainTrigger
@@ -56,10 +56,9 @@ def learner(
         gold_dir=tmp_path / "gold",
         registry_dir=tmp_path / "models",
         pack=EvalPack(),
-        margins=Margins(0.01, 0.05),
+        gates=GateRule(Margins(0.01, 0.05), min_holdout_rows=10, min_class_support=5),
         retrain_after=retrain_after,
         holdout_share=0.2,
-        min_holdout_rows=10,
         backend="tfidf",
         device=device,
     )

@@ -1,11 +1,5 @@
 """Initial schema: decisions, corrections, model versions, training runs.
-
-Revision ID: 0001
-Revises:
-Create Date: 2025-01-01
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +7,6 @@ from sqlalchemy.dialects import postgresql
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | None = None
-depends_on: str | None = None
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 TS = sa.DateTime(timezone=True)

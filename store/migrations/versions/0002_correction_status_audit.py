@@ -2,13 +2,7 @@
 
 Existing corrections become ``active``: they were all being trained on, and this revision does
 not decide which of them were bad; a person quarantines those with ``triage corrections``.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2025-06-01
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
@@ -16,8 +10,6 @@ from sqlalchemy.dialects import postgresql
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 TS = sa.DateTime(timezone=True)

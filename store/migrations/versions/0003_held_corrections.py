@@ -4,21 +4,13 @@ Existing corrections keep their status: none of them was held, so the new column
 Downgrading cannot keep a held or overturned correction as such; both become ``quarantined``
 (out of training, waiting for a person), the safe reading of "not trusted yet", and the new
 audit actions are recorded as quarantine/release so the old CHECK accepts them.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2025-07-01
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
 down_revision: str | None = "0002"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 TS = sa.DateTime(timezone=True)
 

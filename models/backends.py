@@ -44,6 +44,14 @@ BACKENDS: dict[str, Backend] = {
         trainer="models.train:TransformerTrainer",
         runtime="models.onnx:attach",
     ),
+    # a child-label model of another kind (under leaf/) read as parent + child heads; trained
+    # by the pipeline around that kind (TrainRequest.hierarchy), so it has no trainer of its own
+    "hierarchy": Backend(
+        kind="hierarchy",
+        model="models.hierarchy:HierarchicalClassifier",
+        trainer="",
+        runtime="models.hierarchy:attach",
+    ),
 }
 
 

@@ -7,8 +7,8 @@ satisfies this protocol and registers its ``kind`` in :mod:`models.artifact`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -17,6 +17,16 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class HeadScores:
+    """An extra head's probabilities (a child under the primary head, a task head)."""
+
+    labels: list[str]
+    proba: FloatArray  # (n, len(labels)), rows sum to 1
+    #: the head it sits under (a hierarchy's child: the primary head), None for a task head
+    parent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,8 @@ class Scores:
     proba: FloatArray  # (n, k), rows sum to 1, columns in ``Classifier.labels`` order
     novelty: FloatArray  # (n,)
     novel: BoolArray  # (n,)
+    #: the heads beyond the primary one, by name (empty for a single-head model)
+    heads: Mapping[str, HeadScores] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = self.proba.shape[0]

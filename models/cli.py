@@ -52,6 +52,17 @@ def _settings() -> Any:
 )
 @click.option("--val", type=click.Path(path_type=Path), help="explicit validation file")
 @click.option("--test", type=click.Path(path_type=Path), help="explicit test file")
+@click.option(
+    "--sub-label-col",
+    help="a child label under --label-col (team -> intent): the model learns the child, serves "
+    "both, and a child outside its parent is never predicted",
+)
+@click.option(
+    "--hierarchy",
+    type=click.Path(path_type=Path),
+    help="the same from a mapping file {parent: [child, ...]} (teams.json); --label-col then "
+    "names the child column",
+)
 @options_from(
     TrainConfig,
     "epochs",
@@ -75,6 +86,8 @@ def train_command(
     out: Path,
     val: Path | None,
     test: Path | None,
+    sub_label_col: str | None,
+    hierarchy: Path | None,
     eval_pack: Path | None,
     config: Path | None,
     force: bool,
@@ -92,6 +105,7 @@ def train_command(
     from models.data import read_labelled
     from models.gates import load_pack
     from models.health import HealthConfig
+    from models.hierarchy import read_hierarchical
     from models.pipeline import TrainRequest, run
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -102,11 +116,14 @@ def train_command(
         **hyper, lora_alpha=2 * hyper["lora_r"], device=device or settings.device
     )
 
+    rows, taxonomy = read_hierarchical(data, text_col, label_col, sub_label_col, hierarchy)
+
     def read(path: Path | None) -> LabelledData | None:
-        return read_labelled(path, text_col, label_col) if path is not None else None
+        # with a hierarchy the model learns the child: so are validation and test rows read
+        return read_labelled(path, text_col, sub_label_col or label_col) if path else None
 
     request = TrainRequest(
-        data=read_labelled(data, text_col, label_col),
+        data=rows,
         config=train_config,
         pack=load_pack(eval_pack),
         base_model=settings.base_model,
@@ -116,6 +133,7 @@ def train_command(
         health=HealthConfig.from_json(config) if config else HealthConfig(),
         force=force,
         on_health=_show_health,
+        hierarchy=taxonomy,
     )
     result = run(request, out)
     click.echo(result.evaluation.render())

@@ -20,10 +20,11 @@ from models.backends import backend, resolve
 from models.bands import Thresholds
 from models.data import LabelledData
 from models.evaluate import evaluate
-from models.exceptions import DataError
+from models.exceptions import DataError, ModelError
 from models.gates import EvalPack, GateReport
 from models.health import HealthConfig, HealthReport
 from models.health import prepare as health_prepare
+from models.hierarchy import Hierarchy, as_hierarchy
 from models.imbalance import refuse_if_severe
 from models.reference import drift_reference
 from models.result import TrainResult
@@ -51,6 +52,8 @@ class TrainRequest:
     force: bool = False
     progress: bool = True
     on_health: HealthHook | None = None
+    #: train on the child labels and serve parent (primary head) + child (models.hierarchy)
+    hierarchy: Hierarchy | None = None
 
 
 @dataclass
@@ -160,6 +163,11 @@ def gate(result: TrainResult) -> GateReport:
 def train(request: TrainRequest) -> TrainResult:
     """Every step but save; the result's :meth:`TrainResult.save` writes the artifact."""
     entry = backend(request.kind)
+    if not entry.trainer:
+        raise ModelError(
+            f"kind {request.kind!r} is built around another backend: train lora-transformer or "
+            "tfidf with a hierarchy (`triage train --sub-label-col` or `--hierarchy FILE`)"
+        )
     trainer: Trainer = resolve(entry.trainer)()
     prepared = prepare(request)
     parts = split_parts(prepared, request.config, entry.needs_validation)
@@ -167,6 +175,9 @@ def train(request: TrainRequest) -> TrainResult:
     calibrate(trainer, fitted)
     novelty(trainer, fitted, request.config)
     result = evaluate_step(fitted, parts, prepared, request, entry.with_baseline)
+    if request.hierarchy is not None:
+        synonyms = request.health.synonyms if request.health is not None else {}
+        result = as_hierarchy(result, request.hierarchy.normalised(synonyms), request.pack)
     gate(result)
     return result
 

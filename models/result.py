@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.base import Classifier
 from models.evaluate import Evaluation
 from models.exceptions import ModelError
-from models.tfidf import TfidfClassifier
 from models.train_config import Split, TrainingRecord
 
 BASELINE_DIR = "baseline"
@@ -30,7 +30,8 @@ class TrainResult:
     classifier: Any  # the backend's classifier (TransformerClassifier, TfidfClassifier)
     record: TrainingRecord
     evaluation: Evaluation
-    baseline: TfidfClassifier | None
+    #: a TF-IDF model fitted on the same rows (read through the same heads as the classifier)
+    baseline: Classifier | None
     split: Split
     data_hash: str
     #: the train part's data-health report (empty when health was skipped)
@@ -38,6 +39,8 @@ class TrainResult:
     #: the model's outputs on held-out rows (:mod:`models.reference`), what workers measure
     #: drift against; None when no held-out row was left
     drift_reference: dict[str, Any] | None = None
+    #: the evaluation of each head beyond the primary one (a hierarchy's child), by name
+    head_metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -74,6 +77,7 @@ class TrainResult:
                 metrics={
                     **self.evaluation.metrics_for_manifest(),
                     "training": self.record.to_dict(),
+                    **({"heads": self.head_metrics} if self.head_metrics else {}),
                 },
                 gates={"passed": self.passed, **self.evaluation.gates.to_dict()},
                 drift_reference=self.drift_reference,

@@ -62,6 +62,22 @@ class LabelScore(BaseModel):
     probability: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+class HeadDecision(BaseModel):
+    """One head beyond the primary one (a sub-team under the team, a task head). The primary
+    head's answer is the decision's own label, confidence and band."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str
+    #: for a child head, the probability of its label given the predicted parent
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    #: by the global thresholds; routing and per-class thresholds follow the primary head
+    band: Band
+    #: the head this one sits under (a child is always inside its parent's label)
+    parent_head: str | None = None
+    top_k: list[LabelScore] = Field(default_factory=list)
+
+
 class Decision(BaseModel):
     """The classifier's decision, published to exactly one band topic, keyed by ticket_id.
 
@@ -88,6 +104,9 @@ class Decision(BaseModel):
     #: held in shadow although its confidence would route it: shadow mode, its class not
     #: qualified yet (or held back for missing its precision target)
     would_route: bool = False
+    #: every head beyond the primary one, by name (empty for a single-head model); e.g. a
+    #: hierarchy's ``{"intent": {"label": "card_arrival", "parent_head": "label", ...}}``
+    heads: dict[str, HeadDecision] = Field(default_factory=dict)
 
 
 #: What went wrong with a dead-lettered message, for dashboards and alerts (bounded label set).

@@ -28,12 +28,14 @@ from models import (
     Classifier,
     FittedThresholds,
     ModelError,
+    Scores,
     ThresholdOverrides,
+    Thresholds,
     load,
     read_fitted,
     redact_text,
 )
-from schemas import Decision, LabelScore, Ticket
+from schemas import Decision, HeadDecision, LabelScore, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +161,30 @@ def decide(
                 threshold_set=bands.id,
                 would_route=band != "routed"
                 and bands.would_route(top[0].label, confidence, novel=novel),
+                heads=head_decisions(scores, i, bands.default, novel=novel),
             )
         )
     return decisions
+
+
+def head_decisions(
+    scores: Scores, row: int, default: Thresholds, *, novel: bool
+) -> dict[str, HeadDecision]:
+    """Row ``row``'s answer from every head beyond the primary one, banded by the global rule."""
+    out: dict[str, HeadDecision] = {}
+    for name, head in scores.heads.items():
+        order = np.argsort(-head.proba[row])[:TOP_K]
+        top = [
+            LabelScore(label=head.labels[j], probability=float(head.proba[row, j])) for j in order
+        ]
+        out[name] = HeadDecision(
+            label=top[0].label,
+            confidence=top[0].probability,
+            band=default.band(top[0].probability, novel=novel),
+            parent_head=head.parent,
+            top_k=top,
+        )
+    return out
 
 
 @dataclass(eq=False)

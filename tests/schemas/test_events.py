@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from schemas.events import DeadLetter, Decision, Ticket
+from schemas.events import DeadLetter, Decision, HeadDecision, LabelScore, Ticket
 from schemas.export import export_json_schemas
 from schemas.topics import Topics
 
@@ -93,3 +93,35 @@ def test_a_decision_from_before_threshold_sets_still_parses(tmp_path: Path) -> N
     schema = json.loads((tmp_path / "Decision.schema.json").read_text())
     assert {"threshold_set", "would_route"} <= set(schema["properties"])
     assert not {"threshold_set", "would_route"} & set(schema["required"])
+
+
+def test_a_decision_with_every_head_round_trips_through_its_json_schema(tmp_path: Path) -> None:
+    import jsonschema_rs
+
+    export_json_schemas(tmp_path)
+    schema = json.loads((tmp_path / "Decision.schema.json").read_text())
+    validator = jsonschema_rs.validator_for(schema)
+    intent = HeadDecision(
+        label="card_arrival",
+        confidence=0.8,
+        band="shadow",
+        parent_head="label",
+        top_k=[LabelScore(label="card_arrival", probability=0.8)],
+    )
+    decision = Decision(
+        ticket_id="t1",
+        label="cards",
+        confidence=0.95,
+        band="routed",
+        top_k=[LabelScore(label="cards", probability=0.95)],
+        model_version="v1",
+        heads={"intent": intent},
+    )
+    payload = json.loads(decision.model_dump_json())
+    assert validator.is_valid(payload)
+    assert Decision.model_validate(payload) == decision
+    payload["heads"]["intent"]["band"] = "somewhere"
+    assert not validator.is_valid(payload)
+    old = json.loads(decision.model_dump_json(exclude={"heads"}))
+    assert validator.is_valid(old)
+    assert Decision.model_validate(old).heads == {}

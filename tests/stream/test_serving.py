@@ -173,3 +173,28 @@ def test_watcher_reloads_a_refitted_threshold_set_and_keeps_it_over_a_broken_fil
     assert holder.fitted == fitted, "an unreadable refit keeps the set in force"
     served = load_serving(pointers, namespace, tmp_path / "unused", "cpu")
     assert served.fitted is None, "a new start with a broken file bands with the defaults"
+
+
+def test_a_hierarchy_decides_the_team_and_the_intent_inside_it(hierarchy_model_dir: Path) -> None:
+    model = load(hierarchy_model_dir, "cpu")
+    batch = [
+        Ticket(ticket_id="a", body="I lost my card, please block it"),
+        Ticket(ticket_id="b", body="my transfer to a friend has not arrived"),
+    ]
+    decisions = decide(model, batch, [None, None], ThresholdOverrides())
+    parent_of = model.hierarchy.parent_of  # type: ignore[attr-defined]
+    for decision in decisions:
+        intent = decision.heads["intent"]
+        assert intent.parent_head == "label"
+        assert parent_of[intent.label] == decision.label
+        assert intent.top_k[0].label == intent.label
+    assert decisions[0].label == "cards"
+    assert decisions[1].label == "transfers"
+
+
+def test_a_single_head_model_decides_with_no_extra_heads(tfidf_model_dir: Path) -> None:
+    model = load(tfidf_model_dir, "cpu")
+    (decision,) = decide(
+        model, [Ticket(ticket_id="a", body="card lost")], [None], ThresholdOverrides()
+    )
+    assert decision.heads == {}

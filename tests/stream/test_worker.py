@@ -8,6 +8,7 @@ import json
 import shutil
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +46,21 @@ MALFORMED: list[tuple[bytes | None, bytes | None]] = [
     (b"bad-19", b""),
     (None, b"{}"),
 ]
+
+
+def served(stream_env: StreamEnv, worker: Any, texts: list[str], prefix: str) -> list[Decision]:
+    """Publish ``texts`` as tickets ``<prefix>-<i>`` and read every band topic until each one
+    has its decision; the worker is stopped afterwards."""
+    producer = stream_env.producer()
+    for i, text in enumerate(texts):
+        key = f"{prefix}-{i}"
+        producer.produce(stream_env.topics.incoming, key=key, value=ticket_bytes(key, text))
+    assert producer.flush(10) == 0
+    records = stream_env.collect(
+        list(stream_env.topics.bands), until=lambda r: len(by_ticket(r)) >= len(texts)
+    )
+    worker.stop()
+    return [Decision.model_validate_json(v) for *_, v in records]
 
 
 def by_ticket(records: list[tuple[str, bytes | None, bytes]]) -> dict[str, list[bytes]]:
@@ -197,19 +213,8 @@ def test_worker_serves_the_lora_transformer_through_the_same_loader(
     stream_env: StreamEnv, worker_factory, lora_model_dir: Path, sample_dir: Path
 ) -> None:
     texts = sample_texts(sample_dir)[:40]
-    worker = worker_factory(model_dir=lora_model_dir)
-    producer = stream_env.producer()
-    for i, text in enumerate(texts):
-        producer.produce(
-            stream_env.topics.incoming, key=f"L-{i}", value=ticket_bytes(f"L-{i}", text)
-        )
-    assert producer.flush(10) == 0
-    records = stream_env.collect(
-        list(stream_env.topics.bands), until=lambda r: len(by_ticket(r)) >= len(texts)
-    )
-    worker.stop()
+    decisions = served(stream_env, worker_factory(model_dir=lora_model_dir), texts, "L")
     manifest = json.loads((lora_model_dir / "manifest.json").read_text())
-    decisions = [Decision.model_validate_json(v) for *_, v in records]
     assert {d.ticket_id for d in decisions} == {f"L-{i}" for i in range(len(texts))}
     assert {d.model_version for d in decisions} == {manifest["version"]}
 
@@ -223,3 +228,15 @@ def test_a_worker_with_no_model_says_to_run_init(
     code = worker.proc.wait(timeout=120)
     assert code != 0
     assert "triage init" in worker.tail(), worker.tail()
+
+
+def test_every_head_of_a_hierarchy_reaches_the_band_topics(
+    stream_env: StreamEnv, worker_factory, hierarchy_model_dir: Path, sample_dir: Path
+) -> None:
+    texts = sample_texts(sample_dir)[:30]
+    decisions = served(stream_env, worker_factory(model_dir=hierarchy_model_dir), texts, "H")
+    parent_of = json.loads((sample_dir / "teams.json").read_text())["teams"]
+    team_of = {i.lower(): team for team, intents in parent_of.items() for i in intents}
+    assert {d.ticket_id for d in decisions} == {f"H-{i}" for i in range(len(texts))}
+    for decision in decisions:
+        assert team_of[decision.heads["intent"].label] == decision.label

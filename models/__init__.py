@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from models.clusters import read_failure_clusters
     from models.data import LabelledData, iter_records, read_labelled
     from models.distill import DistillConfig, distill_dir
+    from models.escalation import Escalation
     from models.evaluate import evaluate as evaluate_model
     from models.exceptions import (
         ArtifactError,
@@ -107,6 +108,7 @@ _HOMES = {
     "evaluate_model": "evaluate:evaluate",
     "ArtifactError": "exceptions",
     "DataError": "exceptions",
+    "Escalation": "escalation",
     "GateFailed": "exceptions",
     "ModelError": "exceptions",
     "ModelMissing": "exceptions",
@@ -152,6 +154,7 @@ __all__ = [
     "Classifier",
     "DataError",
     "DistillConfig",
+    "Escalation",
     "EvalPack",
     "FittedThresholds",
     "GateFailed",

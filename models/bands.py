@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from models.escalation import Escalation
 from models.exceptions import ModelError
 from schemas import Band
 
@@ -122,6 +123,8 @@ class ThresholdOverrides:
     shadow_mode: bool = False
     #: TRIAGE_PER_CLASS_THRESHOLDS: apply a fitted set (False: the global rule only)
     per_class: bool = True
+    #: TRIAGE_ESCALATE: head answers that send a ticket to manual whatever its confidence
+    escalation: Escalation = field(default_factory=Escalation)
 
     @classmethod
     def from_settings(cls, settings: Any) -> ThresholdOverrides:
@@ -139,6 +142,7 @@ class ThresholdOverrides:
             **values,
             shadow_mode=bool(getattr(settings, "shadow_mode", False)),
             per_class=bool(getattr(settings, "per_class_thresholds", True)),
+            escalation=Escalation.parse(str(getattr(settings, "escalate", "") or "")),
         )
 
     def for_model(self, model: Any) -> Thresholds:

@@ -27,6 +27,8 @@ from models.exceptions import ModelError
 from models.train_config import TrainConfig
 
 if TYPE_CHECKING:
+    from models.bands import Thresholds
+    from models.base import Scores
     from models.data import LabelledData
     from models.health import HealthReport
 
@@ -266,7 +268,7 @@ def predict_command(
     """Classify TEXT... with MODEL_DIR (one text per line on stdin with `-`): one JSON line
     per text."""
     from models.artifact import load
-    from models.bands import resolve_thresholds
+    from models.bands import ThresholdOverrides, resolve_thresholds
 
     if texts == ("-",):
         texts = tuple(line.rstrip("\n") for line in sys.stdin if line.strip())
@@ -277,28 +279,47 @@ def predict_command(
     settings = _settings()
     model = load(model_dir, device or settings.device)
     thresholds = resolve_thresholds(model, settings)
+    escalation = ThresholdOverrides.from_settings(settings).escalation
     scores = model.score(list(texts))
-    labels = model.labels
-    for i, _text in enumerate(texts):
-        row = scores.proba[i]
-        order = row.argsort()[::-1]
-        confidence = float(row[order[0]])
-        novel = bool(scores.novel[i])
-        click.echo(
-            json.dumps(
-                {
-                    "label": labels[order[0]],
-                    "confidence": round(confidence, 4),
-                    "band": thresholds.band(confidence, novel=novel),
-                    "novel": novel,
-                    "novelty": round(float(scores.novelty[i]), 4),
-                    "top_k": [
-                        {"label": labels[j], "p": round(float(row[j]), 4)} for j in order[:top_k]
-                    ],
-                    "model_version": model.version,
-                }
-            )
-        )
+    for i in range(len(texts)):
+        line = _prediction(scores, i, model.labels, thresholds, top_k)
+        fired = escalation.fired(line["label"], {n: h["label"] for n, h in line["heads"].items()})
+        if fired is not None:
+            line.update(band="manual", escalated=fired)
+        click.echo(json.dumps({**line, "model_version": model.version}))
+
+
+def _prediction(
+    scores: Scores, i: int, labels: list[str], thresholds: Thresholds, top_k: int
+) -> dict[str, Any]:
+    """Row ``i`` as `triage predict` prints it: the primary head, then every other head."""
+
+    def top(proba: Any, names: list[str]) -> list[dict[str, Any]]:
+        return [
+            {"label": names[j], "p": round(float(proba[j]), 4)}
+            for j in proba.argsort()[::-1][:top_k]
+        ]
+
+    novel = bool(scores.novel[i])
+    ranked = top(scores.proba[i], labels)
+    heads = {}
+    for name, head in scores.heads.items():
+        listed, confidence = top(head.proba[i], head.labels), float(head.proba[i].max())
+        heads[name] = {
+            "label": listed[0]["label"],
+            "confidence": round(confidence, 4),
+            "band": thresholds.band(confidence, novel=novel),
+            "top_k": listed,
+        }
+    return {
+        "label": ranked[0]["label"],
+        "confidence": round(float(scores.proba[i].max()), 4),
+        "band": thresholds.band(float(scores.proba[i].max()), novel=novel),
+        "novel": novel,
+        "novelty": round(float(scores.novelty[i]), 4),
+        "top_k": ranked,
+        "heads": heads,
+    }
 
 
 COMMANDS: list[click.Command] = [train_command, evaluate_command, predict_command]

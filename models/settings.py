@@ -31,3 +31,5 @@ class ModelSettings(BaseSettings):
     """CPU threads for torch (default: every core this process may use)"""
     route_threshold: float = Field(0.85, gt=0, le=1)
     shadow_threshold: float = Field(0.60, gt=0, le=1)
+    escalate: str = ""
+    """head=label entries, comma-separated, that send a ticket to manual (as the worker does)"""

@@ -107,6 +107,8 @@ class Decision(BaseModel):
     #: every head beyond the primary one, by name (empty for a single-head model); e.g. a
     #: hierarchy's ``{"intent": {"label": "card_arrival", "parent_head": "label", ...}}``
     heads: dict[str, HeadDecision] = Field(default_factory=dict)
+    #: the escalation rule (``head=label``, TRIAGE_ESCALATE) that sent it to manual, if one did
+    escalated: str | None = None
 
 
 #: What went wrong with a dead-lettered message, for dashboards and alerts (bounded label set).

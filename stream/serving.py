@@ -26,11 +26,13 @@ import redis.asyncio as aioredis
 from bus import ModelPointer, read_pointer, write_pointer
 from models import (
     Classifier,
+    Escalation,
     FittedThresholds,
     ModelError,
     Scores,
     ThresholdOverrides,
     Thresholds,
+    ThresholdSet,
     load,
     read_fitted,
     redact_text,
@@ -138,33 +140,51 @@ def decide(
     ]
     bands = thresholds.resolve(model, fitted)
     scores = model.score([ticket.text for ticket in tickets])
-    labels = model.labels
-    order = np.argsort(-scores.proba, axis=1)[:, :TOP_K]
-    decisions = []
-    for i, ticket in enumerate(tickets):
-        top = [LabelScore(label=labels[j], probability=float(scores.proba[i, j])) for j in order[i]]
-        novel = bool(scores.novel[i])
-        confidence = top[0].probability
-        band = bands.band(top[0].label, confidence, novel=novel)
-        decisions.append(
-            Decision(
-                ticket_id=ticket.ticket_id,
-                label=top[0].label,
-                confidence=confidence,
-                band=band,
-                top_k=top,
-                model_version=model.version,
-                novel=novel,
-                received_at=received_at[i],
-                subject=ticket.subject,
-                body=ticket.body,
-                threshold_set=bands.id,
-                would_route=band != "routed"
-                and bands.would_route(top[0].label, confidence, novel=novel),
-                heads=head_decisions(scores, i, bands.default, novel=novel),
-            )
+    rule = Banding(bands, thresholds.escalation, model.labels, model.version)
+    return [rule.decide(ticket, i, scores, received_at[i]) for i, ticket in enumerate(tickets)]
+
+
+@dataclass(frozen=True)
+class Banding:
+    """How one batch's rows become decisions: the threshold set, the escalation rule, and the
+    model that scored them."""
+
+    bands: ThresholdSet
+    escalation: Escalation
+    labels: list[str]
+    version: str
+
+    def decide(
+        self, ticket: Ticket, i: int, scores: Scores, received_at: datetime | None
+    ) -> Decision:
+        order = np.argsort(-scores.proba[i])[:TOP_K]
+        top = [
+            LabelScore(label=self.labels[j], probability=float(scores.proba[i, j])) for j in order
+        ]
+        label, confidence, novel = top[0].label, top[0].probability, bool(scores.novel[i])
+        band = self.bands.band(label, confidence, novel=novel)
+        heads = head_decisions(scores, i, self.bands.default, novel=novel)
+        escalated = self.escalation.fired(label, {name: h.label for name, h in heads.items()})
+        if escalated is not None:
+            band = "manual"
+        return Decision(
+            ticket_id=ticket.ticket_id,
+            label=label,
+            confidence=confidence,
+            band=band,
+            top_k=top,
+            model_version=self.version,
+            novel=novel,
+            received_at=received_at,
+            subject=ticket.subject,
+            body=ticket.body,
+            threshold_set=self.bands.id,
+            would_route=band != "routed"
+            and escalated is None
+            and self.bands.would_route(label, confidence, novel=novel),
+            heads=heads,
+            escalated=escalated,
         )
-    return decisions
 
 
 def head_decisions(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from bus import FaustServiceSettings
+from models import Escalation, ModelError
 
 Device = Literal["auto", "cpu", "cuda"]
 
@@ -24,6 +25,10 @@ class WorkerSettings(FaustServiceSettings):
     """
     per_class_thresholds: bool = True
     """apply the per-class route thresholds fitted next to the served model"""
+    escalate: str = ""
+    """head=label entries, comma-separated ('label' is the primary head), that send a ticket to
+    manual whatever its confidence, e.g. urgency=high,intent=compromised_card
+    """
     device: Device = "auto"
     """cuda when present with auto"""
     runtime: Literal["auto", "torch", "onnx"] = "auto"
@@ -50,6 +55,15 @@ class WorkerSettings(FaustServiceSettings):
     """population stability index past which the window counts as drifted and the route thresholds
     as stale (0.2: the usual 'significant shift')
     """
+
+    @field_validator("escalate")
+    @classmethod
+    def _escalation_parses(cls, value: str) -> str:
+        try:
+            Escalation.parse(value)
+        except ModelError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
 
     @model_validator(mode="after")
     def _shadow_mode_needs_fitted(self) -> WorkerSettings:

@@ -198,3 +198,28 @@ def test_a_single_head_model_decides_with_no_extra_heads(tfidf_model_dir: Path) 
         model, [Ticket(ticket_id="a", body="card lost")], [None], ThresholdOverrides()
     )
     assert decision.heads == {}
+
+
+def test_an_escalation_rule_sends_a_confident_ticket_to_manual(hierarchy_model_dir: Path) -> None:
+    from models.escalation import Escalation
+
+    model = load(hierarchy_model_dir, "cpu")
+    batch = [Ticket(ticket_id="a", body="I lost my card, please block it")]
+    (plain,) = decide(model, batch, [None], ThresholdOverrides(route=0.2, shadow=0.1))
+    assert plain.band == "routed"
+    assert plain.escalated is None
+    rule = Escalation.parse(f"intent={plain.heads['intent'].label}")
+    overrides = ThresholdOverrides(route=0.2, shadow=0.1, escalation=rule)
+    (escalated,) = decide(model, batch, [None], overrides)
+    assert escalated.band == "manual"
+    assert escalated.escalated == f"intent={plain.heads['intent'].label}"
+    assert escalated.would_route is False
+    (other,) = decide(
+        model,
+        batch,
+        [None],
+        ThresholdOverrides(
+            route=0.2, shadow=0.1, escalation=Escalation.parse("intent=card_swallowed,label=fx")
+        ),
+    )
+    assert other.band == "routed"

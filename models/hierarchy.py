@@ -117,9 +117,7 @@ class HierarchicalClassifier:
     """A child-label classifier read as parent (primary head) plus child (extra head)."""
 
     def __init__(self, leaf: Classifier, hierarchy: Hierarchy) -> None:
-        missing = sorted(set(leaf.labels) - set(hierarchy.parent_of))[:5]
-        if missing:
-            raise ArtifactError(f"child labels {missing} have no parent in the hierarchy")
+        self.check(leaf.labels, hierarchy)
         self.leaf = leaf
         self.hierarchy = hierarchy
         self._labels = sorted({hierarchy.parent_of[x] for x in leaf.labels})
@@ -130,6 +128,14 @@ class HierarchicalClassifier:
         self.manifest: Manifest | None = None
         #: the child head's evaluation, saved with the child model (set by the pipeline)
         self.child_metrics: dict[str, Any] = {}
+
+    @staticmethod
+    def check(child_labels: Sequence[str], hierarchy: Hierarchy) -> None:
+        missing = sorted(set(child_labels) - set(hierarchy.parent_of))[:5]
+        if missing:
+            raise ArtifactError(
+                f"child labels {missing} have no parent in the hierarchy; add them to the mapping"
+            )
 
     def __getattr__(self, name: str) -> Any:
         if name in _DELEGATED:
@@ -171,26 +177,7 @@ class HierarchicalClassifier:
         self.leaf.save(
             path / LEAF_DIR, **({"metrics": self.child_metrics} if self.child_metrics else {})
         )
-        leaf_manifest = read_manifest(path / LEAF_DIR)
-        child = self.hierarchy.child_head
-        manifest = Manifest(
-            kind=KIND,
-            version=self.version,
-            heads={
-                PRIMARY: Head(labels=self._labels),
-                child: Head(
-                    labels=list(self.leaf.labels),
-                    temperature=leaf_manifest.heads[leaf_manifest.primary_head].temperature,
-                    parent_head=PRIMARY,
-                    parent_of=dict(self.hierarchy.parent_of),
-                ),
-            },
-            thresholds=leaf_manifest.thresholds,
-            backend={"leaf": LEAF_DIR, "leaf_kind": leaf_manifest.kind, "child_head": child},
-            **manifest_extra,
-        )
-        write_manifest(path, manifest)
-        self.manifest = manifest
+        self.manifest = wrap_leaf(path, self.hierarchy, **manifest_extra)
         return path
 
     @classmethod
@@ -235,6 +222,39 @@ def read_hierarchical(
         )
     pairs = list(zip(children.labels, parents.labels, strict=True))
     return children, Hierarchy.from_pairs(pairs, sub_label_col, where=str(path))
+
+
+def wrap_leaf(path: Path, hierarchy: Hierarchy, **manifest_extra: Any) -> Manifest:
+    """Write the hierarchy's manifest around the child model already at ``path/leaf``.
+
+    Also how an existing child-label model (an intent model, with its ONNX export if it has
+    one: build it on ``leaf/`` with the child labels) becomes a hierarchy without retraining.
+    """
+    leaf_manifest = read_manifest(Path(path) / LEAF_DIR)
+    child_labels = leaf_manifest.labels
+    HierarchicalClassifier.check(child_labels, hierarchy)
+    manifest = Manifest(
+        kind=KIND,
+        version=leaf_manifest.version,
+        heads={
+            PRIMARY: Head(labels=sorted({hierarchy.parent_of[x] for x in child_labels})),
+            hierarchy.child_head: Head(
+                labels=child_labels,
+                temperature=leaf_manifest.heads[leaf_manifest.primary_head].temperature,
+                parent_head=PRIMARY,
+                parent_of=dict(hierarchy.parent_of),
+            ),
+        },
+        thresholds=leaf_manifest.thresholds,
+        backend={
+            "leaf": LEAF_DIR,
+            "leaf_kind": leaf_manifest.kind,
+            "child_head": hierarchy.child_head,
+        },
+        **manifest_extra,
+    )
+    write_manifest(Path(path), manifest)
+    return manifest
 
 
 def attach(

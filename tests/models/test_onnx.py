@@ -85,3 +85,28 @@ def test_probabilities_stay_close_to_torch(exported) -> None:
     reference = load(model_dir, "cpu", runtime="torch")
     gap = np.abs(fast.predict_proba(texts) - reference.predict_proba(texts)).max()
     assert gap < 0.25
+
+
+def test_a_hierarchy_serves_its_child_model_through_the_export(exported, tmp_path: Path) -> None:
+    """The fast path returns every head from its one pass: the child's logits are the model's."""
+    from models.hierarchy import HierarchicalClassifier, Hierarchy, wrap_leaf
+
+    model_dir, _, texts = exported
+    teams = read_manifest(model_dir).labels
+    groups = Hierarchy(
+        {t: ("plastic" if t in ("cards", "cash_atm") else "money") for t in teams}, "team"
+    )
+    shutil.copytree(model_dir, tmp_path / "h" / "leaf")
+    wrap_leaf(tmp_path / "h", groups)
+    fast, reference = load(tmp_path / "h", "cpu"), load(tmp_path / "h", "cpu", runtime="torch")
+    assert isinstance(fast, HierarchicalClassifier)
+    assert isinstance(fast.leaf, OnnxClassifier)
+    assert not isinstance(reference.leaf, OnnxClassifier)  # type: ignore[attr-defined]
+    a, b = fast.score(texts), reference.score(texts)
+    assert fast.labels == ["money", "plastic"]
+    child = a.heads["team"]
+    picked = [child.labels[i] for i in child.proba.argmax(axis=1)]
+    parents = [fast.labels[i] for i in a.proba.argmax(axis=1)]
+    assert all(groups.parent_of[c] == p for c, p in zip(picked, parents, strict=True))
+    agreement = (child.proba.argmax(axis=1) == b.heads["team"].proba.argmax(axis=1)).mean()
+    assert agreement >= 0.97

@@ -168,6 +168,10 @@ def _show_health(role: str, raw: LabelledData, report: HealthReport) -> None:
     help="also score a fixed noisy copy of DATA (typos, casing, slang, punctuation, emotion on "
     "a fifth of the words) and print both macro-F1 and the gap",
 )
+@click.option(
+    "--sub-label-col",
+    help="a hierarchy model's child head is also scored on this column (JSON: heads.<name>)",
+)
 @device_option
 def evaluate_command(
     model_dir: Path,
@@ -179,12 +183,12 @@ def evaluate_command(
     report_dir: Path | None,
     config: Path | None,
     noisy: bool,
+    sub_label_col: str | None,
     device: str | None,
 ) -> None:
     """Score MODEL_DIR on DATA (a labelled file), beside its TF-IDF baseline, against gates.
 
-    With --noisy the JSON gains ``noisy`` (macro-F1 clean, noisy and the gap); the text ends
-    with the same line."""
+    --noisy adds ``noisy`` (clean and noisy macro-F1, the gap) to the JSON and the text."""
     from models.artifact import load
     from models.bands import resolve_thresholds
     from models.data import read_labelled
@@ -203,21 +207,19 @@ def evaluate_command(
     model = load(model_dir, device or settings.device)
     baseline = load(model_dir / BASELINE_DIR) if (model_dir / BASELINE_DIR).is_dir() else None
     click.echo(f"scoring {len(labels)} rows of {data} with model {model.version} ...", err=True)
+    thresholds = resolve_thresholds(model, settings)
     evaluation = evaluate(
-        model,
-        labelled.texts,
-        labels,
-        pack=pack,
-        baseline=baseline,
-        thresholds=resolve_thresholds(model, settings),
+        model, labelled.texts, labels, pack=pack, baseline=baseline, thresholds=thresholds
     )
     if report_dir is not None:
         from models.report import write_reports
 
-        write_reports(report_dir, evaluation)
+        write_reports(report_dir, evaluation)  # the primary head's
     out = evaluation.to_dict()
     if noisy:
         out["noisy"] = _score_noisy(model, labelled, labels, pack, evaluation.macro_f1)
+    if sub_label_col is not None:
+        out["heads"] = _score_child(model, baseline, data, text_col, sub_label_col, synonyms, pack)
     if as_json:
         click.echo(json.dumps(out, sort_keys=True))
     else:
@@ -228,6 +230,20 @@ def evaluate_command(
                 f"macro-F1 clean {figures['clean_macro_f1']:.4f}, noisy "
                 f"{figures['noisy_macro_f1']:.4f}, gap {figures['gap_points']:.2f} points"
             )
+
+
+def _score_child(
+    model: Any, baseline: Any, data: Path, text_col: str, column: str, synonyms: Any, pack: Any
+) -> dict[str, Any]:
+    from models.data import read_labelled
+    from models.health import normalise_label
+    from models.hierarchy import evaluate_child
+
+    rows = read_labelled(data, text_col, column)
+    labels = [normalise_label(label, synonyms) for label in rows.labels]
+    child = evaluate_child(model, baseline, rows.texts, labels, pack)
+    click.echo(f"head {model.hierarchy.child_head} ({column}):\n{child.render()}", err=True)
+    return {model.hierarchy.child_head: child.to_dict()}
 
 
 def _score_noisy(

@@ -301,3 +301,20 @@ def as_hierarchy(result: TrainResult, hierarchy: Hierarchy, pack: EvalPack) -> T
         drift_reference=drift_reference(model, result.split),
         head_metrics={hierarchy.child_head: {**summary, "per_class": child["per_class"]}},
     )
+
+
+def evaluate_child(
+    model: Any, baseline: Any, texts: Sequence[str], labels: Sequence[str], pack: EvalPack
+) -> Any:
+    """The child head scored on its own labels (`triage evaluate --sub-label-col`): the child
+    model beside the baseline's child model, so the per-class grid and the TF-IDF comparison
+    exist for this head as for the primary one."""
+    from models.evaluate import evaluate
+
+    if not isinstance(model, HierarchicalClassifier):
+        raise DataError(
+            f"model {model.version} has one head; --sub-label-col needs a model trained with "
+            "--sub-label-col or --hierarchy"
+        )
+    child_baseline = baseline.leaf if isinstance(baseline, HierarchicalClassifier) else None
+    return evaluate(model.leaf, texts, labels, pack=pack, baseline=child_baseline)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -137,3 +138,25 @@ def test_train_cli_refuses_the_hierarchy_given_twice(tmp_path: Path, sample_dir:
     result = CliRunner().invoke(train_command, args)
     assert result.exit_code != 0
     assert "give the hierarchy once" in str(result.exception)
+
+
+def test_evaluate_scores_the_child_head_on_its_own_column(
+    hierarchy_dir: Path, sample_dir: Path, tfidf_model_dir: Path
+) -> None:
+    from models.cli import evaluate_command
+
+    test = str(sample_dir / "banking77_test.csv")
+    args = [str(hierarchy_dir), test, "--label-col", "team", "--sub-label-col", "intent"]
+    result = CliRunner().invoke(evaluate_command, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    child = out["heads"]["intent"]
+    assert child["rows"] == out["rows"] > 400
+    assert "card_arrival" in child["per_class"]
+    assert child["macro_f1"] < out["macro_f1"]
+    flat = CliRunner().invoke(
+        evaluate_command,
+        [str(tfidf_model_dir), test, "--sub-label-col", "intent", "--label-col", "team"],
+    )
+    assert flat.exit_code != 0
+    assert "has one head" in str(flat.exception)

@@ -75,6 +75,9 @@ def _settings() -> Any:
     "lora_r",
     "imbalance",
     "augment_noise",
+    "fill",
+    "fill_share",
+    "hard_negatives",
 )
 @seed_option("splits, initialisation and batch order")
 @click.option("--eval-pack", type=click.Path(path_type=Path), help="gate floors (JSON)")

@@ -110,17 +110,43 @@ def split_parts(prepared: Prepared, config: TrainConfig, needs_validation: bool)
 
 def fit(trainer: Trainer, parts: Split, request: TrainRequest) -> Fitted:
     """With ``augment_noise``, the train part (never val or test) gains a noisy copy of each
-    row; the manifest counts them as ``rows["train_augmented"]``."""
+    row; the manifest counts them as ``rows["train_augmented"]``. With ``fill`` (or hard
+    negatives) it gains models/fill.py's rows, counted as ``rows["train_fill"]`` and
+    ``rows["train_hard_negatives"]``."""
     context = FitContext(request.base_model, request.thresholds, request.progress)
     rate = request.config.augment_noise
-    if not rate:
-        return trainer.fit(parts, request.config, context)
-    from models.augment import KINDS, with_augmented
+    train, extra = _filled(parts.train, request.config)
+    if rate:
+        from models.augment import KINDS, with_augmented
 
-    train, flags = with_augmented(parts.train, KINDS, rate, request.config.seed)
+        train, flags = with_augmented(train, KINDS, rate, request.config.seed)
+        extra["train_augmented"] = sum(flags)
+    if not extra:
+        return trainer.fit(parts, request.config, context)
     fitted = trainer.fit(Split(train, parts.val, parts.test), request.config, context)
-    fitted.record.rows["train_augmented"] = sum(flags)
+    fitted.record.rows.update(extra)
     return fitted
+
+
+def _filled(train: LabelledData, config: TrainConfig) -> tuple[LabelledData, dict[str, int]]:
+    """The train part with its fill and hard-negative rows, and their counts (none: as given)."""
+    if not config.fill and not config.hard_negatives:
+        return train, {}
+    from models.fill import FillConfig, with_fill
+    from models.teacher import configured_teacher
+
+    fill = FillConfig(
+        balance=config.fill,
+        share=config.fill_share,
+        hard_negatives=config.hard_negatives,
+        seed=config.seed,
+        teacher=configured_teacher() if config.fill else None,
+    )
+    filled, marks = with_fill(train, fill)
+    kinds = [m.kind for m in marks if m is not None]
+    counts = {"train_hard_negatives": kinds.count("hard_negative")}
+    counts["train_fill"] = len(kinds) - counts["train_hard_negatives"]
+    return filled, counts
 
 
 def calibrate(trainer: Trainer, fitted: Fitted) -> None:

@@ -50,6 +50,17 @@ class TrainConfig:
         "mix in a noisy copy of the train split, noise on this share of words (0: off; "
         "typos, casing, slang, punctuation, emotion)",
     )
+    fill: bool = described(
+        False,
+        "add rows to the train split's classes under --fill-share from their own rows "
+        "(models/fill.py; never to validation or test)",
+    )
+    fill_share: float | None = described(
+        None, "the share each filled class reaches (default: 0.75 of an even share)"
+    )
+    hard_negatives: int = described(
+        0, "repeat this many rows per most-confused class pair (0: off)"
+    )
     patience: int = 2
     val_fraction: float = 0.1
     test_fraction: float = 0.1
@@ -78,6 +89,14 @@ class TrainConfig:
             raise ModelError(
                 f"TrainConfig.augment_noise={self.augment_noise} is invalid: use 0 (off) to 1"
                 " (0.15 changes about one word in seven)"
+            )
+        if self.fill_share is not None and not 0 < self.fill_share < 1:
+            raise ModelError(
+                f"TrainConfig.fill_share={self.fill_share} is invalid: use 0 < share < 1 (0.1)"
+            )
+        if self.hard_negatives < 0:
+            raise ModelError(
+                f"TrainConfig.hard_negatives={self.hard_negatives} is invalid: use 0 (off) or more"
             )
         if self.imbalance not in ("weighted", "oversample", "none"):
             raise ModelError(

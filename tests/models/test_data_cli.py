@@ -61,3 +61,76 @@ def test_inspect_missing_column_is_a_data_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["data", "inspect", str(data)])
     assert isinstance(result.exception, DataError)  # `triage` turns it into "error: ..." + exit 2
     assert "no column 'text'; columns found: 'body', 'label'" in str(result.exception)
+
+
+# -- `triage data augment --fill / --from-cluster` and `triage data synthetic` ---------------
+def skewed_csv(path: Path) -> Path:
+    rows = [f"my card {i} was declined. it happened again today {i}.,cards,{i}" for i in range(40)]
+    rows += [f"the fx rate {i} was wrong. i lost money {i}.,fx,{40 + i}" for i in range(5)]
+    names = ("alpha", "bravo", "charlie", "delta", "echo")
+    rows += [f"where is loan {n}. nobody answers {i}.,loans,{45 + i}" for i, n in enumerate(names)]
+    path.write_text("text,label,id\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def augment(*args: str) -> tuple[int, str]:
+    """Exit code, and the output or (an error `triage` turns into "error: ...") the exception."""
+    result = CliRunner().invoke(cli, ["data", "augment", *args])
+    return result.exit_code, result.output or str(result.exception)
+
+
+def test_augment_fill_marks_each_generated_row_and_synthetic_lists_them(tmp_path: Path) -> None:
+    import csv
+
+    src, out = skewed_csv(tmp_path / "in.csv"), tmp_path / "out.csv"
+    code, output = augment(str(src), "--fill", "--out", str(out))
+    assert code == 0, output
+    with out.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    real, made = rows[:50], rows[50:]
+    assert all(r["synthetic"] == "" for r in real)
+    assert {r["label"] for r in made} == {"fx", "loans"}
+    assert {r["synthetic"] for r in made} <= {"recombine", "noise", "oversample"}
+    for r in made:  # a generated row keeps its first source row's other columns
+        first = int(r["synthetic_source"].split("+")[0])
+        assert r["id"] == real[first - 1]["id"]
+    code = CliRunner().invoke(cli, ["data", "synthetic", str(out), "--json"])
+    listed = json.loads(code.output)
+    assert [x["row"] for x in listed] == list(range(51, 51 + len(made)))
+    text = CliRunner().invoke(cli, ["data", "synthetic", str(out)]).output
+    assert f"{len(made)} generated rows" in text
+
+
+def test_from_cluster_seeds_rows_from_the_named_cluster_only(tmp_path: Path) -> None:
+    src, out = skewed_csv(tmp_path / "in.csv"), tmp_path / "out.jsonl"
+    report = tmp_path / "report"
+    report.mkdir()
+
+    def cluster(number: int, true: str, text: str) -> dict[str, object]:
+        return {
+            "id": number,
+            "size": 3,
+            "mix": [{"true": true, "predicted": "cards", "count": 3}],
+            "representative": {"text": text, "true": true, "predicted": "cards"},
+        }
+
+    clusters = [
+        cluster(0, "fx", "the fx rate 2 was wrong"),
+        cluster(1, "loans", "where is loan delta"),
+    ]
+    (report / "metrics.json").write_text(json.dumps({"failure_clusters": clusters}))
+    code, output = augment(
+        str(src), "--from-cluster", "1", "--clusters", str(report), "--out", str(out)
+    )
+    assert code == 0, output
+    made = [r for r in map(json.loads, out.read_text().splitlines()) if r["synthetic"]]
+    assert len(made) == 3
+    assert {r["label"] for r in made} == {"loans"}
+    assert all(r["synthetic"] == "cluster" for r in made)
+    assert all(r["synthetic_note"].startswith("cluster 1") for r in made)
+    assert made[0]["id"] == "48"  # loan delta, nearest the representative
+    code, output = augment(
+        str(src), "--from-cluster", "7", "--clusters", str(report), "--out", str(out)
+    )
+    assert code != 0
+    assert "no failure cluster 7" in output

@@ -30,6 +30,8 @@ from models.exceptions import ArtifactError, ModelMissing
 FORMAT = "triage-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+#: the name of the head that bands and routes, unless a manifest names another
+PRIMARY_HEAD = "label"
 
 
 class Head(BaseModel):
@@ -52,7 +54,7 @@ class Manifest(BaseModel):
     version: str
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     heads: dict[str, Head]
-    primary_head: str = "label"
+    primary_head: str = PRIMARY_HEAD
     thresholds: dict[str, float] = Field(default_factory=lambda: {"route": 0.85, "shadow": 0.60})
     backend: dict[str, Any] = Field(default_factory=dict)
     novelty: dict[str, Any] | None = None

@@ -287,7 +287,7 @@ def predict_command(
     """Classify TEXT... with MODEL_DIR (one text per line on stdin with `-`): one JSON line
     per text."""
     from models.artifact import load
-    from models.bands import ThresholdOverrides, resolve_thresholds
+    from models.bands import ThresholdOverrides
 
     if texts == ("-",):
         texts = tuple(line.rstrip("\n") for line in sys.stdin if line.strip())
@@ -297,8 +297,9 @@ def predict_command(
         )
     settings = _settings()
     model = load(model_dir, device or settings.device)
-    thresholds = resolve_thresholds(model, settings)
-    escalation = ThresholdOverrides.from_settings(settings).escalation
+    # the band rule read once: thresholds as resolve_thresholds gives them, and the escalation
+    overrides = ThresholdOverrides.from_settings(settings)
+    thresholds, escalation = overrides.for_model(model), overrides.escalation
     scores = model.score(list(texts))
     for i in range(len(texts)):
         line = _prediction(scores, i, model.labels, thresholds, top_k)
@@ -319,21 +320,21 @@ def _prediction(
             for j in proba.argsort()[::-1][:top_k]
         ]
 
-    novel = bool(scores.novel[i])
+    novel, confidence = bool(scores.novel[i]), float(scores.proba[i].max())
     ranked = top(scores.proba[i], labels)
     heads = {}
     for name, head in scores.heads.items():
-        listed, confidence = top(head.proba[i], head.labels), float(head.proba[i].max())
+        listed, head_confidence = top(head.proba[i], head.labels), float(head.proba[i].max())
         heads[name] = {
             "label": listed[0]["label"],
-            "confidence": round(confidence, 4),
-            "band": thresholds.band(confidence, novel=novel),
+            "confidence": round(head_confidence, 4),
+            "band": thresholds.band(head_confidence, novel=novel),
             "top_k": listed,
         }
     return {
         "label": ranked[0]["label"],
-        "confidence": round(float(scores.proba[i].max()), 4),
-        "band": thresholds.band(float(scores.proba[i].max()), novel=novel),
+        "confidence": round(confidence, 4),
+        "band": thresholds.band(confidence, novel=novel),
         "novel": novel,
         "novelty": round(float(scores.novelty[i]), 4),
         "top_k": ranked,

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from models.artifact import PRIMARY_HEAD
 from models.exceptions import ModelError
 from models.labels import normalise_label
 
 #: the primary head's name in a rule (the decision's own label)
-PRIMARY = "label"
+PRIMARY = PRIMARY_HEAD
 
 
 @dataclass(frozen=True)

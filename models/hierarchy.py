@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.artifact import Head, Manifest, load, read_manifest, write_manifest
+from models.artifact import PRIMARY_HEAD, Head, Manifest, load, read_manifest, write_manifest
 from models.backends import backend, resolve
 from models.base import Classifier, FloatArray, HeadScores, Scores
 from models.data import LabelledData
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 KIND = "hierarchy"
 LEAF_DIR = "leaf"
-PRIMARY = "label"
+PRIMARY = PRIMARY_HEAD
 #: what the wrapper hands through to the child model: the encoder's space for failure clusters
 #: and novelty, its device and calibration for reports
 _DELEGATED = frozenset(

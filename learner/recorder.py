@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -79,7 +79,8 @@ class RecordOutcome(StageOutcome):
 class RecordStage:
     store: Store
     topics: Topics
-    labels: Callable[[], Collection[str]]
+    #: what a correction may name: by head (``DeployedLabels.heads``), or the primary's alone
+    labels: Callable[[], Collection[str] | Mapping[str, Collection[str]]]
     executor: Executor
     retry: StoreRetry = field(default_factory=StoreRetry)
     #: None stores every valid correction as active (no second review)

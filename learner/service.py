@@ -83,7 +83,7 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
     stage = RecordStage(
         store=store,
         topics=topics,
-        labels=DeployedLabels(store, settings.model_dir),
+        labels=DeployedLabels(store, settings.model_dir).heads,
         executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="record"),
         retry=StoreRetry(give_up_s=settings.store_retry_s),
         hold=settings.hold_rule(),

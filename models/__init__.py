@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from models.artifact import load, read_manifest
     from models.backends import BACKENDS
-    from models.bands import ThresholdOverrides, Thresholds, ThresholdSet, resolve_thresholds
+    from models.bands import (
+        ThresholdOverrides,
+        Thresholds,
+        ThresholdSet,
+        head_decisions,
+        resolve_thresholds,
+    )
     from models.base import Classifier, Scores
     from models.calibration import softmax
     from models.cli_options import (
@@ -87,6 +93,7 @@ _HOMES = {
     "Thresholds": "bands",
     "ThresholdSet": "bands",
     "resolve_thresholds": "bands",
+    "head_decisions": "bands",
     "Classifier": "base",
     "Scores": "base",
     "softmax": "calibration",
@@ -187,6 +194,7 @@ __all__ = [
     "evaluate_model",
     "fit_reviews",
     "fit_route_thresholds",
+    "head_decisions",
     "held_out_fraction_option",
     "iter_records",
     "json_out_option",

@@ -20,11 +20,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from models.escalation import Escalation
 from models.exceptions import ModelError
-from schemas import Band
+from schemas import Band, HeadDecision, LabelScore
 
 if TYPE_CHECKING:
+    from models.base import Scores
     from models.threshold_set import FittedThresholds
 
 #: settings field -> Thresholds field
@@ -174,3 +177,26 @@ def resolve_thresholds(model: Any, settings: Any = None) -> Thresholds:
     """The thresholds in force for ``model``: manifest defaults, overridden by ``settings``
     wherever the operator set them. The one rule; every path that bands calls it."""
     return ThresholdOverrides.from_settings(settings).for_model(model)
+
+
+def head_decisions(
+    scores: Scores, row: int, default: Thresholds, *, novel: bool, top_k: int
+) -> dict[str, HeadDecision]:
+    """Row ``row``'s answer from every head beyond the primary one, banded by the global rule.
+
+    The worker, `triage predict` and the try page all call it, so a head reads the same in a
+    band topic, on a terminal and in a browser."""
+    out: dict[str, HeadDecision] = {}
+    for name, head in scores.heads.items():
+        order = np.argsort(-head.proba[row])[:top_k]
+        top = [
+            LabelScore(label=head.labels[j], probability=float(head.proba[row, j])) for j in order
+        ]
+        out[name] = HeadDecision(
+            label=top[0].label,
+            confidence=top[0].probability,
+            band=default.band(top[0].probability, novel=novel),
+            parent_head=head.parent,
+            top_k=top,
+        )
+    return out

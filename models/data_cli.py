@@ -102,19 +102,19 @@ def inspect(
 @click.option(
     "--fill",
     is_flag=True,
-    help="instead of noise: add rows to the classes under --fill-share, made from their own rows"
-    " (or by TRIAGE_TEACHER_URL's endpoint when set)",
+    help="add rows to the classes under --fill-share, made from their own rows (or by "
+    "TRIAGE_TEACHER_URL's endpoint when set); instead of noise",
 )
 @click.option(
     "--fill-share",
     type=float,
-    help="the share each filled class reaches [default: 0.75 of an even share]",
+    help="the share each filled class reaches (default: 0.75 of an even share)",
 )
 @click.option(
     "--hard-negatives",
     type=int,
     default=0,
-    help="also repeat this many rows per most-confused class pair (3 TF-IDF folds)",
+    help="repeat this many rows per most-confused class pair (0: off; 3 TF-IDF folds)",
 )
 @click.option("--from-cluster", type=int, help="also seed rows from this failure cluster")
 @click.option(

@@ -3,6 +3,7 @@
 from schemas.drift import DRIFT_STATES, DriftState, DriftSummary
 from schemas.events import (
     BANDS,
+    CORRECTION_HEAD,
     DEAD_LETTER_KINDS,
     Band,
     Correction,
@@ -19,6 +20,7 @@ from schemas.topics import Topics
 
 __all__ = [
     "BANDS",
+    "CORRECTION_HEAD",
     "DEAD_LETTER_KINDS",
     "DRIFT_STATES",
     "Band",

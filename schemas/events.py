@@ -123,6 +123,7 @@ DeadLetterKind = Literal[
     "classify_error",
     "unknown_ticket",
     "unknown_label",
+    "unknown_head",
     "contradicts_decision",
     "other",
 ]
@@ -188,13 +189,15 @@ class DeadLetter(BaseModel):
         return self.payload.encode("utf-8")
 
 
-#: The classifier head a correction labels. One head today (the manifest's ``primary_head``);
-#: part of the idempotency key so a second head's correction of the same ticket is its own fact.
+#: The head a correction labels when it names none: the primary one (``models.hierarchy.PRIMARY``,
+#: a manifest's default ``primary_head``). Part of the idempotency key, so a second head's
+#: correction of the same ticket is its own fact.
 CORRECTION_HEAD = "label"
 
 
 def _derived_correction_id(data: dict[str, Any]) -> str:
-    return Correction.idempotency_key(data["ticket_id"], data["label"], data["reviewer"])
+    head = data.get("head", CORRECTION_HEAD)
+    return Correction.idempotency_key(data["ticket_id"], data["label"], data["reviewer"], head)
 
 
 class Correction(BaseModel):
@@ -211,6 +214,13 @@ class Correction(BaseModel):
     ticket_id: Annotated[str, Field(min_length=1)]
     label: Annotated[str, Field(min_length=1)]
     reviewer: Annotated[str, Field(min_length=1)]
+    head: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        CORRECTION_HEAD,
+        description=(
+            "the model head the label is for (a manifest head, e.g. a hierarchy's child head "
+            "'intent'); omitted, the primary head 'label', the one that bands and routes"
+        ),
+    )
     # After the fields it is derived from: the factory receives them validated.
     correction_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(
         default_factory=_derived_correction_id,

@@ -21,6 +21,7 @@ from store.exceptions import (
     StoreError,
     StoreUnavailable,
 )
+from store.heads import HeadLabels
 from store.holds import (
     FlagRule,
     FlagSettings,
@@ -57,6 +58,7 @@ __all__ = [
     "FlagRule",
     "FlagSettings",
     "GateRow",
+    "HeadLabels",
     "HeldCorrection",
     "HoldRule",
     "Judged",

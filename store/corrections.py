@@ -77,6 +77,8 @@ class CorrectionRecord:
     decided_label: str
     corrected_at: datetime
     used_in_training_run: int | None
+    #: the head ``label`` is for (``label``: the primary one)
+    head: str = "label"
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "corrected_at": self.corrected_at.isoformat()}

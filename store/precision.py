@@ -4,6 +4,11 @@ It is the check that the routed band - tickets no person looks at before they re
 stays at or above its precision target (0.95). Only reviewed decisions count; when a ticket was
 reviewed more than once, its latest correction is the reviewers' last word. A confirm is correct;
 an override is wrong unless it names the decided label again.
+
+Per head: a correction names its head, and counts for that head only, so a reviewer fixing the
+intent inside a right team neither lowers the team's precision nor counts as a team review. A
+child head's band is the one its decision gave it (by the global thresholds), copied onto the
+correction with its label when it was stored.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from sqlalchemy import Subquery, and_, case, func, select
 
 from store.engine import Database
 from store.exceptions import ReportError
-from store.tables import BANDS, CorrectionRow, DecisionRow
+from store.tables import BANDS, PRIMARY_HEAD, CorrectionRow, DecisionRow
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _WINDOW = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
@@ -64,6 +69,7 @@ class BandReport:
     bands: dict[str, Precision]
     per_class: dict[str, dict[str, Precision]] = field(default_factory=dict)
     target: float = 0.95
+    head: str = PRIMARY_HEAD
 
     @property
     def routed_below_target(self) -> bool:
@@ -73,6 +79,7 @@ class BandReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "since": self.since.isoformat() if self.since else None,
+            "head": self.head,
             "target": self.target,
             "routed_below_target": self.routed_below_target,
             "bands": {band: p.as_dict() for band, p in self.bands.items()},
@@ -84,7 +91,11 @@ class BandReport:
 
 
 def summarize(
-    rows: Iterable[BandRow], *, since: datetime | None = None, target: float = 0.95
+    rows: Iterable[BandRow],
+    *,
+    since: datetime | None = None,
+    target: float = 0.95,
+    head: str = PRIMARY_HEAD,
 ) -> BandReport:
     """Fold per-cell counts into per-band and per-class-per-band precision (pure, testable)."""
     totals = {band: [0, 0] for band in BANDS}
@@ -98,17 +109,20 @@ def summarize(
         bands={band: Precision(reviewed, correct) for band, (reviewed, correct) in totals.items()},
         per_class={band: dict(sorted(labels.items())) for band, labels in per_class.items()},
         target=target,
+        head=head,
     )
 
 
-def _latest_reviews() -> Subquery:
-    """Each reviewed ticket's latest correction (``nth_latest == 1``): the reviewers' last word.
-    An overturned correction is not: a second reviewer judged it wrong (``store.holds``)."""
+def _latest_reviews(head: str = PRIMARY_HEAD) -> Subquery:
+    """Each reviewed ticket's latest correction of ``head`` (``nth_latest == 1``): the
+    reviewers' last word on it. An overturned correction is not: a second reviewer judged it
+    wrong (``store.holds``)."""
     return (
         select(
             CorrectionRow.ticket_id,
             CorrectionRow.label,
             CorrectionRow.decided_label,
+            CorrectionRow.decided_band,
             func.row_number()
             .over(
                 partition_by=CorrectionRow.ticket_id,
@@ -116,27 +130,38 @@ def _latest_reviews() -> Subquery:
             )
             .label("nth_latest"),
         )
-        .where(CorrectionRow.status != "overturned")
+        .where(CorrectionRow.status != "overturned", CorrectionRow.head == head)
         .subquery()
     )
 
 
 def band_precision(
-    db: Database, *, since: datetime | None = None, target: float = 0.95
+    db: Database,
+    *,
+    since: datetime | None = None,
+    target: float = 0.95,
+    head: str = PRIMARY_HEAD,
 ) -> BandReport:
-    """Precision of decisions made since ``since`` (all time if None) that people reviewed."""
-    latest = _latest_reviews()
+    """Precision of ``head``'s answers in decisions made since ``since`` (all time if None)
+    that people reviewed; the primary head's by default."""
+    latest = _latest_reviews(head)
     correct = case((latest.c.label == latest.c.decided_label, 1), else_=0)
+    band, label = (
+        (DecisionRow.band, DecisionRow.label)
+        if head == PRIMARY_HEAD
+        else (latest.c.decided_band, latest.c.decided_label)
+    )
     stmt = (
         select(
-            DecisionRow.band,
-            DecisionRow.label,
+            band.label("band"),
+            label.label("label"),
             func.count().label("reviewed"),
             func.sum(correct).label("correct"),
         )
+        .select_from(DecisionRow)
         .join(latest, latest.c.ticket_id == DecisionRow.ticket_id)
         .where(latest.c.nth_latest == 1)
-        .group_by(DecisionRow.band, DecisionRow.label)
+        .group_by(band, label)
     )
     if since is not None:
         stmt = stmt.where(DecisionRow.decided_at >= since)
@@ -145,7 +170,18 @@ def band_precision(
             BandRow(band=r.band, label=r.label, reviewed=int(r.reviewed), correct=int(r.correct))
             for r in session.execute(stmt)
         ]
-    return summarize(rows, since=since, target=target)
+    return summarize(rows, since=since, target=target, head=head)
+
+
+def head_precision(
+    db: Database, *, since: datetime | None = None, target: float = 0.95
+) -> dict[str, BandReport]:
+    """:func:`band_precision` of every head, the primary first, then each head some
+    correction names (a head nobody corrected has nothing to report)."""
+    with db.session() as session:
+        named = set(session.scalars(select(CorrectionRow.head).distinct()))
+    heads = [PRIMARY_HEAD, *sorted(named - {PRIMARY_HEAD})]
+    return {h: band_precision(db, since=since, target=target, head=h) for h in heads}
 
 
 @dataclass(frozen=True)
@@ -224,7 +260,8 @@ def render_band_report(report: BandReport) -> str:
         return f"{p.reviewed:>9} {p.correct:>8} {value:>10}"
 
     window = f"decisions since {report.since.isoformat()}" if report.since else "all decisions"
-    lines = [f"band precision over {window} (reviewed only)", ""]
+    of_head = "" if report.head == PRIMARY_HEAD else f" of head {report.head!r}"
+    lines = [f"band precision{of_head} over {window} (reviewed only)", ""]
     lines.append(f"{'band':<8} {'class':<28} {'reviewed':>9} {'correct':>8} {'precision':>10}")
     for band in BANDS:
         lines.append(f"{band:<8} {'(all)':<28} {fmt(report.bands[band])}")

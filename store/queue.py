@@ -1,7 +1,11 @@
 """The review queue: undecided-by-people tickets, most uncertain first, mixed across labels.
 
 Uncertainty is the margin between the top two probabilities (smallest first): a ticket the model
-nearly called the other way teaches it the most. A per-label cap keeps one confusing class from
+nearly called the other way teaches it the most. With several heads (a team and the intent
+inside it) it is the least certain head's margin (:func:`store.records.least_certain_margin`,
+stored as ``margin``), so a sure team with a doubtful intent is not buried. A ticket leaves the
+queue once its primary head is reviewed (that is what routes); a child head reviewed first keeps
+it queued, its ``reviewed_heads`` saying so. A per-label cap keeps one confusing class from
 filling a reviewer's whole page.
 
 How the database is read: ``margin`` is a stored column, so SQL filters and orders; two bounded
@@ -14,16 +18,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import Session
 
 from schemas import Band
 from store.engine import Database
 from store.exceptions import QueueError
-from store.tables import CorrectionRow, DecisionRow
+from store.tables import PRIMARY_HEAD, CorrectionRow, DecisionRow
 
 REVIEW_BANDS: tuple[Band, ...] = ("shadow", "manual")
 
@@ -54,6 +59,20 @@ class QueueItem:
     decided_at: datetime
     text: str
     top_k: list[dict[str, Any]]
+    #: every head beyond the primary one, as ``Decision.heads`` carries it
+    heads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the heads somebody already corrected (never the primary: that ends the review)
+    reviewed_heads: tuple[str, ...] = ()
+
+    @property
+    def least_certain_head(self) -> str:
+        """The head whose margin is the queue's order (``label`` for the primary)."""
+        if not self.heads:
+            return PRIMARY_HEAD
+        margins = {PRIMARY_HEAD: _margin_of(self.top_k, self.confidence)}
+        for name, head in self.heads.items():
+            margins[name] = _margin_of(head.get("top_k") or [], float(head["confidence"]))
+        return min(margins, key=lambda name: margins[name])
 
     @property
     def sort_key(self) -> tuple[float, datetime, str]:
@@ -79,7 +98,14 @@ class QueueItem:
             "decided_at": self.decided_at.isoformat(),
             "top_k": self.top_k,
             "top3": self.top3,
+            "heads": self.heads,
+            "reviewed_heads": list(self.reviewed_heads),
+            "least_certain_head": self.least_certain_head,
         }
+
+
+def _margin_of(top_k: Sequence[dict[str, Any]], confidence: float) -> float:
+    return top_two_margin([float(s["probability"]) for s in top_k], confidence)
 
 
 def prioritize(candidates: Sequence[QueueItem], n: int, per_label_cap: int) -> list[QueueItem]:
@@ -105,7 +131,9 @@ def _filtered(
 ) -> Select[Any]:
     stmt = select(*columns).where(
         DecisionRow.band.in_([band] if band else REVIEW_BANDS),
-        ~exists().where(CorrectionRow.ticket_id == DecisionRow.ticket_id),
+        ~exists().where(
+            CorrectionRow.ticket_id == DecisionRow.ticket_id, CorrectionRow.head == PRIMARY_HEAD
+        ),
     )
     if label is not None:
         stmt = stmt.where(DecisionRow.label == label)
@@ -156,19 +184,39 @@ def query(
     )
     with db.session() as session:
         ids = set(session.scalars(smallest)) | set(session.scalars(within_cap))
-        rows = session.scalars(select(DecisionRow).where(DecisionRow.id.in_(ids))).all()
-        candidates = [
-            QueueItem(
-                ticket_id=row.ticket_id,
-                label=row.label,
-                confidence=row.confidence,
-                margin=row.margin,
-                band=row.band,
-                model_version=row.model_version,
-                decided_at=row.decided_at,
-                text=row.text,
-                top_k=row.top_k,
-            )
-            for row in rows
-        ]
+        candidates = _items(session, ids)
     return prioritize(candidates, n, per_label_cap)
+
+
+def _items(session: Session, ids: set[int]) -> list[QueueItem]:
+    rows = session.scalars(select(DecisionRow).where(DecisionRow.id.in_(ids))).all()
+    reviewed = _reviewed_heads(session, [row.ticket_id for row in rows if row.heads])
+    return [
+        QueueItem(
+            ticket_id=row.ticket_id,
+            label=row.label,
+            confidence=row.confidence,
+            margin=row.margin,
+            band=row.band,
+            model_version=row.model_version,
+            decided_at=row.decided_at,
+            text=row.text,
+            top_k=row.top_k,
+            heads=row.heads or {},
+            reviewed_heads=tuple(sorted(reviewed.get(row.ticket_id, ()))),
+        )
+        for row in rows
+    ]
+
+
+def _reviewed_heads(session: Session, ticket_ids: Sequence[str]) -> dict[str, set[str]]:
+    """ticket id -> the heads corrected already, for the (at most 2n) candidates with heads."""
+    found: dict[str, set[str]] = {}
+    if not ticket_ids:
+        return found
+    stmt = select(CorrectionRow.ticket_id, CorrectionRow.head).where(
+        CorrectionRow.ticket_id.in_(ticket_ids)
+    )
+    for ticket_id, head in session.execute(stmt):
+        found.setdefault(ticket_id, set()).add(head)
+    return found

@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from models import redact_text
 from schemas import Correction, Decision
 from store.engine import Database, insert, utcnow
+from store.heads import HeadLabels, head_labels
 from store.holds import HoldRule, hold_new
 from store.queue import REVIEW_BANDS, top_two_margin
-from store.tables import CorrectionRow, DecisionRow
+from store.tables import PRIMARY_HEAD, CorrectionRow, DecisionRow
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,13 @@ class CorrectionOutcome(StrEnum):
     duplicate = "duplicate"
     unknown_ticket = "unknown_ticket"
     unknown_label = "unknown_label"
+    #: the head is none of the deployed model's, or the ticket's decision has no such head
+    unknown_head = "unknown_head"
     contradicts_decision = "contradicts_decision"
 
     def reason(self, correction: Correction) -> str:
         """A dead-letter reason a person can act on."""
+        head = correction.head
         return {
             CorrectionOutcome.stored: "stored",
             CorrectionOutcome.held: "stored, held for a second reviewer",
@@ -51,12 +55,20 @@ class CorrectionOutcome(StrEnum):
                 "classifier decided (check the ticket id)"
             ),
             CorrectionOutcome.unknown_label: (
-                f"label {correction.label!r} is not one of the deployed model's labels; "
-                "use one of them (`triage models list` names the deployed model)"
+                f"label {correction.label!r} is not one of the deployed model's labels"
+                + ("" if head == PRIMARY_HEAD else f" of head {head!r}")
+                + "; use one of them (`triage models list` names the deployed model)"
+            ),
+            CorrectionOutcome.unknown_head: (
+                f"head {head!r} is not one the deployed model has, or the decision of ticket "
+                f"{correction.ticket_id!r} carries no such head; name a head of the model's "
+                f"manifest, or omit head for the primary one ({PRIMARY_HEAD!r})"
             ),
             CorrectionOutcome.contradicts_decision: (
                 f"action 'confirm' with label {correction.label!r} differs from the decided "
-                "label; send action 'override' to change the label"
+                "label"
+                + ("" if head == PRIMARY_HEAD else f" of head {head!r}")
+                + "; send action 'override' to change the label"
             ),
         }[self]
 
@@ -72,6 +84,8 @@ class TrainingCorrection:
     action: str
     reviewer: str
     corrected_at: datetime
+    #: the head ``label`` is for (the primary ``label`` unless a child head was corrected)
+    head: str = PRIMARY_HEAD
 
 
 def decision_text(decision: Decision) -> str:
@@ -97,18 +111,31 @@ def _insert_new(
     return session.execute(stmt).first() is not None
 
 
+def least_certain_margin(decision: Decision) -> float:
+    """The queue's order key: the smallest top-two margin over every head, so a ticket whose
+    team is sure but whose intent is a coin toss still comes up early (a head with no top_k
+    counts as its confidence against the rest, see :func:`top_two_margin`)."""
+    margins = [top_two_margin([s.probability for s in decision.top_k], decision.confidence)]
+    for head in decision.heads.values():
+        margins.append(top_two_margin([s.probability for s in head.top_k], head.confidence))
+    return min(margins)
+
+
 def add_decision(db: Database, decision: Decision) -> bool:
     """Store one decision; False if this ticket's decision is already stored.
 
     A ticket is decided once; a second, different decision for it (another model version)
     keeps the first, which is what was published and reviewed, and is logged loudly.
     """
+    heads = {name: head.model_dump() for name, head in decision.heads.items()}
     values = {
         "ticket_id": decision.ticket_id,
         "text": redact_text(decision_text(decision)) or "",
         "label": decision.label,
         "confidence": decision.confidence,
-        "margin": top_two_margin([s.probability for s in decision.top_k], decision.confidence),
+        "margin": least_certain_margin(decision),
+        # only when there are heads: a flat decision's insert then names no column 0004 added
+        **({"heads": heads} if heads else {}),
         "band": decision.band,
         "top_k": [score.model_dump() for score in decision.top_k],
         "novel": decision.novel,
@@ -136,33 +163,67 @@ def add_decision(db: Database, decision: Decision) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _Decided:
+    """One head's answer in a stored decision: what a correction of that head is checked
+    against and copies (label, band), and what a hold reads (top_k)."""
+
+    label: str
+    band: str
+    top_k: list[dict[str, Any]]
+
+
+def _decided_head(row: Any, head: str) -> _Decided | None:
+    if head == PRIMARY_HEAD:
+        return _Decided(row.label, row.band, row.top_k)
+    found = (row.heads or {}).get(head)
+    if found is None:
+        return None
+    return _Decided(str(found["label"]), str(found["band"]), list(found.get("top_k") or []))
+
+
+def _check(
+    session: Session, correction: Correction, labels: HeadLabels
+) -> _Decided | CorrectionOutcome:
+    """The decided head the correction is about, or the outcome that refuses it."""
+    decided = session.execute(
+        select(DecisionRow.label, DecisionRow.band, DecisionRow.top_k, DecisionRow.heads).where(
+            DecisionRow.ticket_id == correction.ticket_id
+        )
+    ).one_or_none()
+    if decided is None:
+        return CorrectionOutcome.unknown_ticket
+    head = _decided_head(decided, correction.head)
+    if correction.head not in labels or head is None:
+        return CorrectionOutcome.unknown_head
+    if correction.label not in labels[correction.head]:
+        return CorrectionOutcome.unknown_label
+    if correction.action == "confirm" and correction.label != head.label:
+        return CorrectionOutcome.contradicts_decision
+    return head
+
+
 def add_correction(
     db: Database,
     correction: Correction,
-    labels: Collection[str],
+    labels: Collection[str] | HeadLabels,
     hold: HoldRule | None = None,
 ) -> CorrectionOutcome:
     """Store one reviewer action; ``labels`` is what a correction may name (the deployed
-    model's labels), passed by the caller because the store does not load models. With a
-    ``hold`` rule, a correction the deciding model was confidently against (or one from a
-    flagged reviewer) is stored held, in the same transaction."""
+    model's labels by head, or the primary head's alone), passed by the caller because the
+    store does not load models. A correction of a head is checked against that head's labels
+    and its answer in the decision. With a ``hold`` rule, a correction the deciding model was
+    confidently against (or one from a flagged reviewer) is stored held, in the same
+    transaction."""
     with db.session() as session:
         already = session.scalar(
             select(CorrectionRow.id).where(CorrectionRow.correction_id == correction.correction_id)
         )
         if already is not None:
             return CorrectionOutcome.duplicate
-        decided = session.execute(
-            select(DecisionRow.label, DecisionRow.band, DecisionRow.top_k).where(
-                DecisionRow.ticket_id == correction.ticket_id
-            )
-        ).one_or_none()
-        if decided is None:
-            return CorrectionOutcome.unknown_ticket
-        if correction.label not in labels:
-            return CorrectionOutcome.unknown_label
-        if correction.action == "confirm" and correction.label != decided.label:
-            return CorrectionOutcome.contradicts_decision
+        decided = _check(session, correction, head_labels(labels))
+        if isinstance(decided, CorrectionOutcome):
+            return decided
         inserted = _insert_new(
             session,
             db,
@@ -171,6 +232,7 @@ def add_correction(
             correction_id=correction.correction_id,
             ticket_id=correction.ticket_id,
             label=correction.label,
+            **({} if correction.head == PRIMARY_HEAD else {"head": correction.head}),
             reviewer=correction.reviewer,
             action=correction.action,
             note=redact_text(correction.note),  # a note can carry a card number too
@@ -218,17 +280,19 @@ def training_corrections(db: Database, *, unused_only: bool = True) -> list[Trai
                 action=row.action,
                 reviewer=row.reviewer,
                 corrected_at=row.corrected_at,
+                head=row.head,
             )
             for row, text in session.execute(stmt)
         ]
 
 
-def first_reviewer(db: Database, ticket_id: str) -> str | None:
-    """Who reviewed ``ticket_id`` first, if anyone did: the review's "first reviewer wins"."""
+def first_reviewer(db: Database, ticket_id: str, head: str = PRIMARY_HEAD) -> str | None:
+    """Who reviewed ``head`` of ``ticket_id`` first, if anyone did: the review's "first
+    reviewer wins", per head (one person may fix the team, another the intent)."""
     with db.session() as session:
         return session.scalar(
             select(CorrectionRow.reviewer)
-            .where(CorrectionRow.ticket_id == ticket_id)
+            .where(CorrectionRow.ticket_id == ticket_id, CorrectionRow.head == head)
             .order_by(CorrectionRow.corrected_at, CorrectionRow.id)
             .limit(1)
         )
@@ -241,6 +305,19 @@ def decision_of(db: Database, ticket_id: str) -> tuple[str, str] | None:
             select(DecisionRow.label, DecisionRow.band).where(DecisionRow.ticket_id == ticket_id)
         ).one_or_none()
     return (row.label, row.band) if row is not None else None
+
+
+def decided_head_label(db: Database, ticket_id: str, head: str) -> str | None:
+    """What ``head`` answered for ``ticket_id`` (None: no decision, or none from that head):
+    the review's confirm-or-override for a head beyond the primary one."""
+    with db.session() as session:
+        row = session.execute(
+            select(DecisionRow.label, DecisionRow.band, DecisionRow.top_k, DecisionRow.heads).where(
+                DecisionRow.ticket_id == ticket_id
+            )
+        ).one_or_none()
+    found = _decided_head(row, head) if row is not None else None
+    return found.label if found is not None else None
 
 
 def count_decisions(db: Database) -> int:

@@ -32,6 +32,7 @@ class Store(Database):
     add_correction = records.add_correction
     first_reviewer = records.first_reviewer
     decision_of = records.decision_of
+    decided_head_label = records.decided_head_label
     count_decisions = records.count_decisions
     count_corrections = records.count_corrections
     reviewable_decisions = records.reviewable_decisions
@@ -58,6 +59,7 @@ class Store(Database):
     # the review queue, reports, and the dashboard's and /metrics' series
     review_queue = queue.query
     band_precision = precision.band_precision
+    head_precision = precision.head_precision
     precision_curve = precision.precision_curve
     decided_bands = precision.decided_bands
     latency_histogram = series.latency_histogram

@@ -37,6 +37,8 @@ RUN_OUTCOMES = ("deployed", "rejected", "failed")
 #: overturns them (``overturned``: kept, so a re-send stays a no-op, never trained on).
 CORRECTION_STATUSES = ("active", "quarantined", "held", "overturned")
 VERDICTS = ("confirmed", "overturned")
+#: the head a correction labels unless it names another (``schemas.Correction.head``)
+PRIMARY_HEAD = "label"
 AUDIT_ACTIONS = ("quarantine", "release", "delete", "hold", "confirm", "overturn")
 
 
@@ -116,6 +118,9 @@ class DecisionRow(Base):
     decided_at: Mapped[datetime]
     received_at: Mapped[datetime | None]
     stored_at: Mapped[datetime]
+    #: every head beyond the primary one (``Decision.heads`` as JSON); None: a single-head
+    #: model's decision. ``margin`` is then the least certain head's (the queue's order).
+    heads: Mapped[dict[str, Any] | None]
 
 
 class TrainingRunRow(Base):
@@ -155,6 +160,9 @@ class CorrectionRow(Base):
         String(256), ForeignKey("decisions.ticket_id"), index=True
     )
     label: Mapped[str] = mapped_column(String(128))
+    #: the head ``label`` is for (``Correction.head``); ``decided_label``/``decided_band`` are
+    #: that head's answer in the decision
+    head: Mapped[str] = mapped_column(String(64), default=PRIMARY_HEAD, server_default=PRIMARY_HEAD)
     reviewer: Mapped[str] = mapped_column(String(256))
     action: Mapped[str] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)

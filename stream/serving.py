@@ -31,13 +31,13 @@ from models import (
     ModelError,
     Scores,
     ThresholdOverrides,
-    Thresholds,
     ThresholdSet,
+    head_decisions,
     load,
     read_fitted,
     redact_text,
 )
-from schemas import Decision, HeadDecision, LabelScore, Ticket
+from schemas import Decision, LabelScore, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class Banding:
         ]
         label, confidence, novel = top[0].label, top[0].probability, bool(scores.novel[i])
         band = self.bands.band(label, confidence, novel=novel)
-        heads = head_decisions(scores, i, self.bands.default, novel=novel)
+        heads = head_decisions(scores, i, self.bands.default, novel=novel, top_k=TOP_K)
         escalated = self.escalation.fired(label, {name: h.label for name, h in heads.items()})
         if escalated is not None:
             band = "manual"
@@ -185,26 +185,6 @@ class Banding:
             heads=heads,
             escalated=escalated,
         )
-
-
-def head_decisions(
-    scores: Scores, row: int, default: Thresholds, *, novel: bool
-) -> dict[str, HeadDecision]:
-    """Row ``row``'s answer from every head beyond the primary one, banded by the global rule."""
-    out: dict[str, HeadDecision] = {}
-    for name, head in scores.heads.items():
-        order = np.argsort(-head.proba[row])[:TOP_K]
-        top = [
-            LabelScore(label=head.labels[j], probability=float(head.proba[row, j])) for j in order
-        ]
-        out[name] = HeadDecision(
-            label=top[0].label,
-            confidence=top[0].probability,
-            band=default.band(top[0].probability, novel=novel),
-            parent_head=head.parent,
-            top_k=top,
-        )
-    return out
 
 
 @dataclass(eq=False)

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from models import ThresholdStatus
-from schemas import Band, Correction, DriftSummary
+from schemas import CORRECTION_HEAD, Band, Correction, DriftSummary, HeadDecision
 from store import REVIEW_BANDS
 from web.auth import Principal, csrf_ok, principal
 from web.errors import ApiError, ReviewedOut, responses
@@ -146,6 +146,26 @@ class QueueItemOut(BaseModel):
     decided_at: str
     top_k: list[TopScore] = Field(description="every label score the worker published")
     top3: list[TopScore]
+    heads: dict[str, HeadDecision] = Field(
+        default_factory=dict,
+        description="every head beyond the primary one (a hierarchy's child head), by name",
+    )
+    reviewed_heads: list[str] = Field(
+        default_factory=list, description="the heads somebody corrected already"
+    )
+    least_certain_head: str = Field(
+        CORRECTION_HEAD, description="the head whose margin is the queue's order"
+    )
+
+
+class HeadOut(BaseModel):
+    """One head of the deployed model, as the review page offers it."""
+
+    labels: list[str] = Field(description="what a correction of this head may name, sorted")
+    parent_head: str | None = Field(description="the head this one sits under (null: the top)")
+    parent_of: dict[str, str] | None = Field(
+        None, description="child label -> its parent's label (a hierarchy's child head)"
+    )
 
 
 class DecideIn(BaseModel):
@@ -156,6 +176,12 @@ class DecideIn(BaseModel):
         min_length=1, max_length=200, description="the decided label confirms, another overrides"
     )
     note: str | None = Field(None, max_length=2000)
+    head: str = Field(
+        CORRECTION_HEAD,
+        min_length=1,
+        max_length=64,
+        description="the head the label is for (GET /api/heads); omitted, the primary one",
+    )
 
 
 #: Statuses every operation behind :func:`signed_in` may answer.
@@ -215,6 +241,23 @@ async def api_labels(request: Request, _who: Annotated[Principal, Depends(signed
     return sorted(labels)
 
 
+@router.get(
+    "/api/heads",
+    operation_id="heads",
+    response_model=dict[str, HeadOut],
+    tags=["review"],
+    responses=responses(401, 503),
+)
+async def api_heads(
+    request: Request, _who: Annotated[Principal, Depends(signed_in)]
+) -> dict[str, Any]:
+    """Every head of the deployed model (the primary ``label`` first) with its labels.
+
+    503 when no model is deployed or its directory cannot be read."""
+    described: dict[str, Any] = await asyncio.to_thread(services(request).reviews.describe)
+    return described
+
+
 @router.post(
     "/api/decisions",
     operation_id="decide",
@@ -227,12 +270,14 @@ async def api_decide(
 ) -> Correction:
     """Confirm or override one decision; published as a Correction once the broker acks it.
 
-    404 (`not_reviewable`) unless the ticket is in the review queue; 422 (`unknown_label`)
-    unless the label is one of GET /api/labels; the first reviewer of a ticket wins, a later
-    one gets 409 naming who it was; 503 when no model is deployed or the broker did not ack.
+    404 (`not_reviewable`) unless the ticket is in the review queue; 422 (`unknown_head`)
+    unless the head is one of GET /api/heads that the ticket's decision has; 422
+    (`unknown_label`) unless the label is one of that head's (GET /api/labels: the primary
+    head's); the first reviewer of a ticket's head wins, a later one gets 409 naming who it
+    was; 503 when no model is deployed or the broker did not ack.
     """
     reviews: Reviews = services(request).reviews
-    return await reviews.decide(who.name, body.ticket_id, body.label, body.note)
+    return await reviews.decide(who.name, body.ticket_id, body.label, body.note, body.head)
 
 
 class DashboardOut(BaseModel):

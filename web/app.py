@@ -242,14 +242,16 @@ def build_services(settings: WebSettings, store: Store) -> Services:
     topics = Topics(settings.topic_prefix)
     publisher = CorrectionPublisher(producer_config(settings), topics.corrections)
     security = KafkaSecurity.from_settings(settings)
+    deployed = DeployedLabels(store, settings.model_dir)
     reviews = Reviews(
         store=store,
         redis=None,
         publisher=publisher,
         namespace=topics.prefix,
-        labels=DeployedLabels(store, settings.model_dir),
+        labels=deployed,
         claim_ttl_s=settings.claim_ttl_s,
         per_label_cap=settings.queue_per_label_cap,
+        heads=deployed.describe,
     )
     return Services(
         store=store,

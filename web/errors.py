@@ -25,7 +25,14 @@ from starlette.responses import JSONResponse, Response
 
 from models import ModelError
 from store import CorrectionsError, CorrectionsNotFound
-from web.exceptions import AlreadyReviewed, BadLabel, NotReviewable, PublishFailed, clip
+from web.exceptions import (
+    AlreadyReviewed,
+    BadHead,
+    BadLabel,
+    NotReviewable,
+    PublishFailed,
+    clip,
+)
 from web.try_model import UnknownVersion
 
 log = logging.getLogger(__name__)
@@ -44,6 +51,7 @@ ErrorCode = Literal[
     "body_too_large",
     "invalid",
     "unknown_label",
+    "unknown_head",
     "thresholds_crossed",
     "rate_limited",
     "model_unavailable",
@@ -111,6 +119,7 @@ FAULTS: dict[type[Exception], tuple[int, ErrorCode, str | None]] = {
     CorrectionsNotFound: (404, "unknown_corrections", "body.correction_ids"),
     AlreadyReviewed: (409, "already_reviewed", "body.ticket_id"),
     BadLabel: (422, "unknown_label", "body.label"),
+    BadHead: (422, "unknown_head", "body.head"),
     CorrectionsError: (422, "invalid", None),
     ModelError: (503, "model_unavailable", None),
     PublishFailed: (503, "broker_unavailable", None),

@@ -38,5 +38,9 @@ class BadLabel(WebError):
     """A reviewer named a label the deployed model does not know."""
 
 
+class BadHead(WebError):
+    """A reviewer named a head the deployed model, or the ticket's decision, does not have."""
+
+
 class PublishFailed(WebError):
     """The broker did not ack a correction; nothing was recorded."""

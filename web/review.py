@@ -1,5 +1,9 @@
 """The review stage: the queue people work through, and their confirm/override decisions.
 
+With several heads (a team and the intent inside it) each head is reviewed on its own: a
+correction names its head, "first reviewer wins" holds per head (its own claim), and a ticket
+leaves the queue once its primary head is reviewed.
+
 The web never writes the store: a decision becomes a ``Correction`` on ``tickets.corrections``
 and the learner's recorder stores it. So "first reviewer wins" cannot rely on the store alone
 (the recorder may not have caught up): a redis claim (``SET NX``) is taken before publishing,
@@ -10,15 +14,16 @@ and the store is checked too, for reviews made before this claim existed or thro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from models import redact_text
-from schemas import Band, Correction
+from schemas import CORRECTION_HEAD, Band, Correction
 from store import REVIEW_BANDS, QueueItem, Store
-from web.exceptions import AlreadyReviewed, BadLabel, NotReviewable, clip
+from web.exceptions import AlreadyReviewed, BadHead, BadLabel, NotReviewable, clip
 from web.publish import CorrectionPublisher
 
 #: Deletes the claim only if it is still ours (a compare-and-delete in one round trip).
@@ -28,8 +33,12 @@ return 0
 """
 
 
-def claim_key(namespace: str, ticket_id: str) -> str:
-    return f"triage:{namespace}review:{ticket_id}"
+def claim_key(namespace: str, ticket_id: str, head: str = CORRECTION_HEAD) -> str:
+    """The primary head's claim keeps its old key; another head's has its own prefix, so no
+    ticket id can make two heads' keys collide."""
+    if head == CORRECTION_HEAD:
+        return f"triage:{namespace}review:{ticket_id}"
+    return f"triage:{namespace}review-head:{head}:{ticket_id}"
 
 
 @dataclass
@@ -41,6 +50,17 @@ class Reviews:
     labels: Callable[[], Collection[str]]
     claim_ttl_s: int
     per_label_cap: int
+    #: every head, described (``DeployedLabels.describe``); None: the primary head's alone
+    heads: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None
+
+    def describe(self) -> Mapping[str, Mapping[str, Any]]:
+        """Every head with its labels (GET /api/heads)."""
+        if self.heads is not None:
+            return self.heads()
+        return {CORRECTION_HEAD: {"labels": sorted(self.labels()), "parent_head": None}}
+
+    def head_labels(self) -> Mapping[str, Collection[str]]:
+        return {name: frozenset(head["labels"]) for name, head in self.describe().items()}
 
     async def queue(
         self,
@@ -66,25 +86,32 @@ class Reviews:
         return [item for item, claim in zip(items, claims, strict=True) if claim is None][:n]
 
     async def decide(
-        self, reviewer: str, ticket_id: str, label: str, note: str | None = None
+        self,
+        reviewer: str,
+        ticket_id: str,
+        label: str,
+        note: str | None = None,
+        head: str = CORRECTION_HEAD,
     ) -> Correction:
-        """Confirm (same label) or override (another label); first reviewer wins."""
+        """Confirm (same label) or override (another label) one head; first reviewer wins."""
         found = await asyncio.to_thread(self.store.decision_of, ticket_id)
         if found is None or found[1] not in REVIEW_BANDS:
             raise NotReviewable(
                 f"ticket {clip(ticket_id)!r} is not in the review queue (unknown or routed); "
                 "pick one from the queue"
             )
-        known = await asyncio.to_thread(self.labels)
+        decided = await self._decided(ticket_id, head, found[0])
+        known = (await asyncio.to_thread(self.head_labels))[head]
         if label not in known:
+            of = "" if head == CORRECTION_HEAD else f" {head!r} head's"
             raise BadLabel(
-                f"label {clip(label)!r} is not one of the model's labels: {sorted(known)}"
+                f"label {clip(label)!r} is not one of the model's{of} labels: {sorted(known)}"
             )
-        earlier = await asyncio.to_thread(self.store.first_reviewer, ticket_id)
+        earlier = await asyncio.to_thread(self.store.first_reviewer, ticket_id, head)
         if earlier is not None:
             raise AlreadyReviewed(ticket_id, earlier)
         assert self.redis is not None, "the app is not started"
-        key = claim_key(self.namespace, ticket_id)
+        key = claim_key(self.namespace, ticket_id, head)
         if not await self.redis.set(key, reviewer, nx=True, ex=self.claim_ttl_s):
             owner = await self.redis.get(key)
             name = owner.decode() if isinstance(owner, bytes) else owner
@@ -92,8 +119,9 @@ class Reviews:
         correction = Correction(
             ticket_id=ticket_id,
             label=label,
+            head=head,
             reviewer=reviewer,
-            action="confirm" if label == found[0] else "override",
+            action="confirm" if label == decided else "override",
             note=redact_text(note or None),  # the note travels to the topic and the store
         )
         try:
@@ -102,3 +130,19 @@ class Reviews:
             await self.redis.eval(_RELEASE, 1, key, reviewer)
             raise
         return correction
+
+    async def _decided(self, ticket_id: str, head: str, primary: str) -> str:
+        """What ``head`` answered for the ticket, or :class:`BadHead` naming the heads."""
+        heads = await asyncio.to_thread(self.head_labels)
+        decided = (
+            primary
+            if head == CORRECTION_HEAD
+            else await asyncio.to_thread(self.store.decided_head_label, ticket_id, head)
+        )
+        if head not in heads or decided is None:
+            raise BadHead(
+                f"head {clip(head)!r} is not one the deployed model gave ticket "
+                f"{clip(ticket_id)!r}; use one of {sorted(heads)} (GET /api/heads), or omit "
+                f"head for the primary one ({CORRECTION_HEAD!r})"
+            )
+        return decided

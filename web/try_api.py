@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from models import ModelError, Thresholds
-from schemas import Band
+from schemas import Band, HeadDecision
 from store import Precision
 from web.api import JSON_BODY, SIGNED_IN, WRITE, SomeText, services, signed_in, writer
 from web.auth import Principal, token_digest
@@ -150,6 +150,12 @@ class PredictOut(BaseModel):
     thresholds: ThresholdsOut = Field(description="in force: the manifest's, or TRIAGE_*'s")
     tried: BandOut | None = Field(description="the band at the route/shadow asked for")
     probabilities: list[LabelProbability] = Field(description="every label, most likely first")
+    heads: dict[str, HeadDecision] = Field(
+        description="every head beyond the primary one (a sub-team, a task head); {} for one"
+    )
+    escalated: str | None = Field(
+        description="the TRIAGE_ESCALATE rule (head=label) that sent it to manual, if one did"
+    )
     words: list[WordOut] = Field(description="the first words, each occluded once")
     words_total: int
     precision: PrecisionOut
@@ -194,9 +200,11 @@ def _out(trial: Trial, tried: Thresholds | None) -> PredictOut:
         else BandOut(
             route=tried.route,
             shadow=tried.shadow,
-            band=tried.band(trial.confidence, novel=trial.novel),
+            band="manual" if trial.escalated else tried.band(trial.confidence, novel=trial.novel),
         ),
         probabilities=[LabelProbability(label=k, probability=p) for k, p in trial.ranked],
+        heads=trial.heads,
+        escalated=trial.escalated,
         words=[
             WordOut(start=w.start, end=w.end, word=trial.text[w.start : w.end], drop=w.drop)
             for w in trial.words

@@ -2,10 +2,11 @@
 
 The decision is made the way the worker makes it, by the same code: subject and body redacted
 (``models.redact_text``) and joined as :attr:`schemas.Ticket.text`, one ``score`` call, the
-thresholds in force from ``models.resolve_thresholds`` (the model's manifest, overridden where
-the operator set ``TRIAGE_ROUTE_THRESHOLD`` / ``TRIAGE_SHADOW_THRESHOLD``), the band from
-:meth:`models.Thresholds.band`. ``triage predict`` on the same text and version prints the
-same figures. Nothing typed is stored, cached in redis or published: it lives in this call.
+thresholds in force by the rule ``models.resolve_thresholds`` applies (the model's manifest,
+overridden where the operator set ``TRIAGE_ROUTE_THRESHOLD`` / ``TRIAGE_SHADOW_THRESHOLD``),
+the band from :meth:`models.Thresholds.band`, every other head, and ``TRIAGE_ESCALATE``.
+``triage predict`` on the same text and version prints the same figures. Nothing typed is
+stored, cached in redis or published: it lives in this call.
 
 "Why this label" is occlusion: each of the first :data:`MAX_WORDS` words is dropped in turn and
 the texts re-scored in one batch; a word's weight is how much the predicted label's probability
@@ -24,13 +25,14 @@ from pathlib import Path
 from models import (
     Classifier,
     ModelSettings,
+    ThresholdOverrides,
     Thresholds,
+    head_decisions,
     load,
     read_manifest,
     redact_text,
-    resolve_thresholds,
 )
-from schemas import Band, Ticket
+from schemas import Band, HeadDecision, Ticket
 from store import Precision, Store
 from web.exceptions import WebError
 
@@ -39,6 +41,8 @@ from web.exceptions import WebError
 GRID = tuple(round(step / 100, 2) for step in range(1, 101))
 #: Words occluded at most: a ticket of 1,000 words costs one batch of this many texts.
 MAX_WORDS = 64
+#: Labels listed per head beyond the primary one, as `triage predict` lists by default.
+HEAD_TOP_K = 3
 #: Loaded models kept (least recently used goes first).
 CACHED_MODELS = 3
 WORD = re.compile(r"\S+")
@@ -78,7 +82,9 @@ class Trial:
     novelty: float
     novelty_threshold: float | None  # None: the model has no novelty detector
     thresholds: Thresholds  # in force for this model
-    band: Band
+    band: Band  # manual where the escalation rule fired
+    heads: dict[str, HeadDecision]  # every head beyond the primary one
+    escalated: str | None  # the escalation rule that fired (head=label), if one did
     words: list[WordWeight]
     words_total: int
     grid: tuple[float, ...]  # route thresholds of the two precision rows
@@ -137,6 +143,8 @@ class Tryout:
         self.store = store
         self.fallback_dir = fallback_dir
         self.settings = settings
+        # the band rule read once, as `triage predict` reads it: thresholds and escalation
+        self.overrides = ThresholdOverrides.from_settings(settings)
         self.capacity = capacity
         self._models: OrderedDict[Path, Classifier] = OrderedDict()
         self._lock = threading.Lock()
@@ -196,8 +204,12 @@ class Tryout:
         row = scores.proba[0]
         order = row.argsort()[::-1]  # the order `triage predict` lists them in
         ranked = [(model.labels[j], float(row[j])) for j in order]
-        thresholds = resolve_thresholds(model, self.settings)
+        thresholds = self.overrides.for_model(model)
         novel = bool(scores.novel[0])
+        heads = head_decisions(scores, 0, thresholds, novel=novel, top_k=HEAD_TOP_K)
+        escalated = self.overrides.escalation.fired(
+            ranked[0][0], {name: head.label for name, head in heads.items()}
+        )
         words, total = occlusion(model, text, int(order[0]), ranked[0][1])
         grid = (*GRID, thresholds.route, *routes)
         curve = self.store.precision_curve(grid, model_version=model.version)
@@ -210,7 +222,9 @@ class Tryout:
             novelty=float(scores.novelty[0]),
             novelty_threshold=novelty_threshold(model),
             thresholds=thresholds,
-            band=thresholds.band(ranked[0][1], novel=novel),
+            band="manual" if escalated else thresholds.band(ranked[0][1], novel=novel),
+            heads=heads,
+            escalated=escalated,
             words=words,
             words_total=total,
             grid=curve.thresholds,

@@ -65,3 +65,25 @@ def test_exported_schema_documents_the_key(tmp_path: Path) -> None:
     schema = json.loads((tmp_path / "Correction.schema.json").read_text())
     assert set(schema["required"]) == {"ticket_id", "label", "reviewer", "action"}
     assert "idempotency key" in schema["properties"]["correction_id"]["description"]
+
+
+def test_a_correction_names_its_head_and_old_ones_mean_the_primary() -> None:
+    old = Correction.model_validate_json(
+        json.dumps({"ticket_id": "t1", "label": "loans", "reviewer": "ana", "action": "override"})
+    )
+    assert old.head == CORRECTION_HEAD == "label"
+    child = make(head="intent", label="card_arrival")
+    assert child.correction_id == Correction.idempotency_key("t1", "card_arrival", "ana", "intent")
+    assert child.correction_id != make(label="card_arrival").correction_id
+    assert Correction.model_validate_json(child.model_dump_json()) == child
+    with pytest.raises(ValidationError, match="head"):
+        make(head="")
+
+
+def test_exported_schema_documents_the_head(tmp_path: Path) -> None:
+    export_json_schemas(tmp_path)
+    schema = json.loads((tmp_path / "Correction.schema.json").read_text())
+    head = schema["properties"]["head"]
+    assert head["default"] == "label"
+    assert "primary head" in head["description"]
+    assert "head" not in schema["required"]

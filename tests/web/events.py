@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from schemas.events import Band, Decision, LabelScore
+from schemas.events import Band, Decision, HeadDecision, LabelScore
 
 HOSTILE_BODY = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 
@@ -39,3 +40,27 @@ def decision(
         subject=subject,
         body=body,
     )
+
+
+def headed(
+    ticket_id: str,
+    intent: str = "card_arrival",
+    *,
+    q1: float = 0.52,
+    q2: float = 0.40,
+    runner_up: str = "card_linking",
+    **fields: Any,
+) -> Decision:
+    """:func:`decision` of the sample's team -> intent hierarchy: team ``cards`` (primary) and
+    its child head ``intent`` (``q1``/``q2``: the intent's top two inside the team)."""
+    child = HeadDecision(
+        label=intent,
+        confidence=q1,
+        band="manual",
+        parent_head="label",
+        top_k=[
+            LabelScore(label=intent, probability=q1),
+            LabelScore(label=runner_up, probability=q2),
+        ],
+    )
+    return decision(ticket_id, **fields).model_copy(update={"heads": {"intent": child}})

@@ -3,12 +3,15 @@ redis and broker. Auth refusals, CSRF, roles, first reviewer wins, bearer tokens
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from schemas.events import Correction
 from store import CorrectionOutcome
 from tests.web.conftest import API_TOKEN, PASSWORD, USERS, WebEnv, csrf_of, sign_in
-from tests.web.events import HOSTILE_BODY, decision
+from tests.web.events import HOSTILE_BODY, decision, headed
 from web.app import CSP, build_services
 from web.auth import hash_password
 from web.settings import UserEntry
@@ -196,3 +199,48 @@ def test_hostile_text_is_escaped_and_every_response_carries_the_csp(web_env: Web
     # JSON carries the text as data; the page writes it with textContent (browser test proves it)
     assert api.json()[0]["text"].endswith(HOSTILE_BODY)
     assert api.headers["content-type"] == "application/json"
+
+
+def test_every_head_is_shown_and_reviewed_on_its_own(
+    web_env: WebEnv, hierarchy_model_dir: Path
+) -> None:
+    """A hierarchy model deployed: the queue carries the intent head, GET /api/heads offers its
+    labels under their team, a correction names its head, first reviewer wins per head."""
+    settings = web_env.settings.model_copy(update={"model_dir": hierarchy_model_dir})
+    web_env.store.add_decision(headed("t1"))
+    with web_env.client(settings=settings) as ana, web_env.client(settings=settings) as ben:
+        ana_csrf, ben_csrf = sign_in(ana, "ana"), sign_in(ben, "ben")
+        heads = ana.get("/api/heads").json()
+        assert list(heads) == ["label", "intent"]
+        assert heads["intent"]["parent_head"] == "label"
+        assert heads["intent"]["parent_of"]["card_arrival"] == "cards"
+        assert "card_arrival" in heads["intent"]["labels"]
+        (item,) = ana.get("/api/queue").json()
+        assert item["heads"]["intent"]["label"] == "card_arrival"
+        assert item["least_certain_head"] == "intent"
+
+        def post(client: Any, csrf: str, **body: str) -> Any:
+            return client.post(
+                "/api/decisions", json={"ticket_id": "t1", **body}, headers={"X-CSRF-Token": csrf}
+            )
+
+        child = post(ana, ana_csrf, label="card_linking", head="intent")
+        assert child.status_code == 200, child.text
+        assert (child.json()["head"], child.json()["action"]) == ("intent", "override")
+        again = post(ben, ben_csrf, label="card_arrival", head="intent")
+        assert (again.status_code, again.json()["reviewer"]) == (409, "ana")
+        unknown = post(ben, ben_csrf, label="high", head="urgency")
+        assert (unknown.status_code, unknown.json()["code"]) == (422, "unknown_head")
+        assert "GET /api/heads" in unknown.json()["message"]
+        wrong = post(ben, ben_csrf, label="cards", head="intent")
+        assert (wrong.status_code, wrong.json()["code"]) == (422, "unknown_label")
+        team = post(ben, ben_csrf, label="cards")  # the primary head is still ben's to review
+        assert (team.status_code, team.json()["action"]) == (200, "confirm")
+    records = web_env.stream.collect(
+        [web_env.stream.topics.corrections], until=lambda r: len(r) >= 2, settle_s=1
+    )
+    published = [Correction.model_validate_json(v) for _, _, v in records]
+    assert [(c.head, c.label, c.reviewer) for c in published] == [
+        ("intent", "card_linking", "ana"),
+        ("label", "cards", "ben"),
+    ]

@@ -44,11 +44,12 @@ def test_no_model_deployed_is_503_naming_the_fix_never_500(web_env: WebEnv, tmp_
     web_env.store.add_decision(decision("t1"))
     with no_model(web_env, tmp_path) as client:
         labels = client.get("/api/labels", headers=BEARER)
+        heads = client.get("/api/heads", headers=BEARER)
         versions = client.get("/api/predict/versions", headers=BEARER)
         decided = client.post(
             "/api/decisions", json={"ticket_id": "t1", "label": "cards"}, headers=BEARER
         )
-    for answer in (labels, versions, decided):
+    for answer in (labels, heads, versions, decided):
         message = error(answer, 503, "model_unavailable")
         assert "does not exist" in message
         assert "TRIAGE_MODEL_DIR" in message
@@ -206,6 +207,7 @@ def test_every_error_response_documents_the_error_model(web_env: WebEnv) -> None
             assert ref.rsplit("/", 1)[1] in {"ErrorOut", "ReviewedOut"}, (name, status)
     reads_the_model = {
         "GET /api/labels",
+        "GET /api/heads",
         "POST /api/decisions",
         "POST /api/predict",
         "GET /api/predict/versions",

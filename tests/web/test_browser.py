@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,19 +106,39 @@ class Service:
 
 
 @pytest.fixture
+def system_factory(
+    stream_env: StreamEnv, worker_factory: Any, tmp_path: Path, sample_dir: Path
+) -> Callable[[Path], AbstractContextManager[dict[str, Any]]]:
+    """``system_factory(model_dir)``: worker + learner + web on fresh topics serving that
+    model, with sample tickets and one hostile ticket classified and recorded."""
+
+    def make(model_dir: Path) -> AbstractContextManager[dict[str, Any]]:
+        return running_system(stream_env, worker_factory, model_dir, tmp_path, sample_dir)
+
+    return make
+
+
+@pytest.fixture
 def system(
+    system_factory: Callable[[Path], AbstractContextManager[dict[str, Any]]],
+    tfidf_model_dir: Path,
+) -> Iterator[dict[str, Any]]:
+    with system_factory(tfidf_model_dir) as running:
+        yield running
+
+
+@contextmanager
+def running_system(
     stream_env: StreamEnv,
     worker_factory: Any,
-    tfidf_model_dir: Path,
+    model_dir: Path,
     tmp_path: Path,
     sample_dir: Path,
 ) -> Iterator[dict[str, Any]]:
-    """Worker + learner + web on fresh topics, with sample tickets and one hostile ticket
-    classified and recorded."""
     url = f"sqlite:///{tmp_path / 'store.db'}"
     port = free_port()
     base = stream_env.worker_env(
-        tfidf_model_dir, TRIAGE_DATABASE_URL=url, TRIAGE_DATA_DIR=str(tmp_path / "faust")
+        model_dir, TRIAGE_DATABASE_URL=url, TRIAGE_DATA_DIR=str(tmp_path / "faust")
     )
     learner = Service(
         "learner",
@@ -148,7 +169,7 @@ def system(
         tmp_path,
     )
     services = [learner, web]
-    worker = worker_factory()
+    worker = worker_factory(model_dir)
     store = Store.open(url)
     try:
         with (sample_dir / "banking77_test.csv").open(newline="") as fh:
@@ -218,6 +239,18 @@ def sign_in(page: Any, url: str, user: str) -> None:
     page.click("button[type=submit]")
 
 
+def reviewer_on_queue(browser: Any, url: str) -> tuple[Any, Any, list[str]]:
+    """A new browser context signed in as the reviewer ana, on the queue page; the list
+    collects every script error the page raises."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, url, "ana")
+    page.wait_for_url(f"{url}/queue")
+    return context, page, errors
+
+
 def metric_values(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
         text = response.read().decode()
@@ -232,12 +265,7 @@ def test_review_queue_dashboard_and_metrics_in_a_browser(
     browser: Any, system: dict[str, Any]
 ) -> None:
     url, store = system["url"], system["store"]
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(page, url, "ana")
-    page.wait_for_url(f"{url}/queue")
+    context, page, errors = reviewer_on_queue(browser, url)
     page.wait_for_selector("#queue li.item")
 
     # the queue shows the recorded shadow/manual decisions in uncertainty order
@@ -352,3 +380,66 @@ def test_review_queue_dashboard_and_metrics_in_a_browser(
     assert sum(highs) == TICKETS + 2
     assert m[("triage_model_info", (("version", model),))] == 1
     assert shutil.which("chromium") or CHROMIUM.exists()
+
+
+def test_a_reviewer_corrects_the_child_head_by_keyboard(
+    browser: Any,
+    system_factory: Callable[[Path], AbstractContextManager[dict[str, Any]]],
+    hierarchy_model_dir: Path,
+) -> None:
+    """A team -> intent model: the queue shows both heads; `h` moves to the intent, a digit
+    picks another intent inside the decided team, and the correction lands with its head."""
+    with system_factory(hierarchy_model_dir) as running:
+        url, store, stream = running["url"], running["store"], running["stream"]
+        context, page, errors = reviewer_on_queue(browser, url)
+        page.wait_for_selector("#queue li.item .head-chip")
+        first = page.get_attribute("#queue > li.item", "data-ticket-id")
+        decision = next(d for d in running["decisions"] if d.ticket_id == first)
+        chips = page.eval_on_selector_all(
+            f'#queue > li.item[data-ticket-id="{first}"] .head-chip',
+            "els => els.map(e => e.dataset.head)",
+        )
+        assert chips == ["label", "intent"]
+
+        page.keyboard.press("h")
+        page.wait_for_selector(
+            f'#queue > li.item[data-ticket-id="{first}"] .actions[data-head="intent"]'
+        )
+        offered = page.eval_on_selector_all(
+            f'#queue > li.item[data-ticket-id="{first}"] .actions button.override',
+            "els => els.map(e => [e.textContent, e.dataset.label])",
+        )
+        heads = page.evaluate("async () => (await fetch('/api/heads')).json()")
+        parent_of = heads["intent"]["parent_of"]
+        assert offered
+        assert {parent_of[label] for _, label in offered} == {decision.label}
+        digit, choice = next(
+            (text.split()[0], label) for text, label in offered if text[0].isdigit()
+        )
+        page.keyboard.press(digit)
+
+        records = stream.collect(
+            [stream.topics.corrections], until=lambda r: len(r) >= 1, settle_s=1
+        )
+        assert len(records) == 1
+        correction = Correction.model_validate_json(records[0][2])
+        assert (correction.ticket_id, correction.head, correction.label) == (
+            first,
+            "intent",
+            choice,
+        )
+
+        def stored() -> bool:
+            from sqlalchemy import select
+
+            with store.session() as session:
+                row = session.execute(
+                    select(CorrectionRow.head, CorrectionRow.label).where(
+                        CorrectionRow.ticket_id == first
+                    )
+                ).first()
+            return row is not None and tuple(row) == ("intent", choice)
+
+        wait_until(stored, "the recorder to store the intent correction with its head")
+        assert errors == []
+        context.close()

@@ -50,6 +50,18 @@ def as_printed(answer: dict[str, Any]) -> dict[str, Any]:
         "top_k": [
             {"label": p["label"], "p": round(p["probability"], 4)} for p in answer["probabilities"]
         ],
+        "heads": {
+            name: {
+                "label": head["label"],
+                "confidence": round(head["confidence"], 4),
+                "band": head["band"],
+                "top_k": [
+                    {"label": s["label"], "p": round(s["probability"], 4)} for s in head["top_k"]
+                ],
+            }
+            for name, head in answer["heads"].items()
+        },
+        **({"escalated": answer["escalated"]} if answer["escalated"] else {}),
         "model_version": answer["model_version"],
     }
 

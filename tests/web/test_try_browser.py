@@ -43,14 +43,14 @@ BODY = "The shop says they refunded me but I can't see the money back on my card
 
 
 def triage_predict(env: dict[str, str], model_dir: Path, text: str) -> dict[str, Any]:
-    """`triage predict` as a person runs it, every label listed."""
+    """`triage predict` as a person runs it, every label listed, each head as the page shows it."""
     labels = str(len(read_manifest(model_dir).labels))
     argv = [sys.executable, "-P", "-m", "ops.cli", "predict", str(model_dir), text, "--top-k"]
     done = subprocess.run(
         [*argv, labels], env=env, capture_output=True, text=True, timeout=120, check=True
     )
     found: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
-    return found
+    return printed(found)
 
 
 @pytest.fixture
@@ -136,8 +136,25 @@ def page_figures(page: Any) -> dict[str, Any]:
         "top_k": [
             {"label": k, "p": round(float(v), 4)} for k, v in zip(labels, values, strict=True)
         ],
+        "heads": {
+            el["head"]: {
+                "label": el["label"],
+                "confidence": round(float(el["confidence"]), 4),
+                "band": el["band"],
+            }
+            for el in page.eval_on_selector_all("#r-heads .head", "els => els.map(e => e.dataset)")
+        },
         "model_version": page.text_content("#r-version"),
     }
+
+
+def printed(predicted: dict[str, Any]) -> dict[str, Any]:
+    """`triage predict`'s line as the page shows it: each head without its top_k."""
+    heads = {
+        name: {k: v for k, v in head.items() if k != "top_k"}
+        for name, head in predicted["heads"].items()
+    }
+    return {**predicted, "heads": heads}
 
 
 def precision_shown(store: Store, version: str, label: str, route: float) -> str:

@@ -1,11 +1,17 @@
 // The review queue: polls /api/queue, decides through POST /api/decisions.
 // Ticket text, labels and messages are written with textContent only.
+// Heads: every head of a ticket is shown with its confidence; one is active (h moves to the
+// next), and c / 1-9 / the buttons decide the active head. The primary head ("label") is active
+// first, so the keys work as before on a one-head model.
 "use strict";
 const POLL_MS = 3000;
+const PRIMARY = "label";
 const CSRF = document.querySelector('meta[name="csrf-token"]').content;
 let labels = [];
+let heads = {};
 let items = [];
 let selected = 0;
+let activeHead = PRIMARY;
 
 const list = document.getElementById("queue");
 const status = document.getElementById("status");
@@ -33,6 +39,60 @@ function filters() {
   return p;
 }
 
+function headsOf(item) {
+  // the primary head first, then the others in the order the model names them
+  const rest = Object.keys(item.heads || {}).filter((h) => !(item.reviewed_heads || []).includes(h));
+  return [PRIMARY, ...rest];
+}
+
+function answerOf(item, head) {
+  if (head === PRIMARY) return { label: item.label, confidence: item.confidence };
+  return item.heads[head];
+}
+
+function offered(item, head) {
+  // what the digits pick: the primary's labels as /api/labels orders them; a child head's
+  // labels inside the decided parent (a hierarchy never shows a child outside its parent)
+  if (head === PRIMARY) return labels;
+  const info = heads[head];
+  if (!info) return [];
+  const parentOf = info.parent_of;
+  return parentOf ? info.labels.filter((l) => parentOf[l] === item.label) : info.labels;
+}
+
+function headRow(item, i) {
+  const row = el("div", "heads");
+  for (const h of headsOf(item)) {
+    const a = answerOf(item, h);
+    const active = i === selected && h === activeHead;
+    const chip = el("span", "head-chip" + (active ? " active" : ""),
+      `${h}: ${a.label} · ${(a.confidence * 100).toFixed(1)}%`);
+    chip.dataset.head = h;
+    if (h === item.least_certain_head) chip.title = "least certain head";
+    row.appendChild(chip);
+  }
+  for (const h of item.reviewed_heads || []) row.appendChild(el("span", "head-chip done", `${h}: reviewed`));
+  return row;
+}
+
+function actionsOf(item, i) {
+  const head = i === selected ? activeHead : PRIMARY;
+  const mine = answerOf(item, head);
+  const actions = el("div", "actions");
+  actions.dataset.head = head;
+  const confirm = el("button", "confirm", `Confirm ${mine.label} (c)`);
+  confirm.addEventListener("click", () => decide(item, mine.label, head));
+  actions.appendChild(confirm);
+  offered(item, head).forEach((label, n) => {
+    if (label === mine.label) return;
+    const b = el("button", "override", n < 9 ? `${n + 1} ${label}` : label);
+    b.dataset.label = label;
+    b.addEventListener("click", () => decide(item, label, head));
+    actions.appendChild(b);
+  });
+  return actions;
+}
+
 function render() {
   list.replaceChildren();
   document.getElementById("empty").hidden = items.length > 0;
@@ -50,19 +110,9 @@ function render() {
     const top = el("ul", "top3");
     for (const s of item.top3) top.appendChild(el("li", "", `${s.label} ${(s.probability * 100).toFixed(1)}%`));
     li.appendChild(top);
-    const actions = el("div", "actions");
-    const confirm = el("button", "confirm", `Confirm ${item.label} (c)`);
-    confirm.addEventListener("click", () => decide(item, item.label));
-    actions.appendChild(confirm);
-    labels.forEach((label, n) => {
-      if (label === item.label) return;
-      const b = el("button", "override", n < 9 ? `${n + 1} ${label}` : label);
-      b.dataset.label = label;
-      b.addEventListener("click", () => decide(item, label));
-      actions.appendChild(b);
-    });
-    li.appendChild(actions);
-    li.addEventListener("click", () => { selected = i; highlight(); });
+    if (Object.keys(item.heads || {}).length) li.appendChild(headRow(item, i));
+    li.appendChild(actionsOf(item, i));
+    li.addEventListener("click", () => { if (selected !== i) { selected = i; activeHead = PRIMARY; render(); } });
     list.appendChild(li);
   });
 }
@@ -83,29 +133,40 @@ async function refresh() {
     items = fresh;
     const keep = items.findIndex((x) => x.ticket_id === current);
     if (keep >= 0) selected = keep;
+    else activeHead = PRIMARY;
+    const now = items[selected];
+    if (now && !headsOf(now).includes(activeHead)) activeHead = PRIMARY;
     render();
   } catch (e) {
     say(`refresh failed: ${e}`, "error");
   }
 }
 
-async function decide(item, label) {
+async function decide(item, label, head) {
+  head = head || PRIMARY;
   const r = await fetch("/api/decisions", {
     method: "POST",
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": CSRF },
-    body: JSON.stringify({ ticket_id: item.ticket_id, label }),
+    body: JSON.stringify({ ticket_id: item.ticket_id, label, head }),
   });
   let body = {};
   try { body = await r.json(); } catch (e) { body = {}; }
+  const of = head === PRIMARY ? "" : ` (${head})`;
   if (r.ok) {
-    say(`${body.action === "confirm" ? "Confirmed" : "Overrode to"} ${label} on ${item.ticket_id}`, "ok");
+    say(`${body.action === "confirm" ? "Confirmed" : "Overrode to"} ${label}${of} on ${item.ticket_id}`, "ok");
   } else if (r.status === 409) {
     say(`${item.ticket_id}: ${body.message}`, "error");
   } else {
     say(`${item.ticket_id}: ${typeof body.message === "string" ? body.message : "HTTP " + r.status}`, "error");
   }
-  items = items.filter((x) => x.ticket_id !== item.ticket_id);
+  activeHead = PRIMARY;
+  if (head === PRIMARY) {
+    items = items.filter((x) => x.ticket_id !== item.ticket_id);
+  } else {
+    // the ticket stays until its primary head is reviewed; this head is done either way
+    item.reviewed_heads = [...(item.reviewed_heads || []), head];
+  }
   render();
   refresh();
 }
@@ -114,12 +175,18 @@ document.addEventListener("keydown", (ev) => {
   if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement) return;
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
   const item = items[selected];
-  if (ev.key === "j") { selected = Math.min(items.length - 1, selected + 1); highlight(); }
-  else if (ev.key === "k") { selected = Math.max(0, selected - 1); highlight(); }
-  else if (ev.key === "c" && item) decide(item, item.label);
+  const move = (to) => { if (to !== selected) { selected = to; activeHead = PRIMARY; render(); } highlight(); };
+  if (ev.key === "j") move(Math.min(items.length - 1, selected + 1));
+  else if (ev.key === "k") move(Math.max(0, selected - 1));
+  else if (ev.key === "h" && item) {
+    const all = headsOf(item);
+    activeHead = all[(all.indexOf(activeHead) + 1) % all.length];
+    render();
+  }
+  else if (ev.key === "c" && item) decide(item, answerOf(item, activeHead).label, activeHead);
   else if (/^[1-9]$/.test(ev.key) && item) {
-    const label = labels[Number(ev.key) - 1];
-    if (label) decide(item, label);
+    const label = offered(item, activeHead)[Number(ev.key) - 1];
+    if (label) decide(item, label, activeHead);
   }
 });
 
@@ -130,6 +197,8 @@ for (const id of ["f-band", "f-label", "f-version"]) {
 async function start() {
   const r = await fetch("/api/labels", { credentials: "same-origin" });
   if (r.ok) labels = await r.json();
+  const h = await fetch("/api/heads", { credentials: "same-origin" });
+  if (h.ok) heads = await h.json();
   const sel = document.getElementById("f-label");
   for (const l of labels) sel.appendChild(el("option", "", l));
   await refresh();

@@ -96,6 +96,7 @@ function draw(route, shadow) {
   $("r-novelty-threshold").textContent = d.novelty_threshold === null
     ? "(no detector in this model)" : `(novel above ${fmt(d.novelty_threshold)})`;
   $("r-version").textContent = d.model_version;
+  drawHeads(d);
   barChart($("p-proba"), d.probabilities.map((p) => ({ label: p.label, value: p.probability, color: p.label === d.label ? "#2b6cb0" : "#90cdf4" })),
     { max: 1, format: (v) => fmt(v), labelWidth: 170 });
   $("s-route").value = String(route);
@@ -104,6 +105,21 @@ function draw(route, shadow) {
   // the server banded the ticket at these thresholds, unless a slider had to round them
   const exact = Number($("s-route").value) === route && Number($("s-shadow").value) === shadow;
   thresholdsMoved(exact ? (d.tried || d).band : null);
+}
+
+// every head beyond the primary one (a sub-team, a task head), and the escalation rule if it fired
+function drawHeads(d) {
+  const names = Object.keys(d.heads);
+  $("r-heads-tile").hidden = names.length === 0;
+  $("r-escalated").textContent = d.escalated ? `(escalated: ${d.escalated})` : "";
+  $("r-heads").replaceChildren(...names.map((name) => {
+    const h = d.heads[name];
+    const el = document.createElement("div");
+    el.className = "head";
+    Object.assign(el.dataset, { head: name, label: h.label, confidence: String(h.confidence), band: h.band });
+    el.textContent = `${name}: ${h.label} ${fmt(h.confidence)} (${h.band})`;
+    return el;
+  }));
 }
 
 function drawWhy(d) {

@@ -131,9 +131,11 @@ def fit_candidate(
     base_model: str | None = None,
     config: TrainConfig | None = None,
     device: str | None = None,
+    unlabelled: Sequence[str] = (),
 ) -> Candidate:
     """Train on ``data`` through the models pipeline (data health included) and write the
-    artifact to ``<out_root>/<version>`` (atomically); ``device`` overrides the config's."""
+    artifact to ``<out_root>/<version>`` (atomically); ``device`` overrides the config's.
+    ``unlabelled`` texts are self-trained on as pseudo-labels (models.pseudo)."""
     from models import BACKENDS, TrainConfig, TrainRequest, default_base_model, run
 
     out_root.mkdir(parents=True, exist_ok=True)
@@ -149,6 +151,7 @@ def fit_candidate(
         base_model=base_model or default_base_model(),
         test=test,
         progress=False,
+        unlabelled=unlabelled,
     )
     try:
         result = run(request, staging)

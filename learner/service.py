@@ -78,6 +78,7 @@ def build(settings: LearnerSettings, *, loglevel: str = "info") -> faust.Worker:
         holdout_share=settings.correction_holdout,
         backend=settings.backend,
         device=settings.device,
+        pseudo_from_routed=settings.pseudo_from_routed,
     )
     app = create_app(settings)
     stage = RecordStage(

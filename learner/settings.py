@@ -59,6 +59,10 @@ class LearnerSettings(FaustServiceSettings, FlagSettings):
     """trained candidates are written to <registry_dir>/<version>"""
     gold_dir: Path = Path("var/gold")
     """the original labelled set: train.jsonl and test.jsonl (text, label)"""
+    pseudo_from_routed: int = Field(0, ge=0)
+    """the newest unreviewed routed decisions a retrain also self-trains on as pseudo-labels
+    (models.pseudo: only those the candidate labels confidently, each round gated on
+    validation); 0: off"""
     backend: Literal["lora-transformer", "tfidf"] = "lora-transformer"
     """which of the classifier's training codes retrains"""
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -64,6 +64,8 @@ class RunPlan:
     train_rows: list[TrainingCorrection]
     held: list[TrainingCorrection]
     data: LabelledData
+    #: unreviewed routed texts to self-train on (``pseudo_from_routed``; empty: none)
+    unlabelled: list[str]
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class RetrainTrigger:
     #: TRIAGE_DEVICE: where a candidate trains and the deployed model is scored (auto: a GPU
     #: when one is visible)
     device: str = "auto"
+    #: TRIAGE_PSEUDO_FROM_ROUTED: the newest unreviewed routed decisions a candidate
+    #: self-trains on as pseudo-labels (0: none)
+    pseudo_from_routed: int = 0
 
     def due(self) -> bool:
         return self.store.unused_corrections_count() >= self.retrain_after
@@ -158,7 +163,10 @@ class RetrainTrigger:
         every = self.store.training_corrections(unused_only=False)
         fresh = {c.correction_id for c in self.store.training_corrections()}
         train_rows, held = split_corrections(every, self.holdout_share)
-        return RunPlan(gold, every, fresh, train_rows, held, training_set(gold.train, train_rows))
+        data = training_set(gold.train, train_rows)
+        limit = self.pseudo_from_routed
+        unlabelled = self.store.unreviewed_routed_texts(limit) if limit else []
+        return RunPlan(gold, every, fresh, train_rows, held, data, unlabelled)
 
     def _train_and_judge(self, plan: RunPlan, run_id: int) -> Judged:
         from models import load
@@ -172,6 +180,7 @@ class RetrainTrigger:
             pack=self.pack,
             config=self.train_config,
             device=self.device,
+            unlabelled=plan.unlabelled,
         )
         sets = {GOLD_TEST: plan.gold.test, CORRECTIONS_HOLDOUT: as_labelled(plan.held, "holdout")}
         metrics = evaluate_sets(candidate.model, sets, self.pack)
@@ -195,6 +204,7 @@ class RetrainTrigger:
             "corrections_trained": len(plan.train_rows),
             "corrections_held_out": len(plan.held),
             "training_rows": len(plan.data),
+            "pseudo_candidates": len(plan.unlabelled),
             "compared_with": current.version if current is not None else None,
         }
         return Judged(candidate, current, metrics, verdict, report, len(plan.every))

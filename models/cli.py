@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from models.base import Scores
     from models.data import LabelledData
     from models.health import HealthReport
+    from models.hierarchy import Hierarchy
 
 
 def _settings() -> Any:
@@ -56,8 +57,8 @@ def _settings() -> Any:
 @click.option("--test", type=click.Path(path_type=Path), help="explicit test file")
 @click.option(
     "--sub-label-col",
-    help="a child label under --label-col (team -> intent): the model learns the child, serves "
-    "both, and a child outside its parent is never predicted",
+    help="the child label column under --label-col (team -> intent); the model learns the "
+    "child, serves both, and a child outside its parent is never predicted",
 )
 @click.option(
     "--hierarchy",
@@ -78,6 +79,14 @@ def _settings() -> Any:
     "fill",
     "fill_share",
     "hard_negatives",
+    "pseudo_threshold",
+    "pseudo_rounds",
+)
+@click.option(
+    "--unlabelled",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="an export without labels (its --text-col): confident, non-novel rows join training as "
+    "pseudo-labels in rounds, each kept only if it raises validation macro-F1",
 )
 @seed_option("splits, initialisation and batch order")
 @click.option("--eval-pack", type=click.Path(path_type=Path), help="gate floors (JSON)")
@@ -93,6 +102,7 @@ def train_command(
     test: Path | None,
     sub_label_col: str | None,
     hierarchy: Path | None,
+    unlabelled: Path | None,
     eval_pack: Path | None,
     config: Path | None,
     force: bool,
@@ -107,10 +117,9 @@ def train_command(
     exits with an error saying which gate and class failed.
     """
     from models.bands import resolve_thresholds
-    from models.data import read_labelled
+    from models.data import read_texts
     from models.gates import load_pack
     from models.health import HealthConfig
-    from models.hierarchy import read_hierarchical
     from models.pipeline import TrainRequest, run
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -120,30 +129,49 @@ def train_command(
     train_config = TrainConfig(
         **hyper, lora_alpha=2 * hyper["lora_r"], device=device or settings.device
     )
+    rows, taxonomy, val_rows, test_rows = _train_files(
+        (data, val, test), text_col, label_col, sub_label_col, hierarchy
+    )
+    request = TrainRequest(
+        data=rows,
+        config=train_config,
+        pack=load_pack(eval_pack),
+        base_model=settings.base_model,
+        val=val_rows,
+        test=test_rows,
+        thresholds=resolve_thresholds(None, settings),
+        health=HealthConfig.from_json(config) if config else HealthConfig(),
+        force=force,
+        on_health=_show_health,
+        hierarchy=taxonomy,
+        unlabelled=read_texts(unlabelled, text_col) if unlabelled else (),
+        on_pseudo=lambda shown: click.echo(shown, err=True),
+    )
+    result = run(request, out)
+    click.echo(result.evaluation.render())
+    click.echo(f"model {result.classifier.version} written to {out}")
+    result.evaluation.gates.raise_if_failed(f"model {result.classifier.version} in {out}")
 
+
+def _train_files(
+    paths: tuple[Path, Path | None, Path | None],
+    text_col: str,
+    label_col: str,
+    sub_label_col: str | None,
+    hierarchy: Path | None,
+) -> tuple[LabelledData, Hierarchy | None, LabelledData | None, LabelledData | None]:
+    """DATA (with its hierarchy, if one is asked for), then --val and --test when given."""
+    from models.data import read_labelled
+    from models.hierarchy import read_hierarchical
+
+    data, val, test = paths
     rows, taxonomy = read_hierarchical(data, text_col, label_col, sub_label_col, hierarchy)
 
     def read(path: Path | None) -> LabelledData | None:
         # with a hierarchy the model learns the child: so are validation and test rows read
         return read_labelled(path, text_col, sub_label_col or label_col) if path else None
 
-    request = TrainRequest(
-        data=rows,
-        config=train_config,
-        pack=load_pack(eval_pack),
-        base_model=settings.base_model,
-        val=read(val),
-        test=read(test),
-        thresholds=resolve_thresholds(None, settings),
-        health=HealthConfig.from_json(config) if config else HealthConfig(),
-        force=force,
-        on_health=_show_health,
-        hierarchy=taxonomy,
-    )
-    result = run(request, out)
-    click.echo(result.evaluation.render())
-    click.echo(f"model {result.classifier.version} written to {out}")
-    result.evaluation.gates.raise_if_failed(f"model {result.classifier.version} in {out}")
+    return rows, taxonomy, read(val), read(test)
 
 
 def _show_health(role: str, raw: LabelledData, report: HealthReport) -> None:
@@ -173,7 +201,8 @@ def _show_health(role: str, raw: LabelledData, report: HealthReport) -> None:
 )
 @click.option(
     "--sub-label-col",
-    help="a hierarchy model's child head is also scored on this column (JSON: heads.<name>)",
+    help="the child label column under --label-col (team -> intent); a hierarchy model's child "
+    "head is also scored on it (JSON: heads.<name>)",
 )
 @device_option
 def evaluate_command(
@@ -313,6 +342,7 @@ def _prediction(
     scores: Scores, i: int, labels: list[str], thresholds: Thresholds, top_k: int
 ) -> dict[str, Any]:
     """Row ``i`` as `triage predict` prints it: the primary head, then every other head."""
+    from models.bands import head_decisions
 
     def top(proba: Any, names: list[str]) -> list[dict[str, Any]]:
         return [
@@ -322,15 +352,15 @@ def _prediction(
 
     novel, confidence = bool(scores.novel[i]), float(scores.proba[i].max())
     ranked = top(scores.proba[i], labels)
-    heads = {}
-    for name, head in scores.heads.items():
-        listed, head_confidence = top(head.proba[i], head.labels), float(head.proba[i].max())
-        heads[name] = {
-            "label": listed[0]["label"],
-            "confidence": round(head_confidence, 4),
-            "band": thresholds.band(head_confidence, novel=novel),
-            "top_k": listed,
+    heads = {
+        name: {
+            "label": head.label,
+            "confidence": round(head.confidence, 4),
+            "band": head.band,
+            "top_k": [{"label": s.label, "p": round(s.probability, 4)} for s in head.top_k],
         }
+        for name, head in head_decisions(scores, i, thresholds, novel=novel, top_k=top_k).items()
+    }
     return {
         "label": ranked[0]["label"],
         "confidence": round(confidence, 4),

@@ -86,6 +86,21 @@ def read_labelled(path: Path, text_col: str, label_col: str) -> LabelledData:
     return LabelledData(texts=texts, labels=labels, source=str(path))
 
 
+def read_texts(path: Path, text_col: str) -> list[str]:
+    """``text_col`` of every row of a CSV or JSONL export without labels (blank rows dropped)."""
+    path = Path(path)
+    texts: list[str] = []
+    for number, (_line, record) in enumerate(_numbered_records(path)):
+        if number == 0:
+            _require_columns(path, record, (text_col,))
+        text = _cell(record.get(text_col))
+        if text.strip():
+            texts.append(text)
+    if not texts:
+        raise DataError(f"{path} has no text in column {text_col!r}: export it with its rows")
+    return texts
+
+
 def iter_records(path: Path) -> Iterator[dict[str, Any]]:
     """Yield each row of a CSV or JSONL file as a dict (CSV values are strings)."""
     for _line, record in _numbered_records(Path(path)):

@@ -1,5 +1,5 @@
-"""The one training pipeline: prepare -> split -> fit -> calibrate -> novelty -> evaluate (with
-the drift reference) -> gate -> save.
+"""The one training pipeline: prepare -> split -> fit -> calibrate -> novelty -> pseudo-labels
+(when unlabelled rows are given) -> evaluate (with the drift reference) -> gate -> save.
 
 `triage train`, the learner's retrain and distillation's student all go through these steps, so
 a model is built the same way whoever asks for it. What differs per backend (how to fit, whether
@@ -10,7 +10,7 @@ each caller remembers to run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,8 +52,12 @@ class TrainRequest:
     force: bool = False
     progress: bool = True
     on_health: HealthHook | None = None
+    #: shown the pseudo-label report (models.pseudo.PseudoReport.render) when there is one
+    on_pseudo: Callable[[str], None] | None = None
     #: train on the child labels and serve parent (primary head) + child (models.hierarchy)
     hierarchy: Hierarchy | None = None
+    #: texts without a label: pseudo-labelled in rounds (models.pseudo) after the first fit
+    unlabelled: Sequence[str] = ()
 
 
 @dataclass
@@ -149,6 +153,27 @@ def _filled(train: LabelledData, config: TrainConfig) -> tuple[LabelledData, dic
     return filled, counts
 
 
+def pseudo_label(trainer: Trainer, fitted: Fitted, parts: Split, request: TrainRequest) -> Fitted:
+    """Self-training on ``request.unlabelled`` (none: ``fitted`` as it is); every round is fitted,
+    calibrated and given its novelty detector like the first model."""
+    if not request.unlabelled:
+        return fitted
+    from models.pseudo import PseudoConfig, self_train
+
+    def refit(more: Split) -> Fitted:
+        again = fit(trainer, more, request)
+        calibrate(trainer, again)
+        novelty(trainer, again, request.config)
+        return again
+
+    config = PseudoConfig(request.config.pseudo_threshold, request.config.pseudo_rounds)
+    best, report = self_train(fitted, parts, request.unlabelled, config, refit)
+    best.record.pseudo_labels = report.to_dict()
+    if request.on_pseudo is not None:
+        request.on_pseudo(report.render())
+    return best
+
+
 def calibrate(trainer: Trainer, fitted: Fitted) -> None:
     trainer.calibrate(fitted)
 
@@ -196,10 +221,12 @@ def train(request: TrainRequest) -> TrainResult:
         )
     trainer: Trainer = resolve(entry.trainer)()
     prepared = prepare(request)
-    parts = split_parts(prepared, request.config, entry.needs_validation)
+    needs_validation = entry.needs_validation or bool(request.unlabelled)
+    parts = split_parts(prepared, request.config, needs_validation)
     fitted = fit(trainer, parts, request)
     calibrate(trainer, fitted)
     novelty(trainer, fitted, request.config)
+    fitted = pseudo_label(trainer, fitted, parts, request)
     result = evaluate_step(fitted, parts, prepared, request, entry.with_baseline)
     if request.hierarchy is not None:
         synonyms = request.health.synonyms if request.health is not None else {}

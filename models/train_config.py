@@ -52,14 +52,22 @@ class TrainConfig:
     )
     fill: bool = described(
         False,
-        "add rows to the train split's classes under --fill-share from their own rows "
-        "(models/fill.py; never to validation or test)",
+        "add rows to the classes under --fill-share, made from their own rows (or by "
+        "TRIAGE_TEACHER_URL's endpoint when set); the train split only, never validation or test",
     )
     fill_share: float | None = described(
         None, "the share each filled class reaches (default: 0.75 of an even share)"
     )
     hard_negatives: int = described(
-        0, "repeat this many rows per most-confused class pair (0: off)"
+        0, "repeat this many rows per most-confused class pair (0: off; 3 TF-IDF folds)"
+    )
+    pseudo_threshold: float = described(
+        0.9,
+        "with --unlabelled: the calibrated confidence a row needs to join training as a "
+        "pseudo-label",
+    )
+    pseudo_rounds: int = described(
+        2, "with --unlabelled: rounds of pseudo-labelling, each kept only if validation holds"
     )
     patience: int = 2
     val_fraction: float = 0.1
@@ -68,7 +76,14 @@ class TrainConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        positive_ints = ("epochs", "batch_size", "lora_r", "lora_alpha", "patience")
+        positive_ints = (
+            "epochs",
+            "batch_size",
+            "lora_r",
+            "lora_alpha",
+            "patience",
+            "pseudo_rounds",
+        )
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -93,6 +108,11 @@ class TrainConfig:
         if self.fill_share is not None and not 0 < self.fill_share < 1:
             raise ModelError(
                 f"TrainConfig.fill_share={self.fill_share} is invalid: use 0 < share < 1 (0.1)"
+            )
+        if not 0 < self.pseudo_threshold < 1:
+            raise ModelError(
+                f"TrainConfig.pseudo_threshold={self.pseudo_threshold} is invalid: use 0 < "
+                "threshold < 1 (0.9)"
             )
         if self.hard_negatives < 0:
             raise ModelError(
@@ -170,6 +190,8 @@ class TrainingRecord:
     calibration: dict[str, float] = field(default_factory=dict)
     novelty_threshold: float | None = None
     seconds: float = 0.0
+    #: models.pseudo's report when the run self-trained on unlabelled rows
+    pseudo_labels: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

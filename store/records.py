@@ -330,6 +330,21 @@ def count_corrections(db: Database) -> int:
         return int(session.scalar(select(func.count()).select_from(CorrectionRow)) or 0)
 
 
+def unreviewed_routed_texts(db: Database, limit: int) -> list[str]:
+    """Texts of the newest ``limit`` routed decisions nobody has corrected or confirmed: what
+    the learner may self-train on (models.pseudo). The model routed them and no person has
+    looked, so they are unlabelled text, not labels."""
+    reviewed = select(CorrectionRow.ticket_id)
+    with db.session() as session:
+        texts = session.scalars(
+            select(DecisionRow.text)
+            .where(DecisionRow.band == "routed", DecisionRow.ticket_id.not_in(reviewed))
+            .order_by(DecisionRow.id.desc())
+            .limit(limit)
+        ).all()
+    return list(texts)
+
+
 def reviewable_decisions(db: Database) -> list[tuple[str, str]]:
     """(ticket_id, decided label) of every shadow/manual decision, in the order stored: what a
     reviewer who answers everything (``triage simulate``'s) walks through."""

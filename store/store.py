@@ -36,6 +36,7 @@ class Store(Database):
     count_decisions = records.count_decisions
     count_corrections = records.count_corrections
     reviewable_decisions = records.reviewable_decisions
+    unreviewed_routed_texts = records.unreviewed_routed_texts
 
     # training (the retrain trigger)
     unused_corrections_count = records.unused_corrections_count

@@ -46,7 +46,7 @@ def deploy_first_model(store: Store, tmp_path: Path, gold: GoldSet) -> Candidate
 
 
 def learner(
-    store: Store, tmp_path: Path, retrain_after: int = 100, device: str = "auto"
+    store: Store, tmp_path: Path, retrain_after: int = 100, device: str = "auto", **extra: Any
 ) -> RetrainTrigger:
     # Nothing reachable: a rejected candidate must never be announced.
     announcer = Announcer("127.0.0.1:1", "redis://127.0.0.1:1/0", Topics("unused."))
@@ -61,6 +61,7 @@ def learner(
         holdout_share=0.2,
         backend="tfidf",
         device=device,
+        **extra,
     )
 
 
@@ -146,3 +147,34 @@ def test_the_device_setting_reaches_training_and_the_deployed_models_load(
     assert not result.deployed
     assert fit_devices == ["cpu"]
     assert load_devices == ["cpu"]
+
+
+def test_a_retrain_self_trains_on_unreviewed_routed_decisions_only(
+    store: Store, tmp_path: Path, sample_dir: Path
+) -> None:
+    """TRIAGE_PSEUDO_FROM_ROUTED: routed decisions nobody reviewed are the unlabelled text a
+    candidate self-trains on; a reviewed routed one is a correction, a shadow one is not routed."""
+    gold, texts, _true = setup_gold(tmp_path, sample_dir)
+    first = deploy_first_model(store, tmp_path, gold)
+    labels = first.model.labels
+    for i in range(20):
+        store.add_decision(decision(f"t{i}", labels[0], body=texts[i]))
+        assert (
+            store.add_correction(correction(f"t{i}", labels[1]), labels) is CorrectionOutcome.stored
+        )
+    for i in range(20, 60):
+        store.add_decision(decision(f"r{i}", labels[0], band="routed", body=texts[i]))
+    store.add_decision(decision("s1", labels[0], band="shadow", body=texts[60]))
+    store.add_correction(correction("r20", labels[0], reviewer="ana"), labels)  # confirmed
+
+    loop = learner(store, tmp_path, retrain_after=20, pseudo_from_routed=30)
+    loop.pack = EvalPack(min_macro_f1=0.999)  # rejected: nothing is announced
+    result = loop.maybe_run()
+
+    assert result is not None
+    assert result.report["pseudo_candidates"] == 30  # the newest 30 of the 39 unreviewed
+    manifest = models.read_manifest(tmp_path / "models" / result.version)
+    report = manifest.metrics["training"]["pseudo_labels"]
+    assert report["unlabelled"] == 30
+    assert report["rounds"], "the candidate labelled the routed texts and tried a round"
+    assert manifest.metrics["training"]["rows"]["train_pseudo"] == sum(report["added"].values())

@@ -127,3 +127,17 @@ def test_band_precision_is_per_head(store: Store) -> None:
     assert store.band_precision().bands == team.bands
     curve = store.precision_curve([0.5])
     assert curve.overall[0].reviewed == 2, "the curve is the primary head's reviews only"
+
+
+def test_unreviewed_routed_texts_are_the_newest_routed_decisions_nobody_reviewed(
+    store: Store,
+) -> None:
+    for i in range(5):
+        store.add_decision(decision(f"r{i}", "cards", band="routed", body=f"routed {i}"))
+    store.add_decision(decision("s1", "cards", band="shadow", body="shadow"))
+    store.add_correction(correction("r3", "cards"), LABELS)
+
+    texts = store.unreviewed_routed_texts(3)
+
+    assert [t.rsplit(" ", 1)[-1] for t in texts] == ["4", "2", "1"]
+    assert all("routed" in t for t in texts)

@@ -257,13 +257,26 @@ def unused_corrections_count(db: Database) -> int:
     return int(count or 0)
 
 
+#: the columns that fill a TrainingCorrection, named as its fields
+_TRAINING_COLUMNS = (
+    CorrectionRow.correction_id,
+    CorrectionRow.ticket_id,
+    DecisionRow.text,
+    CorrectionRow.label,
+    CorrectionRow.action,
+    CorrectionRow.reviewer,
+    CorrectionRow.corrected_at,
+    CorrectionRow.head,
+)
+
+
 def training_corrections(db: Database, *, unused_only: bool = True) -> list[TrainingCorrection]:
     """Active corrections with their text, oldest first: when a ticket has several, the later
     one is the reviewers' last word and should win. ``unused_only=False`` gives every active
     correction ever stored, which is what a retrain learns from; quarantined ones are never
     returned, so a rejected run's flood is not retrained on."""
     stmt = (
-        select(CorrectionRow, DecisionRow.text)
+        select(*_TRAINING_COLUMNS)
         .join(DecisionRow, DecisionRow.ticket_id == CorrectionRow.ticket_id)
         .where(CorrectionRow.status == "active")
         .order_by(CorrectionRow.corrected_at, CorrectionRow.id)
@@ -271,19 +284,7 @@ def training_corrections(db: Database, *, unused_only: bool = True) -> list[Trai
     if unused_only:
         stmt = stmt.where(CorrectionRow.used_in_training_run.is_(None))
     with db.session() as session:
-        return [
-            TrainingCorrection(
-                correction_id=row.correction_id,
-                ticket_id=row.ticket_id,
-                text=text,
-                label=row.label,
-                action=row.action,
-                reviewer=row.reviewer,
-                corrected_at=row.corrected_at,
-                head=row.head,
-            )
-            for row, text in session.execute(stmt)
-        ]
+        return [TrainingCorrection(**row._asdict()) for row in session.execute(stmt)]
 
 
 def first_reviewer(db: Database, ticket_id: str, head: str = PRIMARY_HEAD) -> str | None:

@@ -243,12 +243,13 @@ def build_services(settings: WebSettings, store: Store) -> Services:
     publisher = CorrectionPublisher(producer_config(settings), topics.corrections)
     security = KafkaSecurity.from_settings(settings)
     deployed = DeployedLabels(store, settings.model_dir)
+    # redis (None here) is set when the app starts, bound to its event loop
     reviews = Reviews(
-        store=store,
-        redis=None,
-        publisher=publisher,
-        namespace=topics.prefix,
-        labels=deployed,
+        store,
+        None,
+        publisher,
+        topics.prefix,
+        deployed,
         claim_ttl_s=settings.claim_ttl_s,
         per_label_cap=settings.queue_per_label_cap,
         heads=deployed.describe,

@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv browser tools demo test test-fast soak lint bench screenshots clean
+.PHONY: venv browser tools demo test drills test-fast soak lint bench screenshots clean
 
 venv: $(STAMP)
 
@@ -40,6 +40,12 @@ demo: venv
 
 test: venv browser tools
 	$(BIN)/python -m pytest
+
+# The drills the default suite leaves out (pytest marker `drill`): the compose deployment from a
+# fresh install, three workers with kills during a rebalance, schemathesis on the live API and
+# `triage bench` end to end; about ten minutes on 2 cores. CI runs them after `make test`.
+drills: venv browser tools
+	$(BIN)/python -m pytest -m drill
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow and not integration"

@@ -33,6 +33,7 @@ def test_sample_fallback_makes_long_tickets(tmp_path: Path, sample_dir: Path) ->
     assert min(len(t) for t in data.long) > max(len(t) for t in data.short[:10])
 
 
+@pytest.mark.drill
 @pytest.mark.slow
 @pytest.mark.integration
 def test_triage_bench_json_has_every_required_key(lora_model_dir: Path, tmp_path: Path) -> None:

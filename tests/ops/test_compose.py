@@ -41,7 +41,7 @@ from tests.fixtures.stack import free_port
 from tests.stream.test_probes import sample
 from web.auth import hash_password
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.drill]
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data/sample"

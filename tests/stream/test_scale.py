@@ -28,7 +28,7 @@ from schemas.topics import Topics
 from tests.fixtures.stack import StreamEnv, WorkerProcess, Workers, ticket_bytes
 from tests.stream.test_worker import sample_texts
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.drill]
 
 #: The README's default: the most workers of one group that help.
 PARTITIONS = 8

@@ -36,19 +36,17 @@ from tests.web.events import decision
 from tests.web.test_browser import Service, wait_until
 from web.auth import hash_password, token_digest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.drill]
 
 #: Generated cases per operation in the fuzzing phase, at least (the issue asks for 200); the
 #: count is set in :data:`CONFIG`, beside the stateful phase's.
 CASES = 200
-#: ... and at least this many for an operation whose only input is its credentials.
-CREDENTIALS_ONLY = 20
 #: The admin's token: corrections management is admin-only, reviewing is reviewer-only.
 ADMIN_TOKEN = "test-admin-token-fedcba9876543210"
 #: Decisions in the queue; the stateful phase confirms them through links until none is left.
 QUEUED = 60
-#: The most both runs may take (they take 1.5-2 minutes on 2 busy cores).
-MAX_TIME_S = 420
+#: The most both runs may take (they take 2-3 minutes on 2 busy cores; under pytest's 600 s).
+MAX_TIME_S = 540
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
@@ -200,20 +198,12 @@ def operations(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def inputs(schema: dict[str, Any]) -> set[str]:
-    """Operations with values to generate (parameters or a body): each gets :data:`CASES`.
-    One whose only input is its credentials (GET /api/dashboard) has a handful of requests to
-    make (no token, a wrong one, the right one), and :data:`CONFIG` gives it
-    :data:`CREDENTIALS_ONLY` cases; /healthz, /metrics and /readyz have one."""
-    return {
-        name for name, op in operations(schema) if op.get("parameters") or op.get("requestBody")
-    }
-
-
-def credentials_only(schema: dict[str, Any]) -> set[str]:
+    """Operations with anything to generate (parameters, a body or credentials): the others
+    (/healthz, /metrics, /readyz) have one request to make, not :data:`CASES`."""
     return {
         name
         for name, op in operations(schema)
-        if op.get("security") and not (op.get("parameters") or op.get("requestBody"))
+        if op.get("parameters") or op.get("requestBody") or op.get("security")
     }
 
 
@@ -256,7 +246,3 @@ def test_schemathesis_finds_nothing_with_every_check_and_phase(
     fuzzed = sum((run.fuzzed() for run in runs), Counter())
     short = {op: fuzzed[op] for op in sorted(inputs(schema)) if fuzzed[op] < CASES}
     assert not short, f"fewer than {CASES} generated cases: {short}"
-    few = {
-        op: fuzzed[op] for op in sorted(credentials_only(schema)) if fuzzed[op] < CREDENTIALS_ONLY
-    }
-    assert not few, f"fewer than {CREDENTIALS_ONLY} generated cases: {few}"

@@ -114,6 +114,22 @@ def load_serving(
     return ModelHolder(model, fitted_or_none(model_dir))
 
 
+def unreachable_escalation(model: Classifier, escalation: Escalation) -> list[str]:
+    """Heads ``TRIAGE_ESCALATE`` names that ``model`` does not have, logged as a warning: such a
+    rule can never fire, which an operator must hear when the model loads, not discover from
+    urgent tickets that were routed."""
+    manifest = getattr(model, "manifest", None)
+    missing = escalation.missing_heads(set(getattr(manifest, "heads", None) or {}))
+    if missing:
+        log.warning(
+            "TRIAGE_ESCALATE names head(s) %s that model %s does not have, so those rules never "
+            "fire: train the model with that head, or change TRIAGE_ESCALATE",
+            ", ".join(missing),
+            model.version,
+        )
+    return missing
+
+
 def decide(
     model: Classifier,
     tickets: Sequence[Ticket],

@@ -40,7 +40,7 @@ from stream.agents import STAGE, ClassifyStage
 from stream.drift import DriftWatch
 from stream.exceptions import StreamError
 from stream.metrics import WorkerMetrics
-from stream.serving import ModelHolder, ModelWatcher, load_serving
+from stream.serving import ModelHolder, ModelWatcher, load_serving, unreachable_escalation
 from stream.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -75,13 +75,15 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
     holder = first_model(settings)
     model = holder.current
     log.info("serving model %s (%d labels)", model.version, len(model.labels))
+    thresholds = ThresholdOverrides.from_settings(settings)
+    unreachable_escalation(model, thresholds.escalation)
     client = async_redis_client(settings)
     stage = ClassifyStage(
         holder=holder,
         cache=DecisionCache(
             client, namespace=settings.topic_prefix, ttl_s=settings.dedup_ttl_seconds
         ),
-        thresholds=ThresholdOverrides.from_settings(settings),
+        thresholds=thresholds,
         max_body_bytes=settings.max_body_bytes,
         max_message_bytes=settings.max_message_bytes,
         topics=topics,

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from models.artifact import load
 from models.bands import ThresholdOverrides
 from models.base import Scores
+from models.escalation import Escalation
 from models.threshold_set import fit_route_thresholds, write_fitted
 from ops.stack import StackInfo
 from schemas.events import Ticket
@@ -28,6 +29,7 @@ from stream.serving import (
     decide,
     load_serving,
     read_pointer,
+    unreachable_escalation,
 )
 
 
@@ -223,3 +225,23 @@ def test_an_escalation_rule_sends_a_confident_ticket_to_manual(hierarchy_model_d
         ),
     )
     assert other.band == "routed"
+
+
+def test_an_escalation_rule_on_a_head_the_model_lacks_is_named_at_load(
+    tfidf_model_dir: Path, hierarchy_model_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rule on a head the model does not have can never fire: said when the model loads."""
+    rule = Escalation.parse("intent=lost_or_stolen_card,urgency=high")
+    flat, hierarchy = load(tfidf_model_dir, "cpu"), load(hierarchy_model_dir, "cpu")
+
+    with caplog.at_level(logging.WARNING, logger="stream.serving"):
+        assert unreachable_escalation(flat, rule) == ["intent", "urgency"]
+        assert unreachable_escalation(hierarchy, rule) == ["urgency"]
+        assert (
+            unreachable_escalation(hierarchy, Escalation.parse("intent=lost_or_stolen_card")) == []
+        )
+
+    warned = [r.getMessage() for r in caplog.records if "TRIAGE_ESCALATE" in r.getMessage()]
+    assert len(warned) == 2
+    assert "intent, urgency" in warned[0]
+    assert flat.version in warned[0]

@@ -33,7 +33,7 @@ from models.clean import clean_text  # noqa: E402
 from models.data import LabelledData  # noqa: E402
 from models.gates import EvalPack  # noqa: E402
 from models.pipeline import TrainRequest, train  # noqa: E402
-from models.pseudo import usable  # noqa: E402
+from models.pseudo import confident, usable  # noqa: E402
 from models.redact import redact_text  # noqa: E402
 from models.settings import default_base_model  # noqa: E402
 from models.train_config import Split, TrainConfig, split  # noqa: E402
@@ -71,12 +71,9 @@ def round1_precision(
     """The true precision, per class, of the labels round 1 gave (the supervised model's
     confident picks), which only a benchmark that kept the labels aside can know."""
     pool = usable(unlabelled, labelled)
-    scores = model.score(pool)
-    best = scores.proba.argmax(axis=1)
     right: Counter[str] = Counter()
     given: Counter[str] = Counter()
-    for i in np.flatnonzero(scores.proba.max(axis=1) >= threshold):
-        label = model.labels[best[i]]
+    for i, label in confident(model.labels, model.score(pool), threshold):
         given[label] += 1
         right[label] += truth[pool[i]] == label
     return {k: round(right[k] / given[k], 3) for k in sorted(given)}

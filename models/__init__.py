@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from models.distill import DistillConfig, distill_dir
     from models.escalation import Escalation
     from models.evaluate import evaluate as evaluate_model
+    from models.evaluate import macro_f1
     from models.exceptions import (
         ArtifactError,
         DataError,
@@ -113,6 +114,7 @@ _HOMES = {
     "DistillConfig": "distill",
     "distill_dir": "distill",
     "evaluate_model": "evaluate:evaluate",
+    "macro_f1": "evaluate",
     "ArtifactError": "exceptions",
     "DataError": "exceptions",
     "Escalation": "escalation",
@@ -203,6 +205,7 @@ __all__ = [
     "load",
     "load_pack",
     "loglevel_option",
+    "macro_f1",
     "onnx_record",
     "options_from",
     "paired_bootstrap",

@@ -30,6 +30,7 @@ from torch.nn import functional as F
 
 from models.artifact import read_manifest, write_manifest
 from models.data import LabelledData
+from models.evaluate import macro_f1
 from models.exceptions import DataError, ModelError
 from models.loop import Loop, run_epochs
 from models.novelty import DEFAULT_QUANTILE
@@ -252,9 +253,7 @@ def _loop(
 
 
 def _macro_f1(model: TransformerClassifier, data: LabelledData) -> float:
-    proba = model.predict_proba(data.texts)
-    predicted = [model.labels[i] for i in proba.argmax(axis=1)]
-    return float(f1_score(data.labels, predicted, average="macro", zero_division=0))
+    return macro_f1(model, data.labels, model.predict_proba(data.texts))
 
 
 def ship(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from models.bands import Thresholds, resolve_thresholds
 from models.base import Classifier, FloatArray
@@ -239,3 +239,10 @@ def _baseline_metrics(
         "accuracy": float(np.mean(base_pred == np.array(labels))),
         "macro_f1": float(np.mean(base_f1[base_present])),
     }
+
+
+def macro_f1(classifier: Any, labels: Sequence[str], proba: FloatArray) -> float:
+    """Macro-F1 of ``classifier``'s top label, given its probabilities ``proba`` on the rows
+    whose true labels are ``labels`` (the caller scored them: it often needs them again)."""
+    predicted = [classifier.labels[i] for i in proba.argmax(axis=1)]
+    return float(f1_score(labels, predicted, average="macro", zero_division=0))

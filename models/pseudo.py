@@ -23,9 +23,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import f1_score
 
+from models.base import Scores
 from models.data import LabelledData
+from models.evaluate import macro_f1
 from models.exceptions import DataError
 from models.train_config import Fitted, Split
 
@@ -104,28 +105,31 @@ def usable(texts: Sequence[str], parts: Split) -> list[str]:
     return out
 
 
-def macro_f1(classifier: Any, data: LabelledData) -> float:
-    scores = classifier.score(data.texts)
-    predicted = [classifier.labels[i] for i in scores.proba.argmax(axis=1)]
-    return float(f1_score(data.labels, predicted, average="macro", zero_division=0))
-
-
-def confident(classifier: Any, texts: Sequence[str], threshold: float) -> list[tuple[int, str]]:
-    """(row, label) of every text labelled at confidence >= ``threshold`` and not novel."""
-    scores = classifier.score(list(texts))
+def confident(labels: Sequence[str], scores: Scores, threshold: float) -> list[tuple[int, str]]:
+    """(row, label) of every scored row labelled at confidence >= ``threshold``, not novel."""
     best = scores.proba.argmax(axis=1)
     keep = (scores.proba.max(axis=1) >= threshold) & ~np.asarray(scores.novel, dtype=bool)
-    return [(int(i), classifier.labels[best[i]]) for i in np.flatnonzero(keep)]
+    return [(int(i), labels[best[i]]) for i in np.flatnonzero(keep)]
 
 
-def check_precision(classifier: Any, check: LabelledData, threshold: float) -> dict[str, Any]:
-    """Per predicted class, the share right among check rows that pass the rule."""
+@dataclass(frozen=True)
+class Judged:
+    """A model's validation macro-F1 and, per predicted class, the share right among the
+    validation rows that pass the rule (the check slice): both from one scoring."""
+
+    macro_f1: float
+    check_precision: dict[str, float]
+
+
+def judge(classifier: Any, val: LabelledData, threshold: float) -> Judged:
+    scores = classifier.score(val.texts)
     right: Counter[str] = Counter()
     passed: Counter[str] = Counter()
-    for i, label in confident(classifier, check.texts, threshold):
+    for i, label in confident(classifier.labels, scores, threshold):
         passed[label] += 1
-        right[label] += label == check.labels[i]
-    return {label: right[label] / passed[label] for label in passed}
+        right[label] += label == val.labels[i]
+    precision = {label: right[label] / passed[label] for label in passed}
+    return Judged(macro_f1(classifier, val.labels, scores.proba), precision)
 
 
 def self_train(
@@ -142,15 +146,16 @@ def self_train(
             "pseudo-labels need validation rows to gate each round: keep val_fraction above 0 "
             "or pass --val"
         )
-    best, best_f1 = first, macro_f1(first.classifier, parts.val)
+    best, judged = first, judge(first.classifier, parts.val, config.threshold)
     pool = usable(unlabelled, parts)
-    report = PseudoReport(config.threshold, len(pool), best_f1)
+    report = PseudoReport(config.threshold, len(pool), judged.macro_f1)
     texts, labels = list(parts.train.texts), list(parts.train.labels)
     for number in range(1, config.rounds + 1):
-        picked = confident(best.classifier, pool, config.threshold)
+        scores = best.classifier.score(pool)
+        picked = confident(best.classifier.labels, scores, config.threshold)
         if not picked:
             break
-        precision = check_precision(best.classifier, parts.val, config.threshold)
+        precision = judged.check_precision
         added = dict(Counter(label for _, label in picked))
         train = LabelledData(
             texts + [pool[i] for i, _ in picked],
@@ -158,14 +163,14 @@ def self_train(
             f"{parts.train.source} + pseudo-labels round {number}",
         )
         candidate = refit(Split(train, parts.val, parts.test))
-        f1 = macro_f1(candidate.classifier, parts.val)
-        kept = f1 > best_f1
+        outcome = judge(candidate.classifier, parts.val, config.threshold)
+        kept = outcome.macro_f1 > judged.macro_f1
         report.rounds.append(
-            PseudoRound(number, added, {k: precision.get(k) for k in added}, f1, kept)
+            PseudoRound(number, added, {k: precision.get(k) for k in added}, outcome.macro_f1, kept)
         )
         if not kept:
             break
-        best, best_f1 = candidate, f1
+        best, judged = candidate, outcome
         texts, labels = list(train.texts), list(train.labels)
         chosen = {i for i, _ in picked}
         pool = [text for i, text in enumerate(pool) if i not in chosen]

@@ -219,12 +219,10 @@ def isolated(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, A
         return pool.submit(function, *args).result()
 
 
-def macro_f1(model: Any, data: LabelledData) -> float:
-    from sklearn.metrics import f1_score
+def held_out_macro_f1(model: Any, data: LabelledData) -> float:
+    from models import macro_f1
 
-    proba = model.predict_proba(data.texts)
-    predicted = [model.labels[i] for i in proba.argmax(axis=1)]
-    return float(f1_score(data.labels, predicted, average="macro", zero_division=0))
+    return macro_f1(model, data.labels, model.predict_proba(data.texts))
 
 
 def e2e(model_dir: Path, config: BenchConfig) -> dict[str, float]:
@@ -355,7 +353,7 @@ def _accuracy(
     fast: Any = load(model_dir, "cpu", runtime="auto")
     name, held_out = eval_set(data, fast.labels, rows)
     say(f"accuracy on {len(held_out)} {name} rows ...")
-    torch_f1, fast_f1 = macro_f1(torch_model, held_out), macro_f1(fast, held_out)
+    torch_f1, fast_f1 = held_out_macro_f1(torch_model, held_out), held_out_macro_f1(fast, held_out)
     return {
         "eval_data": name,
         "eval_rows": len(held_out),

@@ -81,6 +81,7 @@ def _settings() -> Any:
     "hard_negatives",
     "pseudo_threshold",
     "pseudo_rounds",
+    "pseudo_labeller",
 )
 @click.option(
     "--unlabelled",

@@ -1,11 +1,15 @@
 """Where the encoder comes from and where it runs: the base model a manifest names (which may
-have moved with the venv), the torch device asked for, and transformers kept quiet while loading.
+have moved with the venv), the torch device asked for, transformers kept quiet while loading,
+and the base encoder's own sentence embeddings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from models.exceptions import ArtifactError, ModelError
@@ -43,3 +47,35 @@ def resolve_base_model(name: str) -> str:
             "retrain with TRIAGE_BASE_MODEL pointing at an encoder you have"
         )
     return name
+
+
+def sentence_embeddings(
+    name: str, texts: Sequence[str], *, max_length: int = 64, device: str = "auto"
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The base encoder's sentence embedding of each text (mean of the last layer over its
+    tokens, unit length): the space the shipped MiniLM was trained for, where two tickets
+    saying the same thing in different words lie close. Pseudo-labelling spreads labels
+    through it (models.spread); no fine-tuning is needed, so it serves every backend."""
+    from transformers import AutoModel, AutoTokenizer
+
+    quiet_transformers()
+    path = resolve_base_model(name)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path).to(resolve_device(device)).eval()
+    out: list[np.ndarray[Any, np.dtype[np.float64]]] = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), 64):
+            batch = tokenizer(
+                list(texts[start : start + 64]),
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            ).to(model.device)
+            hidden = model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+            unit = torch.nn.functional.normalize(mean, dim=1)
+            out.append(unit.cpu().double().numpy())
+    hidden_size = int(getattr(model.config, "hidden_size", 0))
+    return np.concatenate(out) if out else np.zeros((0, hidden_size))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.artifact import hash_texts
 from models.backends import backend, resolve
@@ -30,6 +30,9 @@ from models.reference import drift_reference
 from models.result import TrainResult
 from models.tfidf import TfidfClassifier
 from models.train_config import FitContext, Fitted, Split, TrainConfig, Trainer, split
+
+if TYPE_CHECKING:
+    from models.pseudo import LabellerFactory
 
 #: (role, data before health, its report): how a caller shows what data health did.
 HealthHook = Callable[[str, LabelledData, HealthReport], None]
@@ -166,12 +169,37 @@ def pseudo_label(trainer: Trainer, fitted: Fitted, parts: Split, request: TrainR
         novelty(trainer, again, request.config)
         return again
 
-    config = PseudoConfig(request.config.pseudo_threshold, request.config.pseudo_rounds)
-    best, report = self_train(fitted, parts, request.unlabelled, config, refit)
+    settings = request.config
+    config = PseudoConfig(
+        settings.pseudo_threshold, settings.pseudo_rounds, settings.pseudo_labeller
+    )
+    best, report = self_train(
+        fitted, parts, request.unlabelled, config, refit, labeller_for(request)
+    )
     best.record.pseudo_labels = report.to_dict()
     if request.on_pseudo is not None:
         request.on_pseudo(report.render())
     return best
+
+
+def labeller_for(request: TrainRequest) -> LabellerFactory:
+    """``spread`` embeds with the base encoder (a TF-IDF run has none of its own: the shipped
+    MiniLM), on the device and at the token length the run asked for."""
+    from models.pseudo import own_labeller
+
+    if request.config.pseudo_labeller == "self":
+        return own_labeller
+    from models.encoder import sentence_embeddings
+    from models.settings import default_base_model
+    from models.spread import spreading
+
+    name = request.base_model or default_base_model()
+    config = request.config
+    return spreading(
+        lambda texts: sentence_embeddings(
+            name, texts, max_length=config.max_length, device=config.device
+        )
+    )
 
 
 def calibrate(trainer: Trainer, fitted: Fitted) -> None:

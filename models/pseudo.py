@@ -1,18 +1,23 @@
 """Pseudo-labels: self-training on an unlabelled export, in rounds, each gated on validation.
 
 An ML owner often has a few hundred labelled tickets and tens of thousands without a label.
-The model trained on the labelled rows labels the rest; rows it labels with calibrated
-confidence at or above a threshold, and does not call novel, join training with that label,
-and the model is fitted again. A round of wrong labels is the failure to guard against, so
-validation (real labels only, never pseudo) is the judge: a round is kept only if it raises
-validation macro-F1, and the first that does not ends self-training with the model before it.
-A level round is dropped too: it brings the risk of its wrong labels and no measured gain (on
-banking77 teams a level round at 0.9 cost the TF-IDF model a point of test macro-F1).
+A labeller guesses a label for each unlabelled row; rows it labels with confidence at or above
+a threshold, and that the model trained on the labelled rows does not call novel, join
+training with that label, and the model is fitted again. Two labellers: ``spread`` (the
+default, models.spread: labels spread from the labelled rows through the base encoder's
+sentence space) and ``self`` (the model's own calibrated confidence; it mostly repeats what
+the model knows, see models.spread for the figures).
 
-How far a pseudo-label can be trusted is measured, not assumed: the same rule (confidence at or
-above the threshold, not novel) is applied to the labelled validation rows, which play the
-labelled check slice, and each class's share of correct labels among those is reported beside
-the rows it got.
+A round of wrong labels is the failure to guard against, so validation (real labels only,
+never pseudo) is the judge: a round is kept only if it raises validation macro-F1, and the
+first that does not ends self-training with the model before it. A level round is dropped
+too: it brings the risk of its wrong labels and no measured gain (on banking77 teams a level
+round at 0.9 cost the TF-IDF model a point of test macro-F1).
+
+How far a pseudo-label can be trusted is measured, not assumed: the same rule (the labeller's
+confidence at or above the threshold, not novel) is applied to the labelled validation rows,
+which play the labelled check slice, and each class's share of correct labels among those is
+reported beside the rows it got.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from models.base import Scores
 from models.data import LabelledData
 from models.evaluate import macro_f1
 from models.exceptions import DataError
-from models.train_config import Fitted, Split
+from models.train_config import Fitted, PseudoLabeller, Split
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class PseudoReport:
     threshold: float
     unlabelled: int
     val_macro_f1_before: float
+    labeller: str = "self"
     rounds: list[PseudoRound] = field(default_factory=list)
 
     @property
@@ -66,7 +72,7 @@ class PseudoReport:
     def render(self) -> str:
         lines = [
             f"pseudo-labels: {sum(self.added.values())} of {self.unlabelled} unlabelled rows at "
-            f"confidence >= {self.threshold} (validation macro-F1 before: "
+            f"{self.labeller} confidence >= {self.threshold} (validation macro-F1 before: "
             f"{self.val_macro_f1_before:.4f})"
         ]
         for r in self.rounds:
@@ -86,6 +92,37 @@ class PseudoReport:
 class PseudoConfig:
     threshold: float
     rounds: int
+    labeller: PseudoLabeller = "self"
+
+
+@dataclass(frozen=True)
+class Guesses:
+    """A labeller's label and confidence for each text, and the model's novelty verdict."""
+
+    labels: list[str]
+    confidence: np.ndarray[Any, np.dtype[np.float64]]
+    novel: np.ndarray[Any, np.dtype[np.bool_]]
+
+
+#: (the model, the texts, the model's scores of them) -> guesses. The scores come in because
+#: the model always decides novelty, and the own-label labeller needs nothing else.
+Labeller = Callable[[Any, Sequence[str], Scores], Guesses]
+#: builds a run's labeller once the split and the pool of unlabelled rows are known
+LabellerFactory = Callable[[Split, Sequence[str]], Labeller]
+
+
+def own_guesses(classifier: Any, texts: Sequence[str], scores: Scores) -> Guesses:
+    """The ``self`` labeller: the model's top label at its calibrated confidence."""
+    best = scores.proba.argmax(axis=1)
+    return Guesses(
+        [classifier.labels[i] for i in best],
+        np.asarray(scores.proba.max(axis=1), dtype=np.float64),
+        np.asarray(scores.novel, dtype=bool),
+    )
+
+
+def own_labeller(parts: Split, pool: Sequence[str]) -> Labeller:
+    return own_guesses
 
 
 def usable(texts: Sequence[str], parts: Split) -> list[str]:
@@ -105,11 +142,10 @@ def usable(texts: Sequence[str], parts: Split) -> list[str]:
     return out
 
 
-def confident(labels: Sequence[str], scores: Scores, threshold: float) -> list[tuple[int, str]]:
-    """(row, label) of every scored row labelled at confidence >= ``threshold``, not novel."""
-    best = scores.proba.argmax(axis=1)
-    keep = (scores.proba.max(axis=1) >= threshold) & ~np.asarray(scores.novel, dtype=bool)
-    return [(int(i), labels[best[i]]) for i in np.flatnonzero(keep)]
+def confident(guesses: Guesses, threshold: float) -> list[tuple[int, str]]:
+    """(row, label) of every guess at confidence >= ``threshold`` on a row not novel."""
+    keep = (guesses.confidence >= threshold) & ~guesses.novel
+    return [(int(i), guesses.labels[i]) for i in np.flatnonzero(keep)]
 
 
 @dataclass(frozen=True)
@@ -121,11 +157,11 @@ class Judged:
     check_precision: dict[str, float]
 
 
-def judge(classifier: Any, val: LabelledData, threshold: float) -> Judged:
+def judge(classifier: Any, val: LabelledData, threshold: float, labeller: Labeller) -> Judged:
     scores = classifier.score(val.texts)
     right: Counter[str] = Counter()
     passed: Counter[str] = Counter()
-    for i, label in confident(classifier.labels, scores, threshold):
+    for i, label in confident(labeller(classifier, val.texts, scores), threshold):
         passed[label] += 1
         right[label] += label == val.labels[i]
     precision = {label: right[label] / passed[label] for label in passed}
@@ -138,6 +174,7 @@ def self_train(
     unlabelled: Sequence[str],
     config: PseudoConfig,
     refit: Callable[[Split], Fitted],
+    labeller: LabellerFactory = own_labeller,
 ) -> tuple[Fitted, PseudoReport]:
     """Rounds of pseudo-labelling from ``first`` (fitted, calibrated, with its novelty
     detector); ``refit`` runs the same fit, calibrate and novelty steps on a new split."""
@@ -146,13 +183,14 @@ def self_train(
             "pseudo-labels need validation rows to gate each round: keep val_fraction above 0 "
             "or pass --val"
         )
-    best, judged = first, judge(first.classifier, parts.val, config.threshold)
     pool = usable(unlabelled, parts)
-    report = PseudoReport(config.threshold, len(pool), judged.macro_f1)
+    guess = labeller(parts, pool)
+    best, judged = first, judge(first.classifier, parts.val, config.threshold, guess)
+    report = PseudoReport(config.threshold, len(pool), judged.macro_f1, config.labeller)
     texts, labels = list(parts.train.texts), list(parts.train.labels)
     for number in range(1, config.rounds + 1):
         scores = best.classifier.score(pool)
-        picked = confident(best.classifier.labels, scores, config.threshold)
+        picked = confident(guess(best.classifier, pool, scores), config.threshold)
         if not picked:
             break
         precision = judged.check_precision
@@ -163,7 +201,7 @@ def self_train(
             f"{parts.train.source} + pseudo-labels round {number}",
         )
         candidate = refit(Split(train, parts.val, parts.test))
-        outcome = judge(candidate.classifier, parts.val, config.threshold)
+        outcome = judge(candidate.classifier, parts.val, config.threshold, guess)
         kept = outcome.macro_f1 > judged.macro_f1
         report.rounds.append(
             PseudoRound(number, added, {k: precision.get(k) for k in added}, outcome.macro_f1, kept)

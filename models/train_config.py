@@ -6,7 +6,7 @@ kept apart from torch so the learner and the CLI can build a config without load
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import numpy as np
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 Truncation = Literal["head", "head_tail"]
 Imbalance = Literal["weighted", "oversample", "none"]
+PseudoLabeller = Literal["spread", "self"]
 #: Training rows kept as the novelty detector's neighbours (float32, 1.5 KB each at d=384).
 NOVELTY_FIT_ROWS = 4000
 
@@ -63,11 +64,17 @@ class TrainConfig:
     )
     pseudo_threshold: float = described(
         0.9,
-        "with --unlabelled: the calibrated confidence a row needs to join training as a "
-        "pseudo-label",
+        "with --unlabelled: the labeller's confidence a row needs to join training as a "
+        "pseudo-label (self: calibrated; spread: the share of label mass that reached it)",
     )
     pseudo_rounds: int = described(
         2, "with --unlabelled: rounds of pseudo-labelling, each kept only if validation holds"
+    )
+    pseudo_labeller: PseudoLabeller = described(
+        "spread",
+        "with --unlabelled: who labels the rows: spread (labels flow from the labelled rows to "
+        "their neighbours in the base encoder's sentence space) or self (the model's own "
+        "predictions)",
     )
     patience: int = 2
     val_fraction: float = 0.1
@@ -118,21 +125,27 @@ class TrainConfig:
             raise ModelError(
                 f"TrainConfig.hard_negatives={self.hard_negatives} is invalid: use 0 (off) or more"
             )
-        if self.imbalance not in ("weighted", "oversample", "none"):
-            raise ModelError(
-                f"TrainConfig.imbalance={self.imbalance!r} is invalid: use weighted, oversample "
-                "or none"
-            )
-        if self.truncation not in ("head", "head_tail"):
-            raise ModelError(
-                f"TrainConfig.truncation={self.truncation!r} is invalid: use head or head_tail"
-            )
+        self._check_choices()
         if not 0.5 <= self.novelty_quantile < 1:
             raise ModelError(
                 f"TrainConfig.novelty_quantile={self.novelty_quantile} is invalid: use 0.5..0.999"
             )
         if self.device not in ("auto", "cpu", "cuda"):
             raise ModelError(f"TrainConfig.device={self.device!r} is invalid: use auto, cpu, cuda")
+
+    def _check_choices(self) -> None:
+        """Each Literal field holds one of its values (a config file is not type-checked)."""
+        for name, kind in (
+            ("imbalance", Imbalance),
+            ("truncation", Truncation),
+            ("pseudo_labeller", PseudoLabeller),
+        ):
+            allowed = get_args(kind)
+            if getattr(self, name) not in allowed:
+                raise ModelError(
+                    f"TrainConfig.{name}={getattr(self, name)!r} is invalid: use "
+                    + " or ".join(allowed)
+                )
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,7 @@ class TrainConfig:
             if getattr(self, name) not in allowed:
                 raise ModelError(
                     f"TrainConfig.{name}={getattr(self, name)!r} is invalid: use "
-                    + " or ".join(allowed)
+                    f"{', '.join(allowed[:-1])} or {allowed[-1]}"
                 )
 
 

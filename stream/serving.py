@@ -221,6 +221,9 @@ class ModelWatcher:
     #: loads a model off the event loop
     executor: Executor
     runtime: str = "auto"
+    #: TRIAGE_ESCALATE: checked against each model swapped in, as at start (a deploy can drop
+    #: the head a rule reads)
+    escalation: Escalation | None = None
     #: the version that failed to load last: not retried until the pointer names another
     _failed: str | None = field(default=None, init=False, repr=False)
 
@@ -257,6 +260,8 @@ class ModelWatcher:
             model.version,
             fitted.version if fitted else None,
         )
+        if self.escalation is not None:
+            unreachable_escalation(model, self.escalation)
         return True
 
     async def _reload_thresholds(self, model_dir: Path) -> None:

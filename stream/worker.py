@@ -119,6 +119,7 @@ def build_worker(settings: WorkerSettings, *, loglevel: str = "info") -> faust.W
         device=settings.device,
         executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-load"),
         runtime=settings.runtime,
+        escalation=thresholds.escalation,
     )
     app.timer(settings.model_poll_s)(watcher.refresh)
     board = DriftBoard(client, namespace=topics.prefix)

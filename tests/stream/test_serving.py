@@ -245,3 +245,43 @@ def test_an_escalation_rule_on_a_head_the_model_lacks_is_named_at_load(
     assert len(warned) == 2
     assert "intent, urgency" in warned[0]
     assert flat.version in warned[0]
+
+
+@pytest.mark.integration
+def test_an_escalation_rule_the_swapped_in_model_cannot_fire_is_named_at_the_swap(
+    stack_info: StackInfo,
+    tfidf_model_dir: Path,
+    hierarchy_model_dir: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A rule on the intent head holds for the hierarchy served at start; a deploy of a flat
+    model drops that head, and the operator hears it when the swap happens."""
+    holder = ModelHolder(load(hierarchy_model_dir, "cpu"))
+    namespace = f"{tmp_path.name}."
+    flat = load(tfidf_model_dir, "cpu")
+    pointer = ModelPointer(flat.version, tfidf_model_dir)
+    redis.Redis.from_url(stack_info.redis_url).set(ModelPointer.key(namespace), pointer.to_json())
+
+    async def refresh() -> bool:
+        client = aioredis.Redis.from_url(stack_info.redis_url)
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            watcher = ModelWatcher(
+                holder,
+                client,
+                namespace=namespace,
+                device="cpu",
+                executor=executor,
+                escalation=Escalation.parse("intent=lost_or_stolen_card"),
+            )
+            swapped = await watcher.refresh()
+        await client.aclose()
+        return swapped
+
+    with caplog.at_level(logging.WARNING, logger="stream.serving"):
+        assert asyncio.run(refresh())
+
+    warned = [r.getMessage() for r in caplog.records if "TRIAGE_ESCALATE" in r.getMessage()]
+    assert len(warned) == 1
+    assert "intent" in warned[0]
+    assert flat.version in warned[0]

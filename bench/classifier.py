@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from models.bands import Thresholds  # noqa: E402
 from models.data import LabelledData, read_labelled  # noqa: E402
+from models.encoder import mean_pool  # noqa: E402
 from models.gates import EvalPack  # noqa: E402
 from models.health import HealthConfig, normalise_label, prepare  # noqa: E402
 from models.pipeline import TrainRequest, train  # noqa: E402
@@ -252,8 +253,7 @@ def dump_features(model: Any, result: TrainResult, test: LabelledData, path: Pat
                     batch = model.collate(ids[start : start + 64])
                     out = model.model(**batch, output_hidden_states=True)
                     hidden = out.hidden_states[-1]
-                    mask = batch["attention_mask"].unsqueeze(-1).float()
-                    mean.append(((hidden * mask).sum(1) / mask.sum(1)).numpy())
+                    mean.append(mean_pool(hidden, batch["attention_mask"]).numpy())
                     cls.append(hidden[:, 0].numpy())
                     pooled.append(captured[0].numpy())
                     logits.append(out.logits.numpy())

@@ -49,6 +49,12 @@ def resolve_base_model(name: str) -> str:
     return name
 
 
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The mean of ``hidden`` over each row's real tokens (padding left out)."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
 def sentence_embeddings(
     name: str, texts: Sequence[str], *, max_length: int = 64, device: str = "auto"
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -72,9 +78,7 @@ def sentence_embeddings(
                 max_length=max_length,
                 return_tensors="pt",
             ).to(model.device)
-            hidden = model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+            mean = mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
             unit = torch.nn.functional.normalize(mean, dim=1)
             out.append(unit.cpu().double().numpy())
     hidden_size = int(getattr(model.config, "hidden_size", 0))

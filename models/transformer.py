@@ -27,7 +27,7 @@ from models.artifact import Head, Manifest, write_manifest
 from models.bands import Thresholds
 from models.base import FloatArray
 from models.clean import clean_text
-from models.encoder import quiet_transformers, resolve_base_model, resolve_device
+from models.encoder import mean_pool, quiet_transformers, resolve_base_model, resolve_device
 from models.exceptions import ArtifactError, ModelError
 from models.novelty import NoveltyDetector, load_detector
 from models.redact import redact as redact_pii
@@ -234,10 +234,7 @@ class TransformerClassifier(EncoderScoring):
         if captured:
             features = captured[0]
             return out.logits, features[:, 0] if features.dim() == 3 else features
-        hidden = out.hidden_states[-1]
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        embedding = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
-        return out.logits, embedding
+        return out.logits, mean_pool(out.hidden_states[-1], batch["attention_mask"])
 
     def forward_ids(
         self, ids: Sequence[Sequence[int]], batch_size: int = INFERENCE_BATCH

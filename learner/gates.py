@@ -96,17 +96,28 @@ class Verdict:
     sets: dict[str, SetVerdict]
     candidate: dict[str, Any]
     deployed: dict[str, Any] | None
+    #: heads the deployed model serves that the candidate lacks: deploying it would drop them
+    #: from every decision (and silence any escalation rule on them)
+    lost_heads: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return all(v.passed for v in self.sets.values())
+        return not self.lost_heads and all(v.passed for v in self.sets.values())
 
     def failures(self) -> list[str]:
-        return [f"{name}: {line}" for name, v in self.sets.items() for line in v.failures()]
+        lines = [f"{name}: {line}" for name, v in self.sets.items() for line in v.failures()]
+        if self.lost_heads:
+            lines.append(
+                f"heads: the deployed model's heads {self.lost_heads} are missing from the "
+                "candidate; the learner retrains from the gold set's text and label only, so "
+                "retrain a model with extra heads by hand (`triage train --task-col ...`)"
+            )
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
+            "lost_heads": self.lost_heads,
             "failures": self.failures(),
             "sets": {name: v.to_dict() for name, v in self.sets.items()},
             "candidate_metrics": self.candidate,
@@ -154,6 +165,14 @@ def judge(
         candidate={k: _summary(v) for k, v in candidate.items()},
         deployed={k: _summary(v) for k, v in deployed.items()} if deployed is not None else None,
     )
+
+
+def lost_heads(candidate: Any, deployed: Any) -> list[str]:
+    """The heads (by name, from each model's manifest) ``deployed`` has and ``candidate``
+    lacks; none when either has no manifest."""
+    had = getattr(getattr(deployed, "manifest", None), "heads", None) or {}
+    has = getattr(getattr(candidate, "manifest", None), "heads", None) or {}
+    return sorted(set(had) - set(has)) if has else []
 
 
 def _no_regression(

@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from learner.deploy import Announcer, deploy
-from learner.gates import CORRECTIONS_HOLDOUT, GOLD_TEST, GateRule, evaluate_sets, judge
+from learner.gates import (
+    CORRECTIONS_HOLDOUT,
+    GOLD_TEST,
+    GateRule,
+    evaluate_sets,
+    judge,
+    lost_heads,
+)
 from learner.retrain import (
     Backend,
     GoldSet,
@@ -184,10 +191,9 @@ class RetrainTrigger:
         )
         sets = {GOLD_TEST: plan.gold.test, CORRECTIONS_HOLDOUT: as_labelled(plan.held, "holdout")}
         metrics = evaluate_sets(candidate.model, sets, self.pack)
+        deployed = load(current.model_dir, self.device) if current is not None else None
         deployed_metrics = (
-            evaluate_sets(load(current.model_dir, self.device), sets, self.pack)
-            if current is not None
-            else None
+            evaluate_sets(deployed, sets, self.pack) if deployed is not None else None
         )
         verdict = judge(
             metrics,
@@ -197,6 +203,7 @@ class RetrainTrigger:
             min_holdout_rows=self.gates.min_holdout_rows,
             min_class_support=self.gates.min_class_support,
         )
+        verdict.lost_heads = lost_heads(candidate.model, deployed)
         report = {
             **verdict.to_dict(),
             "run_id": run_id,

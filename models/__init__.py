@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         ThresholdOverrides,
         Thresholds,
         ThresholdSet,
+        head_answers,
         head_decisions,
         resolve_thresholds,
     )
@@ -94,6 +95,7 @@ _HOMES = {
     "Thresholds": "bands",
     "ThresholdSet": "bands",
     "resolve_thresholds": "bands",
+    "head_answers": "bands",
     "head_decisions": "bands",
     "Classifier": "base",
     "Scores": "base",
@@ -196,6 +198,7 @@ __all__ = [
     "evaluate_model",
     "fit_reviews",
     "fit_route_thresholds",
+    "head_answers",
     "head_decisions",
     "held_out_fraction_option",
     "iter_records",

@@ -166,7 +166,8 @@ def with_augmented(
 ) -> tuple[LabelledData, list[bool]]:
     """``data`` followed by its noisy copies, and a parallel list: True for each copy."""
     copies = augment(data, kinds, rate, seed)
-    mixed = LabelledData(data.texts + copies.texts, data.labels + copies.labels, data.source)
+    # a noisy copy keeps every head's labels of the row it copies
+    mixed = data.extended(copies.texts, copies.labels, copied_from=range(len(data)))
     return mixed, [False] * len(data) + [True] * len(copies)
 
 

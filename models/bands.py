@@ -27,7 +27,7 @@ from models.exceptions import ModelError
 from schemas import Band, HeadDecision, LabelScore
 
 if TYPE_CHECKING:
-    from models.base import Scores
+    from models.base import HeadScores, Scores
     from models.threshold_set import FittedThresholds
 
 #: settings field -> Thresholds field
@@ -192,11 +192,26 @@ def head_decisions(
         top = [
             LabelScore(label=head.labels[j], probability=float(head.proba[row, j])) for j in order
         ]
+        chosen = head.chosen(row) if head.multilabel else None
+        confidence = _weakest_call(head, row) if head.multilabel else top[0].probability
         out[name] = HeadDecision(
-            label=top[0].label,
-            confidence=top[0].probability,
-            band=default.band(top[0].probability, novel=novel),
+            label=(chosen[0] if chosen else "") if chosen is not None else top[0].label,
+            confidence=confidence,
+            band=default.band(confidence, novel=novel),
             parent_head=head.parent,
             top_k=top,
+            labels=chosen,
         )
     return out
+
+
+def head_answers(heads: Mapping[str, HeadDecision]) -> dict[str, str | list[str]]:
+    """What each head answered, as the escalation rule reads it: a label, or a multi-label
+    head's set."""
+    return {name: h.labels if h.labels is not None else h.label for name, h in heads.items()}
+
+
+def _weakest_call(head: HeadScores, row: int) -> float:
+    """A multi-label head's confidence: its least certain yes-or-no over all its labels."""
+    p, cut = head.proba[row], head.thresholds
+    return float(np.where(p >= cut, p, 1.0 - p).min())

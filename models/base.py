@@ -21,12 +21,28 @@ BoolArray = npt.NDArray[np.bool_]
 
 @dataclass(frozen=True)
 class HeadScores:
-    """An extra head's probabilities (a child under the primary head, a task head)."""
+    """An extra head's probabilities (a child under the primary head, a task head, a multi-label
+    head)."""
 
     labels: list[str]
-    proba: FloatArray  # (n, len(labels)), rows sum to 1
+    #: (n, len(labels)): rows sum to 1, except a multi-label head's (one probability per label)
+    proba: FloatArray
     #: the head it sits under (a hierarchy's child: the primary head), None for a task head
     parent: str | None = None
+    #: a multi-label head's per-label decision thresholds; None for a single-label head
+    thresholds: FloatArray | None = None
+
+    @property
+    def multilabel(self) -> bool:
+        return self.thresholds is not None
+
+    def chosen(self, row: int) -> list[str]:
+        """A multi-label head's labels for row ``row``: those at or over their threshold, most
+        probable first."""
+        if self.thresholds is None:
+            return [self.labels[int(np.argmax(self.proba[row]))]]
+        order = np.argsort(-self.proba[row], kind="stable")
+        return [self.labels[j] for j in order if self.proba[row, j] >= self.thresholds[j]]
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from models.cli_options import (
+    HeadOptions,
     device_option,
+    head_options,
     health_config_option,
     label_col_option,
     options_from,
     seed_option,
     text_col_option,
 )
+from models.data import HeadColumn
 from models.exceptions import ModelError
 from models.train_config import TrainConfig
 
@@ -66,6 +70,7 @@ def _settings() -> Any:
     help="the same from a mapping file {parent: [child, ...]} (teams.json); --label-col then "
     "names the child column",
 )
+@head_options
 @options_from(
     TrainConfig,
     "epochs",
@@ -108,15 +113,15 @@ def train_command(
     config: Path | None,
     force: bool,
     device: str | None,
+    heads: HeadOptions,
     **hyper: Any,
 ) -> None:
     """Train a calibrated LoRA classifier on DATA, a labelled CSV/JSONL export.
 
     Data health runs first (cleaning, redaction, de-duplication, imbalance check); the model is
     then evaluated on held-out rows against a TF-IDF baseline and the eval gates. Nothing is
-    written unless training finishes; a model that fails its gates is written but the command
-    exits with an error saying which gate and class failed.
-    """
+    written unless training finishes; a model failing its gates is written, and the command
+    exits with an error naming the gate and class."""
     from models.bands import resolve_thresholds
     from models.data import read_texts
     from models.gates import load_pack
@@ -125,13 +130,15 @@ def train_command(
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ModelError(f"--out {out} already exists and is not empty; choose a new directory")
-    settings = _settings()
-    # hyper: TrainConfig's fields by name, the options made from them, and --seed
+    settings = _settings()  # hyper: TrainConfig's fields (the options made from them), --seed
     train_config = TrainConfig(
-        **hyper, lora_alpha=2 * hyper["lora_r"], device=device or settings.device
+        **hyper,
+        lora_alpha=2 * hyper["lora_r"],
+        device=device or settings.device,
+        head_weights=heads.weights,
     )
     rows, taxonomy, val_rows, test_rows = _train_files(
-        (data, val, test), text_col, label_col, sub_label_col, hierarchy
+        (data, val, test), text_col, label_col, sub_label_col, hierarchy, heads.columns
     )
     request = TrainRequest(
         data=rows,
@@ -149,9 +156,9 @@ def train_command(
         on_pseudo=lambda shown: click.echo(shown, err=True),
     )
     result = run(request, out)
-    click.echo(result.evaluation.render())
-    click.echo(f"model {result.classifier.version} written to {out}")
-    result.evaluation.gates.raise_if_failed(f"model {result.classifier.version} in {out}")
+    version = result.classifier.version
+    click.echo(f"{result.evaluation.render()}\nmodel {version} written to {out}")
+    result.evaluation.gates.raise_if_failed(f"model {version} in {out}")
 
 
 def _train_files(
@@ -160,19 +167,28 @@ def _train_files(
     label_col: str,
     sub_label_col: str | None,
     hierarchy: Path | None,
+    columns: Sequence[HeadColumn] = (),
 ) -> tuple[LabelledData, Hierarchy | None, LabelledData | None, LabelledData | None]:
-    """DATA (with its hierarchy, if one is asked for), then --val and --test when given."""
-    from models.data import read_labelled
+    """DATA (with its hierarchy, if one is asked for, or its extra heads' columns), then --val
+    and --test when given (with the same head columns)."""
+    from models.data import read_labelled, with_heads
     from models.hierarchy import read_hierarchical
 
+    if columns and (sub_label_col or hierarchy):
+        raise ModelError(
+            "extra heads (--task-col, --multi-label-col) and a hierarchy (--sub-label-col, "
+            "--hierarchy) cannot be trained together yet: train one or the other"
+        )
     data, val, test = paths
     rows, taxonomy = read_hierarchical(data, text_col, label_col, sub_label_col, hierarchy)
 
     def read(path: Path | None) -> LabelledData | None:
         # with a hierarchy the model learns the child: so are validation and test rows read
-        return read_labelled(path, text_col, sub_label_col or label_col) if path else None
+        if path is None:
+            return None
+        return with_heads(read_labelled(path, text_col, sub_label_col or label_col), path, columns)
 
-    return rows, taxonomy, read(val), read(test)
+    return with_heads(rows, data, columns), taxonomy, read(val), read(test)
 
 
 def _show_health(role: str, raw: LabelledData, report: HealthReport) -> None:
@@ -333,7 +349,9 @@ def predict_command(
     scores = model.score(list(texts))
     for i in range(len(texts)):
         line = _prediction(scores, i, model.labels, thresholds, top_k)
-        fired = escalation.fired(line["label"], {n: h["label"] for n, h in line["heads"].items()})
+        fired = escalation.fired(
+            line["label"], {n: h.get("labels", h["label"]) for n, h in line["heads"].items()}
+        )
         if fired is not None:
             line.update(band="manual", escalated=fired)
         click.echo(json.dumps({**line, "model_version": model.version}))
@@ -359,6 +377,7 @@ def _prediction(
             "confidence": round(head.confidence, 4),
             "band": head.band,
             "top_k": [{"label": s.label, "p": round(s.probability, 4)} for s in head.top_k],
+            **({"labels": head.labels} if head.labels is not None else {}),
         }
         for name, head in head_decisions(scores, i, thresholds, novel=novel, top_k=top_k).items()
     }

@@ -12,14 +12,18 @@ and the option cannot drift from what the code behind it assumes.
 
 from __future__ import annotations
 
+import functools
 import typing
-from collections.abc import Callable
-from dataclasses import field, fields
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import click
 from click.decorators import FC
+
+from models.data import HeadColumn
+from models.exceptions import ModelError
 
 T = TypeVar("T")
 
@@ -139,3 +143,76 @@ def _click_type(hint: Any) -> Any:
     if hint in (int, float, bool):
         return hint
     raise TypeError(f"no click type for {hint!r}: give the field its own type= in described()")
+
+
+HEAD_OPTIONS = [
+    click.option(
+        "--task-col",
+        "task_cols",
+        multiple=True,
+        help="a column whose labels train an extra single-label head of that name (urgency, "
+        "sentiment) on the same encoder; repeat for more heads",
+    ),
+    click.option(
+        "--multi-label-col",
+        "multi_label_cols",
+        multiple=True,
+        help="a column of label sets (billing;refund) that trains a multi-label head of that name, "
+        "with a threshold per label tuned on validation; a blank cell is the empty set",
+    ),
+    click.option(
+        "--label-sep", default=";", show_default=True, help="between a --multi-label-col's labels"
+    ),
+    click.option(
+        "--head-weight",
+        "head_weights",
+        multiple=True,
+        help="NAME=W: head NAME's weight in the joint loss (primary head: 'label'; default 1)",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class HeadOptions:
+    """`triage train`'s extra heads as one argument: their columns and loss weights."""
+
+    columns: tuple[HeadColumn, ...] = ()
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+def head_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds the head options and hands the command one ``heads`` (:class:`HeadOptions`)."""
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any,
+        task_cols: tuple[str, ...],
+        multi_label_cols: tuple[str, ...],
+        label_sep: str,
+        head_weights: tuple[str, ...],
+        **kwargs: Any,
+    ) -> Any:
+        columns = [HeadColumn(c) for c in task_cols]
+        columns += [HeadColumn(c, multilabel=True, sep=label_sep) for c in multi_label_cols]
+        heads = HeadOptions(tuple(columns), parse_head_weights(head_weights))
+        return command(*args, heads=heads, **kwargs)
+
+    for option in reversed(HEAD_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def parse_head_weights(given: Sequence[str]) -> dict[str, float]:
+    """``("urgency=0.5", ...)`` as weights by head name, refusing a malformed one by name."""
+    out: dict[str, float] = {}
+    for item in given:
+        name, _, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ModelError(
+                f"--head-weight {item!r} is not NAME=W: write e.g. urgency=0.5"
+            ) from None
+        if not name.strip():
+            raise ModelError(f"--head-weight {item!r} names no head: write e.g. urgency=0.5")
+    return out

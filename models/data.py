@@ -12,8 +12,8 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +28,54 @@ MAX_LISTED_ROWS = 10
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
+#: one row's labels for an extra head: one label (a task head) or a set (a multi-label head,
+#: possibly empty); None where nobody gave it (a pseudo-labelled or generated row), so that row
+#: trains the other heads and not this one
+HeadValue = tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class HeadLabels:
+    """An extra head's labels, one per row of the data it belongs to."""
+
+    multilabel: bool
+    values: list[HeadValue]
+
+    def take(self, rows: Sequence[int]) -> HeadLabels:
+        return HeadLabels(self.multilabel, [self.values[i] for i in rows])
+
+    def padded(self, n: int) -> HeadLabels:
+        """These rows, then ``n`` rows whose label for this head is unknown."""
+        return HeadLabels(self.multilabel, self.values + [None] * n)
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted({label for value in self.values if value for label in value})
+
+
 @dataclass(frozen=True)
 class LabelledData:
-    """Texts and their labels, in file order; ``source`` says where they came from."""
+    """Texts and their (primary) labels, in file order; ``source`` says where they came from.
+
+    ``heads`` holds the labels of any extra head (urgency, tags), by head name, row for row:
+    every step that drops, reorders or adds rows carries them along (:meth:`take`,
+    :meth:`extended`), so a ticket's team and urgency can never drift apart.
+    """
 
     texts: list[str]
     labels: list[str]
     source: str
+    heads: Mapping[str, HeadLabels] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.texts) != len(self.labels):
             raise DataError(f"{self.source}: {len(self.texts)} texts but {len(self.labels)} labels")
+        for name, head in self.heads.items():
+            if len(head.values) != len(self.texts):
+                raise DataError(
+                    f"{self.source}: head {name!r} has {len(head.values)} labels for "
+                    f"{len(self.texts)} texts"
+                )
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -46,6 +83,36 @@ class LabelledData:
     @property
     def classes(self) -> list[str]:
         return sorted(set(self.labels))
+
+    def take(self, rows: Sequence[int], texts: Sequence[str] | None = None) -> LabelledData:
+        """Rows ``rows`` in that order, with their head labels; ``texts`` replaces their texts
+        (cleaned ones, say)."""
+        return LabelledData(
+            texts=list(texts) if texts is not None else [self.texts[i] for i in rows],
+            labels=[self.labels[i] for i in rows],
+            source=self.source,
+            heads={name: head.take(rows) for name, head in self.heads.items()},
+        )
+
+    def extended(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        source: str | None = None,
+        copied_from: Sequence[int] | None = None,
+    ) -> LabelledData:
+        """These rows followed by new ones. A new row copies the head labels of the row it was
+        made from (``copied_from``, a noisy copy) or leaves them unknown (pseudo or generated
+        rows: only the primary label is known)."""
+        heads = {
+            name: HeadLabels(head.multilabel, head.values + head.take(copied_from).values)
+            if copied_from is not None
+            else head.padded(len(texts))
+            for name, head in self.heads.items()
+        }
+        return LabelledData(
+            self.texts + list(texts), self.labels + list(labels), source or self.source, heads
+        )
 
 
 def read_labelled(path: Path, text_col: str, label_col: str) -> LabelledData:
@@ -84,6 +151,42 @@ def read_labelled(path: Path, text_col: str, label_col: str) -> LabelledData:
             f" 2 classes - check that {label_col!r} is the right column"
         )
     return LabelledData(texts=texts, labels=labels, source=str(path))
+
+
+@dataclass(frozen=True)
+class HeadColumn:
+    """A column of an export that trains an extra head named after it."""
+
+    column: str
+    multilabel: bool = False
+    #: between a multi-label cell's labels (``billing;refund``)
+    sep: str = ";"
+
+
+def with_heads(data: LabelledData, path: Path, columns: Sequence[HeadColumn]) -> LabelledData:
+    """``data`` (read from ``path`` by :func:`read_labelled`, which keeps every row in file
+    order) with the extra heads in ``columns``. A blank task cell is an unknown label (the row
+    trains the other heads); a blank multi-label cell is the empty set."""
+    if not columns:
+        return data
+    names = [c.column for c in columns]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise DataError(f"head column(s) {clash} given twice: name each extra head's column once")
+    values: dict[str, list[HeadValue]] = {c.column: [] for c in columns}
+    for number, (_line, record) in enumerate(_numbered_records(Path(path))):
+        if number == 0:
+            _require_columns(Path(path), record, names)
+        for c in columns:
+            cell = _cell(record.get(c.column)).strip()
+            if c.multilabel:
+                values[c.column].append(
+                    tuple(sorted({x.strip() for x in cell.split(c.sep) if x.strip()}))
+                )
+            else:
+                values[c.column].append((cell,) if cell else None)
+    heads = {c.column: HeadLabels(c.multilabel, values[c.column]) for c in columns}
+    return LabelledData(data.texts, data.labels, data.source, heads)
 
 
 def read_texts(path: Path, text_col: str) -> list[str]:

@@ -321,9 +321,14 @@ def distill_dir(
     teacher = load(model_dir, "cpu", runtime="torch")
     if not isinstance(teacher, TransformerClassifier):
         raise ModelError(f"{model_dir} is not a transformer model: nothing to distil")
+    if teacher.layout.extra:
+        raise ModelError(
+            f"{model_dir} has extra heads {[h.name for h in teacher.layout.extra]}; distilling "
+            "them is not supported yet: serve it with its ONNX export (`triage bench --export`)"
+        )
     known = set(teacher.labels)
     keep = [i for i, label in enumerate(data.labels) if label in known]
-    data = LabelledData([data.texts[i] for i in keep], [data.labels[i] for i in keep], data.source)
+    data = data.take(keep)
     parts = split(data, 0.1, 0.0 if test is not None else 0.1, config.seed)
     result = distill(teacher, parts.train, parts.val, test or parts.test, config, progress=progress)
     return ship(model_dir, result, parts.val.texts)

@@ -9,7 +9,7 @@ escalate the same tickets.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from models.artifact import PRIMARY_HEAD
@@ -46,11 +46,14 @@ class Escalation:
     def heads(self) -> set[str]:
         return {head for head, _ in self.rules}
 
-    def fired(self, primary: str, heads: Mapping[str, str]) -> str | None:
-        """The first rule the answers match, as ``head=label``; None when none does."""
-        answers = {PRIMARY: primary, **heads}
+    def fired(self, primary: str, heads: Mapping[str, str | Sequence[str]]) -> str | None:
+        """The first rule the answers match, as ``head=label``; None when none does. A
+        multi-label head's answer is its label set: a rule fires when the set holds its label."""
+        answers: dict[str, str | Sequence[str]] = {PRIMARY: primary, **heads}
         for head, label in self.rules:
-            if head in answers and normalise_label(answers[head], {}) == label:
+            given = answers.get(head)
+            said = [given] if isinstance(given, str) else list(given or ())
+            if any(normalise_label(x, {}) == label for x in said):
                 return f"{head}={label}"
         return None
 

@@ -8,7 +8,7 @@ transformer that does not beat it is not worth its CPU.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +19,10 @@ from models.bands import Thresholds, resolve_thresholds
 from models.base import Classifier, FloatArray
 from models.calibration import expected_calibration_error, softmax
 from models.clusters import FailureCluster, embedder, failure_clusters
+from models.data import HeadLabels
 from models.exceptions import DataError
 from models.gates import EvalPack, GateReport, check
+from models.heads import head_metrics
 
 BANDS = ("routed", "shadow", "manual")
 
@@ -46,6 +48,8 @@ class Evaluation:
     predicted: list[str] = field(default_factory=list)
     #: the misclassified rows grouped into failure modes, largest first (models/clusters.py)
     failure_clusters: list[FailureCluster] = field(default_factory=list)
+    #: each extra head's figures on the rows whose label for it is known (models.heads)
+    heads: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +67,7 @@ class Evaluation:
             "novel_share": self.novel_share,
             "unknown_labels": self.unknown_labels,
             "failure_clusters": [c.to_dict() for c in self.failure_clusters],
+            "heads": self.heads,
         }
 
     def metrics_for_manifest(self) -> dict[str, Any]:
@@ -148,10 +153,12 @@ def evaluate(
     baseline: Classifier | None = None,
     thresholds: Thresholds | None = None,
     max_clusters: int = 10,
+    heads: Mapping[str, HeadLabels] | None = None,
 ) -> Evaluation:
     """Score ``classifier`` (and ``baseline``, if given) on the same labelled rows.
 
     ``max_clusters`` failure clusters are kept (0: none, and no second pass over the failures).
+    ``heads``: the rows' labels for extra heads, scored where the model has that head.
     """
     if len(texts) != len(labels):
         raise DataError(f"{len(texts)} texts but {len(labels)} labels")
@@ -190,6 +197,11 @@ def evaluate(
         failure_clusters=failure_clusters(
             texts, labels, predicted, embedder(classifier), max_clusters=max_clusters
         ),
+        heads={
+            name: head_metrics(scores.heads[name], given.values)
+            for name, given in (heads or {}).items()
+            if name in scores.heads
+        },
     )
 
 

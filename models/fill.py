@@ -237,11 +237,11 @@ def with_fill(
     """``data`` followed by its fill and hard-negative rows; a parallel list of marks (None for
     each of ``data``'s own rows)."""
     extra = [fill_rows(data, config), hard_negative_rows(data, config)]
-    texts = data.texts + [t for g in extra for t in g.data.texts]
-    labels = data.labels + [x for g in extra for x in g.data.labels]
     marks: list[Synthetic | None] = [None] * len(data)
     marks += [m for g in extra for m in g.marks]
-    return LabelledData(texts, labels, data.source), marks
+    # a generated row is made for its primary label: its extra heads' labels stay unknown
+    texts = [t for g in extra for t in g.data.texts]
+    return data.extended(texts, [x for g in extra for x in g.data.labels]), marks
 
 
 # -- seeding from a failure cluster (models/clusters.py) ------------------------------------

@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from models.clean import clean
-from models.data import LabelledData
+from models.data import HeadLabels, LabelledData
 from models.exceptions import DataError
 from models.health_report import ConflictPolicy, HealthReport
 from models.imbalance import balance_fields, refuse_if_severe, severe_message
@@ -127,11 +128,8 @@ def prepare(data: LabelledData, config: HealthConfig) -> tuple[LabelledData, Hea
         config.near_duplicate_threshold,
     )
     final = [index for n, index in enumerate(survivors) if n not in removed]
-    out = LabelledData(
-        texts=[texts[i] for i in final],
-        labels=[kept_labels[i] for i in final],
-        source=data.source,
-    )
+    out = data.take([rows.rows[i] for i in final], [texts[i] for i in final])
+    out = replace(out, labels=[kept_labels[i] for i in final], heads=_normalised(out.heads))
     counts = Counter(out.labels)
     if len(counts) < 2:
         raise DataError(
@@ -161,6 +159,8 @@ class _Cleaned:
 
     texts: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    #: where each kept row was in the input (extra heads' labels follow their rows by it)
+    rows: list[int] = field(default_factory=list)
     redactions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     quoted: int = 0
     signed: int = 0
@@ -176,10 +176,24 @@ class _Cleaned:
         }
 
 
+def _normalised(heads: Mapping[str, HeadLabels]) -> dict[str, HeadLabels]:
+    """Extra heads' labels normalised as the primary's are (synonyms are the primary's)."""
+    return {
+        name: HeadLabels(
+            head.multilabel,
+            [
+                tuple(normalise_label(x, {}) for x in v) if v is not None else None
+                for v in head.values
+            ],
+        )
+        for name, head in heads.items()
+    }
+
+
 def _clean_rows(texts: list[str], labels: list[str], redact_pii: bool) -> _Cleaned:
     """Quoted replies and signatures stripped, PII redacted; rows left empty are dropped."""
     out = _Cleaned()
-    for raw, label in zip(texts, labels, strict=True):
+    for row, (raw, label) in enumerate(zip(texts, labels, strict=True)):
         cleaned = clean(raw)
         out.quoted += cleaned.quoted_reply
         out.signed += cleaned.signature
@@ -194,6 +208,7 @@ def _clean_rows(texts: list[str], labels: list[str], redact_pii: bool) -> _Clean
             continue
         out.texts.append(text)
         out.labels.append(label)
+        out.rows.append(row)
     return out
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from models.agreement import agreement
 from models.artifact import Manifest, read_manifest, write_manifest
 from models.base import FloatArray
 from models.exceptions import ArtifactError, ModelError
@@ -38,6 +39,7 @@ from models.runtime import (
 from models.scoring import EncoderScoring
 
 if TYPE_CHECKING:
+    from models.heads import Layout
     from models.transformer import TransformerClassifier
 
 log = logging.getLogger(__name__)
@@ -120,6 +122,11 @@ class OnnxClassifier(EncoderScoring):
     @property
     def manifest(self) -> Manifest | None:
         return self.base.manifest
+
+    @property
+    def layout(self) -> Layout:  # type: ignore[override]
+        """The torch model's: the exported layer gives every head's logits the same way."""
+        return self.base.layout
 
     @property
     def max_length(self) -> int:
@@ -216,32 +223,6 @@ def quantize(fp32: Path, int8: Path) -> Path:
     return int8
 
 
-def agreement(
-    reference: FloatArray, candidate: FloatArray, labels: Sequence[str] | None, names: list[str]
-) -> dict[str, Any]:
-    """Label agreement (argmax) and, given gold labels, both macro-F1s and their difference."""
-    from sklearn.metrics import f1_score
-
-    ref, cand = reference.argmax(axis=1), candidate.argmax(axis=1)
-    out: dict[str, Any] = {
-        "rows": len(ref),
-        "label_agreement": float((ref == cand).mean()) if len(ref) else 1.0,
-        "max_logit_diff": float(np.abs(reference - candidate).max()) if len(ref) else 0.0,
-    }
-    if labels is not None:
-        index = {name: i for i, name in enumerate(names)}
-        gold = np.array([index.get(label, -1) for label in labels])
-        keep = gold >= 0
-        ref_f1 = f1_score(gold[keep], ref[keep], average="macro", zero_division=0)
-        cand_f1 = f1_score(gold[keep], cand[keep], average="macro", zero_division=0)
-        out.update(
-            torch_macro_f1=float(ref_f1),
-            onnx_macro_f1=float(cand_f1),
-            macro_f1_delta=float(cand_f1 - ref_f1),
-        )
-    return out
-
-
 @dataclass(frozen=True)
 class ExportOptions:
     """How an export is made and checked; the teacher's and the student's exports share them."""
@@ -282,7 +263,7 @@ def export_validated(
         for served, precision in candidates:
             engine = OnnxEngine(served, threads=options.threads, pad_id=_pad_id(classifier))
             candidate, _ = run_bucketed(ids, engine, INFERENCE_BATCH)
-            check = agreement(reference, candidate, labels, classifier.labels)
+            check = agreement(reference, candidate, labels, classifier.labels, classifier.layout)
             tried.append({"precision": precision, "file": served.name, **check})
             if check["label_agreement"] >= options.min_agreement:
                 break

@@ -219,7 +219,12 @@ def evaluate_step(
         TfidfClassifier().fit(parts.train.texts, parts.train.labels) if with_baseline else None
     )
     evaluation = evaluate(
-        fitted.classifier, parts.test.texts, parts.test.labels, pack=request.pack, baseline=baseline
+        fitted.classifier,
+        parts.test.texts,
+        parts.test.labels,
+        pack=request.pack,
+        baseline=baseline,
+        heads=parts.test.heads,
     )
     return TrainResult(
         classifier=fitted.classifier,
@@ -246,6 +251,13 @@ def train(request: TrainRequest) -> TrainResult:
         raise ModelError(
             f"kind {request.kind!r} is built around another backend: train lora-transformer or "
             "tfidf with a hierarchy (`triage train --sub-label-col` or `--hierarchy FILE`)"
+        )
+    if request.data.heads and (request.kind != "lora-transformer" or request.hierarchy):
+        raise ModelError(
+            f"extra heads {sorted(request.data.heads)} are trained by the lora-transformer "
+            f"backend without a hierarchy; this run asks for kind {request.kind!r}"
+            + (" with a hierarchy" if request.hierarchy else "")
+            + ": drop the head columns or train kind lora-transformer alone"
         )
     trainer: Trainer = resolve(entry.trainer)()
     prepared = prepare(request)

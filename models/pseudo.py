@@ -187,7 +187,7 @@ def self_train(
     guess = labeller(parts, pool)
     best, judged = first, judge(first.classifier, parts.val, config.threshold, guess)
     report = PseudoReport(config.threshold, len(pool), judged.macro_f1, config.labeller)
-    texts, labels = list(parts.train.texts), list(parts.train.labels)
+    grown = parts.train
     for number in range(1, config.rounds + 1):
         scores = best.classifier.score(pool)
         picked = confident(guess(best.classifier, pool, scores), config.threshold)
@@ -195,9 +195,9 @@ def self_train(
             break
         precision = judged.check_precision
         added = dict(Counter(label for _, label in picked))
-        train = LabelledData(
-            texts + [pool[i] for i, _ in picked],
-            labels + [label for _, label in picked],
+        train = grown.extended(
+            [pool[i] for i, _ in picked],
+            [label for _, label in picked],
             f"{parts.train.source} + pseudo-labels round {number}",
         )
         candidate = refit(Split(train, parts.val, parts.test))
@@ -208,8 +208,7 @@ def self_train(
         )
         if not kept:
             break
-        best, judged = candidate, outcome
-        texts, labels = list(train.texts), list(train.labels)
+        best, judged, grown = candidate, outcome, train
         chosen = {i for i, _ in picked}
         pool = [text for i, text in enumerate(pool) if i not in chosen]
     best.record.rows["train_pseudo"] = sum(report.added.values())

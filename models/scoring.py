@@ -7,20 +7,26 @@ must compute them the same way from (logits, embedding); only the forward pass d
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from models.base import FloatArray, Scores, no_novelty
 from models.calibration import softmax
 
 if TYPE_CHECKING:
+    from models.heads import Layout
     from models.novelty import NoveltyDetector
 
 
 class EncoderScoring:
-    """``predict_proba`` and ``score`` from a class's ``encode`` and ``forward_ids``."""
+    """``predict_proba`` and ``score`` from a class's ``encode`` and ``forward_ids``.
+
+    ``forward_ids`` gives the one output layer's logits, every head's side by side; ``layout``
+    says which columns are the primary head's and which each extra head's."""
 
     temperature: float
     novelty: NoveltyDetector | None
+    layout: Layout
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         raise NotImplementedError
@@ -34,13 +40,14 @@ class EncoderScoring:
 
     def predict_proba(self, texts: Sequence[str]) -> FloatArray:
         logits, _ = self.forward_texts(texts)
-        return softmax(logits, self.temperature)
+        return softmax(self.layout.primary(logits), self.temperature)
 
     def score(self, texts: Sequence[str]) -> Scores:
         logits, embeddings = self.forward_texts(texts)
-        proba = softmax(logits, self.temperature)
+        proba = softmax(self.layout.primary(logits), self.temperature)
+        heads = self.layout.scores(logits)
         novelty = self.novelty
         if novelty is None:
-            return no_novelty(proba)
+            return replace(no_novelty(proba), heads=heads)
         values = novelty.score(embeddings)
-        return Scores(proba=proba, novelty=values, novel=novelty.is_novel(values))
+        return Scores(proba=proba, novelty=values, novel=novelty.is_novel(values), heads=heads)

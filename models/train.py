@@ -13,7 +13,7 @@ import math
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,8 +23,9 @@ from sklearn.metrics import accuracy_score, f1_score
 from models.artifact import hash_texts, new_version
 from models.bands import Thresholds
 from models.calibration import expected_calibration_error, fit_temperature, nll, softmax
-from models.data import LabelledData
+from models.data import HeadValue, LabelledData
 from models.exceptions import DataError
+from models.heads import HeadSpec, Layout
 from models.loop import Loop, run_epochs
 from models.novelty import fit_detector
 from models.result import BASELINE_DIR, TrainResult
@@ -104,6 +105,9 @@ class Encoded:
     val_y: np.ndarray[Any, Any]
     started: float
     data: LabelledData
+    #: each extra head's training targets (HeadSpec.targets) and validation labels
+    train_heads: dict[str, np.ndarray[Any, Any]] = field(default_factory=dict)
+    val_heads: dict[str, list[HeadValue]] = field(default_factory=dict)
 
 
 def _check(data: LabelledData, val: LabelledData | None) -> list[str]:
@@ -154,6 +158,7 @@ class TransformerTrainer:
             lora_alpha=config.lora_alpha,
             lora_dropout=config.lora_dropout,
             device=config.device,
+            layout=Layout.of(labels, data, config.head_weights),
         )
         if context.thresholds is not None:
             classifier.thresholds = context.thresholds
@@ -166,6 +171,10 @@ class TransformerTrainer:
             started=started,
             data=data,
         )
+        for spec in classifier.layout.extra:
+            encoded.train_heads[spec.name] = spec.targets(data.heads[spec.name].values)
+            given = val.heads.get(spec.name)
+            encoded.val_heads[spec.name] = given.values if given else [None] * len(val)
         record = TrainingRecord(
             config=asdict(config),
             base_model=context.base_model,
@@ -193,14 +202,23 @@ class TransformerTrainer:
             else None
         )
         loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
+        layout, primary_weight = classifier.layout, config.head_weights.get("label", 1.0)
+        head_weights = task_weights(layout, encoded, config.imbalance, classifier.device)
 
         def loss(rows: list[int], logits: torch.Tensor) -> torch.Tensor:
             targets = torch.tensor(encoded.train_y[rows], device=classifier.device)
-            out: torch.Tensor = loss_fn(logits, targets)
+            out: torch.Tensor = loss_fn(logits[:, : layout.primary_width], targets)
+            if not layout.extra:
+                return out
+            out = primary_weight * out
+            for spec in layout.extra:
+                target = encoded.train_heads[spec.name][rows]
+                extra = head_loss(spec, logits, target, head_weights.get(spec.name))
+                out = out + spec.weight * extra
             return out
 
         def validate() -> dict[str, float]:
-            val_pred = classifier.forward_ids(encoded.val_ids)[0].argmax(axis=1)
+            val_pred = layout.primary(classifier.forward_ids(encoded.val_ids)[0]).argmax(axis=1)
             return {
                 "val_macro_f1": float(
                     f1_score(encoded.val_y, val_pred, average="macro", zero_division=0)
@@ -226,7 +244,8 @@ class TransformerTrainer:
     def calibrate(self, fitted: Fitted) -> None:
         """The temperature, on the held-out validation part, never the rows it memorised."""
         classifier, encoded, record = fitted.classifier, fitted.state, fitted.record
-        val_logits, _ = classifier.forward_ids(encoded.val_ids)
+        full, _ = classifier.forward_ids(encoded.val_ids)
+        val_logits = classifier.layout.primary(full)
         temperature = calibrate_temperature(classifier, val_logits, encoded.val_y)
         before, after = softmax(val_logits), softmax(val_logits, temperature)
         record.temperature = temperature
@@ -236,6 +255,8 @@ class TransformerTrainer:
             "val_nll_before": nll(val_logits, encoded.val_y),
             "val_nll_after": nll(val_logits, encoded.val_y, temperature),
         }
+        if classifier.layout.extra:
+            record.head_calibration = calibrate_heads(classifier.layout, full, encoded.val_heads)
 
     def novelty(self, fitted: Fitted, config: TrainConfig) -> None:
         classifier, encoded = fitted.classifier, fitted.state
@@ -244,6 +265,77 @@ class TransformerTrainer:
         fitted.record.novelty_threshold = classifier.novelty.threshold
         classifier.version = new_version(hash_texts(encoded.data.texts, encoded.data.labels))
         fitted.record.seconds = time.perf_counter() - encoded.started
+
+
+def task_weights(
+    layout: Layout, encoded: Encoded, imbalance: Imbalance, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Class weights per task head under ``weighted``: its rare labels count more, as the
+    primary head's do."""
+    out: dict[str, torch.Tensor] = {}
+    for spec in layout.extra:
+        known = encoded.train_heads[spec.name]
+        known = known[known >= 0] if not spec.multilabel else known[:0]
+        if imbalance == "weighted" and len(known):
+            out[spec.name] = class_weights(known.astype(np.int64).tolist(), spec.width).to(device)
+    return out
+
+
+def head_loss(
+    spec: HeadSpec,
+    logits: torch.Tensor,
+    target: np.ndarray[Any, Any],
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """One extra head's loss on a batch: cross-entropy (task head; ``weight`` per class) or
+    binary cross-entropy per label (multi-label head), over the rows whose label for it is
+    known (else 0)."""
+    part = logits[:, spec.offset : spec.offset + spec.width]
+    functional = torch.nn.functional
+    known = (target >= 0) if not spec.multilabel else ~np.isnan(target).any(axis=1)
+    if not known.any():
+        return part.sum() * 0.0
+    rows = part[torch.from_numpy(known).to(part.device)]
+    if not spec.multilabel:
+        index = torch.tensor(target[known].astype(np.int64), device=part.device)
+        return functional.cross_entropy(rows, index, weight=weight)
+    hot = torch.tensor(target[known], dtype=part.dtype, device=part.device)
+    # summed over the labels, averaged over tickets: each label then pulls as hard as a task
+    # head's one answer does (a mean over every cell would shrink the head's gradient by its
+    # width: 7 team labels trained at a seventh of the primary head's pull, and lagged it)
+    return functional.binary_cross_entropy_with_logits(rows, hot, reduction="sum") / len(hot)
+
+
+def calibrate_heads(
+    layout: Layout, full: np.ndarray[Any, Any], values: dict[str, list[HeadValue]]
+) -> dict[str, dict[str, float]]:
+    """Each extra head calibrated on validation, with its ECE before and after (a multi-label
+    head's over every (ticket, label) decision)."""
+    out = {}
+    for spec in layout.extra:
+        before = spec.scores(full)
+        spec.calibrate(full, values[spec.name])
+        out[spec.name] = {
+            "val_ece_before": head_ece(before, values[spec.name]),
+            "val_ece_after": head_ece(spec.scores(full), values[spec.name]),
+        }
+    return out
+
+
+def head_ece(head: Any, values: list[HeadValue]) -> float:
+    rows = [i for i, v in enumerate(values) if v is not None]
+    if not rows:
+        return 0.0
+    proba = head.proba[rows]
+    if not head.multilabel:
+        index = {label: j for j, label in enumerate(head.labels)}
+        truth = np.array([index.get(values[i][0], -1) for i in rows])  # type: ignore[index]
+        keep = truth >= 0
+        return expected_calibration_error(proba[keep], truth[keep])
+    hot = np.array([[label in (values[i] or ()) for label in head.labels] for i in rows])
+    p = proba.reshape(-1)
+    binary = np.stack([1 - p, p], axis=1)
+    return expected_calibration_error(binary, hot.reshape(-1).astype(np.int64))
 
 
 def calibrate_temperature(
@@ -264,7 +356,8 @@ def fit_novelty(
 ) -> None:
     """The detector: training embeddings (``rows``) as neighbours, validation ones set its
     threshold."""
-    train_logits, train_embeddings = classifier.forward_ids([train_ids[i] for i in rows])
+    train_full, train_embeddings = classifier.forward_ids([train_ids[i] for i in rows])
+    train_logits = classifier.layout.primary(train_full)
     _, val_embeddings = classifier.forward_ids(val_ids)
     # the model's own classes: distillation's student has no gold targets here
     detector = fit_detector(train_embeddings, train_logits.argmax(axis=1))

@@ -81,6 +81,9 @@ class TrainConfig:
     test_fraction: float = 0.1
     novelty_quantile: float = DEFAULT_QUANTILE
     device: str = "auto"
+    #: each head's weight in the joint loss, by head name (the primary head is ``label``); a
+    #: head not named weighs 1
+    head_weights: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         positive_ints = (
@@ -95,6 +98,11 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ModelError(f"TrainConfig.{name}={value!r} is invalid: need an integer >= 1")
+        bad = {
+            k: w for k, w in self.head_weights.items() if not (isinstance(w, float | int) and w > 0)
+        }
+        if bad:
+            raise ModelError(f"TrainConfig.head_weights {bad} are invalid: give each a weight > 0")
         if not 8 <= self.max_length <= 8192:
             raise ModelError(f"TrainConfig.max_length={self.max_length} is invalid: use 8..8192")
         if not 0 < self.lr < 1:
@@ -179,12 +187,7 @@ def split(data: LabelledData, val_fraction: float, test_fraction: float, seed: i
         parts["train"] += rows[n_val + n_test :].tolist()
 
     def subset(name: str) -> LabelledData:
-        rows = sorted(parts[name])
-        return LabelledData(
-            texts=[data.texts[i] for i in rows],
-            labels=[data.labels[i] for i in rows],
-            source=data.source,
-        )
+        return data.take(sorted(parts[name]))
 
     return Split(train=subset("train"), val=subset("val"), test=subset("test"))
 
@@ -201,6 +204,8 @@ class TrainingRecord:
     best_epoch: int = 0
     temperature: float = 1.0
     calibration: dict[str, float] = field(default_factory=dict)
+    #: each extra head's validation ECE before and after its own calibration (models.heads)
+    head_calibration: dict[str, dict[str, float]] = field(default_factory=dict)
     novelty_threshold: float | None = None
     seconds: float = 0.0
     #: models.pseudo's report when the run self-trained on unlabelled rows

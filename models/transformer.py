@@ -29,6 +29,7 @@ from models.base import FloatArray
 from models.clean import clean_text
 from models.encoder import mean_pool, quiet_transformers, resolve_base_model, resolve_device
 from models.exceptions import ArtifactError, ModelError
+from models.heads import Layout
 from models.novelty import NoveltyDetector, load_detector
 from models.redact import redact as redact_pii
 from models.runtime import autocast, cut_chars
@@ -75,6 +76,7 @@ class TransformerClassifier(EncoderScoring):
         version: str = "",
         redact: bool = True,
         pooling: Pooling = "head_input",
+        layout: Layout | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -90,6 +92,8 @@ class TransformerClassifier(EncoderScoring):
         self._version = version
         self.redact = redact
         self.pooling: Pooling = pooling
+        #: the output layer's columns: the primary head's, then any extra head's (models.heads)
+        self.layout = layout or Layout(len(self._labels))
         self._head = _head_module(model) if pooling == "head_input" else None
         # forward() hooks the head to read its input; one pass at a time keeps captures apart
         # when a worker scores from several threads (CPU cores are saturated by one anyway).
@@ -111,23 +115,24 @@ class TransformerClassifier(EncoderScoring):
         lora_alpha: int = 32,
         lora_dropout: float = 0.1,
         device: str = "auto",
+        layout: Layout | None = None,
     ) -> TransformerClassifier:
-        """An untrained model: base weights frozen, LoRA on attention, head trained in full.
-
-        The caller seeds torch first: the head's initial weights come from the global RNG.
-        """
+        """An untrained model: base weights frozen, LoRA on attention, head (with ``layout``'s
+        extra heads) trained in full. Seed torch first: the head's weights come from its RNG."""
         from peft import LoraConfig, TaskType, get_peft_model
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         quiet_transformers()
         labels = list(labels)
+        layout = layout or Layout(len(labels))
+        columns = layout.columns(labels)
         try:
             tokenizer = AutoTokenizer.from_pretrained(base_model)
             base = AutoModelForSequenceClassification.from_pretrained(
                 base_model,
-                num_labels=len(labels),
-                id2label=dict(enumerate(labels)),
-                label2id={label: i for i, label in enumerate(labels)},
+                num_labels=layout.width,
+                id2label=dict(enumerate(columns)),
+                label2id={column: i for i, column in enumerate(columns)},
             )
         except OSError as exc:
             raise ModelError(
@@ -157,6 +162,7 @@ class TransformerClassifier(EncoderScoring):
             max_length=max_length,
             truncation=truncation,
             device=torch_device,
+            layout=layout,
         )
 
     # -- Classifier protocol -------------------------------------------------------------
@@ -243,7 +249,7 @@ class TransformerClassifier(EncoderScoring):
         n = len(ids)
         if n == 0:
             hidden = int(getattr(self.model_config, "hidden_size", 0))
-            return np.zeros((0, len(self._labels))), np.zeros((0, hidden))
+            return np.zeros((0, self.layout.width)), np.zeros((0, hidden))
         order = sorted(range(n), key=lambda i: len(ids[i]))
         logits_parts, embedding_parts = [], []
         was_training = self.model.training
@@ -298,7 +304,10 @@ class TransformerClassifier(EncoderScoring):
         manifest = Manifest(
             kind=KIND,
             version=self._version,
-            heads={"label": Head(labels=self._labels, temperature=self.temperature)},
+            heads={
+                "label": Head(labels=self._labels, temperature=self.temperature),
+                **{spec.name: spec.to_head() for spec in self.layout.extra},
+            },
             backend={
                 "base_model": self.base_model,
                 "adapter": ADAPTER_DIR,
@@ -326,6 +335,7 @@ class TransformerClassifier(EncoderScoring):
         path = Path(path)
         backend = manifest.backend
         head = manifest.heads[manifest.primary_head]
+        layout = Layout.from_heads(manifest.heads, manifest.primary_head)
         adapter = path / str(backend.get("adapter", ADAPTER_DIR))
         tokenizer_dir = path / str(backend.get("tokenizer", TOKENIZER_DIR))
         for needed in (adapter, tokenizer_dir):
@@ -335,7 +345,7 @@ class TransformerClassifier(EncoderScoring):
         torch_device = resolve_device(device)
         tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
         base = AutoModelForSequenceClassification.from_pretrained(
-            base_model, num_labels=len(head.labels)
+            base_model, num_labels=layout.width
         )
         model = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
         model.to(torch_device).eval()
@@ -358,6 +368,7 @@ class TransformerClassifier(EncoderScoring):
             version=manifest.version,
             redact=bool(backend.get("redact", True)),
             pooling=backend.get("pooling", "mean"),
+            layout=layout,
         )
         classifier.manifest = manifest
         classifier._adapter_source = adapter

@@ -68,14 +68,20 @@ class HeadDecision(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    #: a multi-label head's most probable chosen label ("" when it chose none)
     label: str
-    #: for a child head, the probability of its label given the predicted parent
+    #: for a child head, the probability of its label given the predicted parent; for a
+    #: multi-label head, its least certain call (a label's probability, or one minus it for a
+    #: label left out)
     confidence: Annotated[float, Field(ge=0.0, le=1.0)]
     #: by the global thresholds; routing and per-class thresholds follow the primary head
     band: Band
     #: the head this one sits under (a child is always inside its parent's label)
     parent_head: str | None = None
     top_k: list[LabelScore] = Field(default_factory=list)
+    #: a multi-label head's chosen labels (each at or over its own threshold), most probable
+    #: first; None for a single-label head
+    labels: list[str] | None = None
 
 
 class Decision(BaseModel):

@@ -51,7 +51,9 @@ class DeployedLabels:
                 PRIMARY_HEAD: {"labels": sorted(manifest.labels), "parent_head": None}
             }
             for name, head in manifest.heads.items():
-                if name == manifest.primary_head:
+                # a multi-label head's answer is a set, which a one-label correction cannot
+                # say: it is not correctable yet (a correction naming it is unknown_head)
+                if name == manifest.primary_head or head.type == "multilabel":
                     continue
                 parent_of = getattr(head, "parent_of", None)
                 under_primary = head.parent_head == manifest.primary_head

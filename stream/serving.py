@@ -32,6 +32,7 @@ from models import (
     Scores,
     ThresholdOverrides,
     ThresholdSet,
+    head_answers,
     head_decisions,
     load,
     read_fitted,
@@ -180,7 +181,7 @@ class Banding:
         label, confidence, novel = top[0].label, top[0].probability, bool(scores.novel[i])
         band = self.bands.band(label, confidence, novel=novel)
         heads = head_decisions(scores, i, self.bands.default, novel=novel, top_k=TOP_K)
-        escalated = self.escalation.fired(label, {name: h.label for name, h in heads.items()})
+        escalated = self.escalation.fired(label, head_answers(heads))
         if escalated is not None:
             band = "manual"
         return Decision(

@@ -27,6 +27,7 @@ from models import (
     ModelSettings,
     ThresholdOverrides,
     Thresholds,
+    head_answers,
     head_decisions,
     load,
     read_manifest,
@@ -207,9 +208,7 @@ class Tryout:
         thresholds = self.overrides.for_model(model)
         novel = bool(scores.novel[0])
         heads = head_decisions(scores, 0, thresholds, novel=novel, top_k=HEAD_TOP_K)
-        escalated = self.overrides.escalation.fired(
-            ranked[0][0], {name: head.label for name, head in heads.items()}
-        )
+        escalated = self.overrides.escalation.fired(ranked[0][0], head_answers(heads))
         words, total = occlusion(model, text, int(order[0]), ranked[0][1])
         grid = (*GRID, thresholds.route, *routes)
         curve = self.store.precision_curve(grid, model_version=model.version)

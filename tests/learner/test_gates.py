@@ -17,6 +17,7 @@ from learner.gates import (
     evaluate_sets,
     is_held_out,
     judge,
+    lost_heads,
 )
 from learner.retrain import fit_candidate
 from models.data import LabelledData
@@ -230,3 +231,21 @@ def test_a_candidate_trained_on_30_percent_flipped_labels_is_rejected(
     assert sum(a != b for a, b in zip(flipped, gold.labels, strict=True)) > 150
     assert not verdict.passed
     assert any("no_regression_macro_f1 failed" in line for line in verdict.failures())
+
+
+def test_a_candidate_that_drops_a_deployed_head_is_rejected_by_name(
+    headed_model_dir: Path, lora_model_dir: Path
+) -> None:
+    from models import load
+
+    headed, flat = load(headed_model_dir, "cpu"), load(lora_model_dir, "cpu")
+    assert lost_heads(flat, headed) == ["intent", "tags"]
+    assert lost_heads(headed, flat) == []
+    assert lost_heads(headed, None) == []
+    verdict = judge(
+        {GOLD_TEST: metrics(50, x=1)}, None, pack=PACK, margins=Margins(), min_holdout_rows=20
+    )
+    assert verdict.passed
+    verdict.lost_heads = lost_heads(flat, headed)
+    assert not verdict.passed
+    assert "['intent', 'tags'] are missing from the candidate" in verdict.failures()[-1]

@@ -115,12 +115,23 @@ def test_a_decision_with_every_head_round_trips_through_its_json_schema(tmp_path
         band="routed",
         top_k=[LabelScore(label="cards", probability=0.95)],
         model_version="v1",
-        heads={"intent": intent},
+        heads={
+            "intent": intent,
+            "urgency": HeadDecision(label="high", confidence=0.7, band="shadow"),
+            "tags": HeadDecision(
+                label="refund", confidence=0.66, band="shadow", labels=["refund", "billing"]
+            ),
+        },
     )
     payload = json.loads(decision.model_dump_json())
+    assert payload["heads"]["tags"]["labels"] == ["refund", "billing"]
+    assert payload["heads"]["urgency"]["labels"] is None
     assert validator.is_valid(payload)
     assert Decision.model_validate(payload) == decision
     payload["heads"]["intent"]["band"] = "somewhere"
+    assert not validator.is_valid(payload)
+    payload["heads"]["intent"]["band"] = "shadow"
+    payload["heads"]["tags"]["labels"] = "refund"
     assert not validator.is_valid(payload)
     old = json.loads(decision.model_dump_json(exclude={"heads"}))
     assert validator.is_valid(old)

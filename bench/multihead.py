@@ -14,8 +14,8 @@ exact match, Hamming loss, micro- and macro-F1 of the multi-label head (targets:
 0.92, exact match >= 0.80) beside a one-vs-rest TF-IDF baseline with per-label thresholds tuned
 on the same validation rows.
 
-    .venv/bin/python bench/multihead.py --part multitask [--epochs 2]    # ~10 min here
-    .venv/bin/python bench/multihead.py --part multilabel [--epochs 2]   # ~15 min here
+    .venv/bin/python bench/multihead.py --part multitask [--epochs 2]    # 10 min quiet
+    .venv/bin/python bench/multihead.py --part multilabel [--epochs 2]   # 7 min quiet
 """
 
 from __future__ import annotations

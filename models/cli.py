@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from models.bands import Thresholds
     from models.base import Scores
     from models.data import LabelledData
+    from models.escalation import Escalation
     from models.health import HealthReport
     from models.hierarchy import Hierarchy
 
@@ -171,7 +172,7 @@ def _train_files(
 ) -> tuple[LabelledData, Hierarchy | None, LabelledData | None, LabelledData | None]:
     """DATA (with its hierarchy, if one is asked for, or its extra heads' columns), then --val
     and --test when given (with the same head columns)."""
-    from models.data import read_labelled, with_heads
+    from models.data import read_labelled
     from models.hierarchy import read_hierarchical
 
     if columns and (sub_label_col or hierarchy):
@@ -180,15 +181,16 @@ def _train_files(
             "--hierarchy) cannot be trained together yet: train one or the other"
         )
     data, val, test = paths
-    rows, taxonomy = read_hierarchical(data, text_col, label_col, sub_label_col, hierarchy)
+    if columns:
+        rows, taxonomy = read_labelled(data, text_col, label_col, columns), None
+    else:
+        rows, taxonomy = read_hierarchical(data, text_col, label_col, sub_label_col, hierarchy)
 
     def read(path: Path | None) -> LabelledData | None:
         # with a hierarchy the model learns the child: so are validation and test rows read
-        if path is None:
-            return None
-        return with_heads(read_labelled(path, text_col, sub_label_col or label_col), path, columns)
+        return read_labelled(path, text_col, sub_label_col or label_col, columns) if path else None
 
-    return with_heads(rows, data, columns), taxonomy, read(val), read(test)
+    return rows, taxonomy, read(val), read(test)
 
 
 def _show_health(role: str, raw: LabelledData, report: HealthReport) -> None:
@@ -348,20 +350,18 @@ def predict_command(
     thresholds, escalation = overrides.for_model(model), overrides.escalation
     scores = model.score(list(texts))
     for i in range(len(texts)):
-        line = _prediction(scores, i, model.labels, thresholds, top_k)
-        fired = escalation.fired(
-            line["label"], {n: h.get("labels", h["label"]) for n, h in line["heads"].items()}
-        )
-        if fired is not None:
-            line.update(band="manual", escalated=fired)
+        line = _prediction(scores, i, model.labels, (thresholds, escalation), top_k)
         click.echo(json.dumps({**line, "model_version": model.version}))
 
 
 def _prediction(
-    scores: Scores, i: int, labels: list[str], thresholds: Thresholds, top_k: int
+    scores: Scores, i: int, labels: list[str], rule: tuple[Thresholds, Escalation], top_k: int
 ) -> dict[str, Any]:
-    """Row ``i`` as `triage predict` prints it: the primary head, then every other head."""
-    from models.bands import head_decisions
+    """Row ``i`` as `triage predict` prints it: the primary head, then every other head,
+    banded by ``rule`` (thresholds, then the escalation rule over every head's answer)."""
+    from models.bands import head_answers, head_decisions
+
+    thresholds, escalation = rule
 
     def top(proba: Any, names: list[str]) -> list[dict[str, Any]]:
         return [
@@ -371,6 +371,7 @@ def _prediction(
 
     novel, confidence = bool(scores.novel[i]), float(scores.proba[i].max())
     ranked = top(scores.proba[i], labels)
+    decided = head_decisions(scores, i, thresholds, novel=novel, top_k=top_k)
     heads = {
         name: {
             "label": head.label,
@@ -379,9 +380,9 @@ def _prediction(
             "top_k": [{"label": s.label, "p": round(s.probability, 4)} for s in head.top_k],
             **({"labels": head.labels} if head.labels is not None else {}),
         }
-        for name, head in head_decisions(scores, i, thresholds, novel=novel, top_k=top_k).items()
+        for name, head in decided.items()
     }
-    return {
+    line = {
         "label": ranked[0]["label"],
         "confidence": round(confidence, 4),
         "band": thresholds.band(confidence, novel=novel),
@@ -390,6 +391,10 @@ def _prediction(
         "top_k": ranked,
         "heads": heads,
     }
+    fired = escalation.fired(ranked[0]["label"], head_answers(decided))
+    if fired is not None:
+        line.update(band="manual", escalated=fired)
+    return line
 
 
 COMMANDS: list[click.Command] = [train_command, evaluate_command, predict_command]

@@ -115,21 +115,49 @@ class LabelledData:
         )
 
 
-def read_labelled(path: Path, text_col: str, label_col: str) -> LabelledData:
-    """Read ``text_col`` and ``label_col`` of a CSV or JSONL export, refusing unusable files."""
+@dataclass(frozen=True)
+class HeadColumn:
+    """A column of an export that trains an extra head named after it."""
+
+    column: str
+    multilabel: bool = False
+    #: between a multi-label cell's labels (``billing;refund``)
+    sep: str = ";"
+
+    def value(self, raw: Any) -> HeadValue:
+        """One cell: a blank task cell is an unknown label (the row trains the other heads); a
+        blank multi-label cell is the empty set."""
+        cell = _cell(raw).strip()
+        if self.multilabel:
+            return tuple(sorted({x.strip() for x in cell.split(self.sep) if x.strip()}))
+        return (cell,) if cell else None
+
+
+def read_labelled(
+    path: Path, text_col: str, label_col: str, heads: Sequence[HeadColumn] = ()
+) -> LabelledData:
+    """Read ``text_col`` and ``label_col`` of a CSV or JSONL export, refusing unusable files;
+    each of ``heads`` adds an extra head from its column, read in the same pass."""
     path = Path(path)
+    names = [c.column for c in heads]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise DataError(f"head column(s) {clash} given twice: name each extra head's column once")
     texts: list[str] = []
     labels: list[str] = []
+    values: dict[str, list[HeadValue]] = {name: [] for name in names}
     blank_lines: list[int] = []
     for line, record in _numbered_records(path):
         if not texts:
-            _require_columns(path, record, (text_col, label_col))
+            _require_columns(path, record, (text_col, label_col, *names))
         text = _cell(record.get(text_col))
         label = _cell(record.get(label_col)).strip()
         if not label:
             blank_lines.append(line)
         texts.append(text)
         labels.append(label)
+        for c in heads:
+            values[c.column].append(c.value(record.get(c.column)))
     if not texts:
         what = "is empty" if path.stat().st_size == 0 else "has a header but no data rows"
         raise DataError(f"{path} {what}: export it again with its rows")
@@ -150,43 +178,8 @@ def read_labelled(path: Path, text_col: str, label_col: str) -> LabelledData:
             f"{path}: every row has {label_col!r} = {classes[0]!r}; a classifier needs at least"
             f" 2 classes - check that {label_col!r} is the right column"
         )
-    return LabelledData(texts=texts, labels=labels, source=str(path))
-
-
-@dataclass(frozen=True)
-class HeadColumn:
-    """A column of an export that trains an extra head named after it."""
-
-    column: str
-    multilabel: bool = False
-    #: between a multi-label cell's labels (``billing;refund``)
-    sep: str = ";"
-
-
-def with_heads(data: LabelledData, path: Path, columns: Sequence[HeadColumn]) -> LabelledData:
-    """``data`` (read from ``path`` by :func:`read_labelled`, which keeps every row in file
-    order) with the extra heads in ``columns``. A blank task cell is an unknown label (the row
-    trains the other heads); a blank multi-label cell is the empty set."""
-    if not columns:
-        return data
-    names = [c.column for c in columns]
-    clash = sorted({n for n in names if names.count(n) > 1})
-    if clash:
-        raise DataError(f"head column(s) {clash} given twice: name each extra head's column once")
-    values: dict[str, list[HeadValue]] = {c.column: [] for c in columns}
-    for number, (_line, record) in enumerate(_numbered_records(Path(path))):
-        if number == 0:
-            _require_columns(Path(path), record, names)
-        for c in columns:
-            cell = _cell(record.get(c.column)).strip()
-            if c.multilabel:
-                values[c.column].append(
-                    tuple(sorted({x.strip() for x in cell.split(c.sep) if x.strip()}))
-                )
-            else:
-                values[c.column].append((cell,) if cell else None)
-    heads = {c.column: HeadLabels(c.multilabel, values[c.column]) for c in columns}
-    return LabelledData(data.texts, data.labels, data.source, heads)
+    extra = {c.column: HeadLabels(c.multilabel, values[c.column]) for c in heads}
+    return LabelledData(texts=texts, labels=labels, source=str(path), heads=extra)
 
 
 def read_texts(path: Path, text_col: str) -> list[str]:

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from models.artifact import Head
-from models.base import FloatArray, HeadScores
+from models.base import BoolArray, FloatArray, HeadScores
 from models.calibration import LOG_T_BOUNDS, fit_temperature, softmax
 from models.data import HeadValue, LabelledData
 from models.exceptions import DataError
@@ -92,17 +92,21 @@ class HeadSpec:
                     out[row, index[label]] = 1.0
         return out
 
+    def known(self, target: FloatArray) -> BoolArray:
+        """The rows of :meth:`targets` output whose label for this head was given."""
+        if self.multilabel:
+            return np.asarray(~np.isnan(target).any(axis=1), dtype=bool)
+        return np.asarray(target >= 0, dtype=bool)
+
     def calibrate(self, full: FloatArray, values: Sequence[HeadValue]) -> None:
         """Fit this head's temperature(s), and a multi-label head's thresholds, on validation."""
         target = self.targets(values)
-        logits = self.logits(full)
+        known = self.known(target)
+        logits, target = self.logits(full)[known], target[known]
         if not self.multilabel:
-            known = target >= 0
             if known.sum():
-                self.temperature = fit_temperature(logits[known], target[known].astype(np.int64))
+                self.temperature = fit_temperature(logits, target.astype(np.int64))
             return
-        rows = ~np.isnan(target).any(axis=1)
-        logits, target = logits[rows], target[rows]
         self.label_temperatures = [
             _label_temperature(logits[:, j], target[:, j]) for j in range(self.width)
         ]

@@ -274,9 +274,9 @@ def task_weights(
     primary head's do."""
     out: dict[str, torch.Tensor] = {}
     for spec in layout.extra:
-        known = encoded.train_heads[spec.name]
-        known = known[known >= 0] if not spec.multilabel else known[:0]
-        if imbalance == "weighted" and len(known):
+        target = encoded.train_heads[spec.name]
+        known = target[spec.known(target)]
+        if imbalance == "weighted" and not spec.multilabel and len(known):
             out[spec.name] = class_weights(known.astype(np.int64).tolist(), spec.width).to(device)
     return out
 
@@ -292,7 +292,7 @@ def head_loss(
     known (else 0)."""
     part = logits[:, spec.offset : spec.offset + spec.width]
     functional = torch.nn.functional
-    known = (target >= 0) if not spec.multilabel else ~np.isnan(target).any(axis=1)
+    known = spec.known(target)
     if not known.any():
         return part.sum() * 0.0
     rows = part[torch.from_numpy(known).to(part.device)]
@@ -313,29 +313,26 @@ def calibrate_heads(
     head's over every (ticket, label) decision)."""
     out = {}
     for spec in layout.extra:
-        before = spec.scores(full)
+        target = spec.targets(values[spec.name])
+        known = spec.known(target)
+        before = spec.proba(full)[known]
         spec.calibrate(full, values[spec.name])
         out[spec.name] = {
-            "val_ece_before": head_ece(before, values[spec.name]),
-            "val_ece_after": head_ece(spec.scores(full), values[spec.name]),
+            "val_ece_before": head_ece(spec, before, target[known]),
+            "val_ece_after": head_ece(spec, spec.proba(full)[known], target[known]),
         }
     return out
 
 
-def head_ece(head: Any, values: list[HeadValue]) -> float:
-    rows = [i for i, v in enumerate(values) if v is not None]
-    if not rows:
+def head_ece(spec: HeadSpec, proba: np.ndarray[Any, Any], target: np.ndarray[Any, Any]) -> float:
+    """ECE of one head's probabilities against its targets (rows with a known label)."""
+    if not len(target):
         return 0.0
-    proba = head.proba[rows]
-    if not head.multilabel:
-        index = {label: j for j, label in enumerate(head.labels)}
-        truth = np.array([index.get(values[i][0], -1) for i in rows])  # type: ignore[index]
-        keep = truth >= 0
-        return expected_calibration_error(proba[keep], truth[keep])
-    hot = np.array([[label in (values[i] or ()) for label in head.labels] for i in rows])
+    if not spec.multilabel:
+        return expected_calibration_error(proba, target.astype(np.int64))
     p = proba.reshape(-1)
     binary = np.stack([1 - p, p], axis=1)
-    return expected_calibration_error(binary, hot.reshape(-1).astype(np.int64))
+    return expected_calibration_error(binary, target.reshape(-1).astype(np.int64))
 
 
 def calibrate_temperature(

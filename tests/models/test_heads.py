@@ -14,7 +14,7 @@ from models.artifact import read_manifest
 from models.augment import with_augmented
 from models.bands import Thresholds, head_answers, head_decisions
 from models.base import HeadScores, Scores
-from models.data import HeadColumn, HeadLabels, LabelledData, read_labelled, with_heads
+from models.data import HeadColumn, HeadLabels, LabelledData, read_labelled
 from models.escalation import Escalation
 from models.exceptions import DataError, ModelError
 from models.heads import HeadSpec, Layout
@@ -105,11 +105,11 @@ def test_head_columns_are_read_row_for_row(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("text,team,urgency,tags\na,t1,high,billing;refund\nb,t2,,\nc,t1,low, refund \n")
     columns = [HeadColumn("urgency"), HeadColumn("tags", multilabel=True)]
-    data = with_heads(read_labelled(path, "text", "team"), path, columns)
+    data = read_labelled(path, "text", "team", columns)
     assert data.heads["urgency"].values == [("high",), None, ("low",)]
     assert data.heads["tags"].values == [("billing", "refund"), (), ("refund",)]
     with pytest.raises(DataError, match="'sentiment'"):
-        with_heads(read_labelled(path, "text", "team"), path, [HeadColumn("sentiment")])
+        read_labelled(path, "text", "team", [HeadColumn("sentiment")])
 
 
 def test_head_labels_follow_their_rows_through_health_split_and_noise() -> None:

@@ -208,8 +208,14 @@ def self_train(
         )
         if not kept:
             break
-        best, judged, grown = candidate, outcome, train
+        best, grown = candidate, train
         chosen = {i for i, _ in picked}
         pool = [text for i, text in enumerate(pool) if i not in chosen]
+        if number < config.rounds and pool:
+            # the next round's guesses come from the grown set: a spread seeded by it reaches
+            # the rows this round's seeds left below the threshold
+            guess = labeller(Split(grown, parts.val, parts.test), pool)
+            outcome = judge(best.classifier, parts.val, config.threshold, guess)
+        judged = outcome
     best.record.rows["train_pseudo"] = sum(report.added.values())
     return best, report

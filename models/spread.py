@@ -39,8 +39,8 @@ ALPHA = 0.5
 
 
 class SpreadLabeller:
-    """Spreads once over the train rows (seeds), the validation rows and the pool; a later
-    round asks for the pool rows that were below the threshold, and gets the same answer."""
+    """Spreads once over the train rows (seeds), the validation rows and the pool. Self-training
+    builds a new one for each round, seeded by the rows the previous round kept."""
 
     def __init__(self, embed: Embed, parts: Split, pool: Sequence[str]) -> None:
         from sklearn.semi_supervised import LabelSpreading

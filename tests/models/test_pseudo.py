@@ -5,6 +5,7 @@ than the model's own confidence, and labels them better."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,15 @@ from models.clean import clean_text
 from models.data import LabelledData, read_texts
 from models.encoder import sentence_embeddings
 from models.exceptions import DataError
-from models.pseudo import PseudoConfig, confident, own_guesses, self_train, usable
+from models.pseudo import (
+    Guesses,
+    Labeller,
+    PseudoConfig,
+    confident,
+    own_guesses,
+    self_train,
+    usable,
+)
 from models.redact import redact_text
 from models.settings import default_base_model
 from models.spread import SpreadLabeller
@@ -155,6 +164,35 @@ def test_confident_unlabelled_rows_join_training_and_the_manifest_counts_them(
     assert shown
     assert shown[0].startswith("pseudo-labels:")
     assert report["labeller"] == "spread"
+
+
+def test_each_round_seeds_a_new_labeller_with_the_rows_the_last_round_kept(
+    sample_dir: Path,
+) -> None:
+    texts, labels = read_sample(sample_dir / "banking77_train.csv")
+    split = parts(sample_dir, n=100)
+    truth = dict(zip(texts[400:], labels[400:], strict=True))
+    built: list[int] = []
+
+    def oracle(seeds: Split, pool: Sequence[str]) -> Labeller:
+        # a labeller sure of every other pool row at first, of all once it has more seeds
+        built.append(len(seeds.train))
+        sure = len(built) > 1
+
+        def guess(classifier: object, rows: Sequence[str], scores: Scores) -> Guesses:
+            known = [truth.get(text, labels[0]) for text in rows]
+            confidence = [float(sure or i % 2 == 0) for i in range(len(rows))]
+            return Guesses(known, np.asarray(confidence), np.zeros(len(rows), dtype=bool))
+
+        return guess
+
+    config = PseudoConfig(threshold=0.9, rounds=2)
+    _, report = self_train(fitted(split), split, texts[400:], config, fitted, oracle)
+
+    assert [r.kept for r in report.rounds] == [True, True]
+    first = sum(report.rounds[0].added.values())
+    assert built == [100, 100 + first], "round 2's labeller is seeded by round 1's rows"
+    assert sum(report.rounds[1].added.values()) > 0
 
 
 def test_a_round_that_does_not_raise_validation_is_dropped(sample_dir: Path) -> None:

@@ -9,6 +9,12 @@ judged by a paired bootstrap interval rather than by two point estimates: on a h
 corrections one ticket swings every figure, and the point rule rejected three of five better
 candidates in the issue-17 simulation.
 
+A model with extra heads (urgency beside the team) is gated head by head: each single-label
+head the gold set labels gets its own sets (``gold_test:urgency``, and the holdout of urgency
+corrections), with the eval pack's floors for that head (``EvalPack.heads``) and the same
+no-regression test against the deployed model's head. Multi-label heads are not gated per
+head yet; a candidate that lacks one is still refused (:func:`lost_heads`).
+
 :func:`judge` is pure (metrics in, verdict out) so every rule is unit-tested without a model;
 :func:`evaluate_sets` is the part that runs models.
 """
@@ -20,13 +26,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from models import EvalPack, GateReport, check, compare, paired_bootstrap
+from models import EvalPack, GateReport, LabelledData, check, compare, paired_bootstrap
 
 if TYPE_CHECKING:
-    from models import Classifier, LabelledData
+    from models import Classifier
 
 GOLD_TEST = "gold_test"
 CORRECTIONS_HOLDOUT = "corrections_holdout"
+#: between a set's name and an extra head's (``gold_test:urgency``): each head gates on its own
+HEAD_SEP = ":"
 
 Metrics = Mapping[str, Any]
 
@@ -109,8 +117,8 @@ class Verdict:
         if self.lost_heads:
             lines.append(
                 f"heads: the deployed model's heads {self.lost_heads} are missing from the "
-                "candidate; the learner retrains from the gold set's text and label only, so "
-                "retrain a model with extra heads by hand (`triage train --task-col ...`)"
+                "candidate; the learner trains the heads the gold set labels, so write the "
+                "gold set with them (`triage init --gold FILE --task-col ...`)"
             )
         return lines
 
@@ -150,13 +158,15 @@ def judge(
     sets: dict[str, SetVerdict] = {}
     for name, metrics in candidate.items():
         rows = int(metrics.get("rows", 0))
-        if name != GOLD_TEST and rows < min_holdout_rows:
+        if set_of(name) != GOLD_TEST and rows < min_holdout_rows:
             sets[name] = SetVerdict(
                 rows=rows, skipped=f"{rows} rows < {min_holdout_rows} needed to gate"
             )
             continue
         gated, thin = _drop_thin_classes(metrics, min_class_support)
-        verdict = SetVerdict(rows=rows, floors=check(gated, pack), thin_classes=thin)
+        head = head_of(name)
+        floors = check(gated, pack.for_head(head) if head is not None else pack)
+        verdict = SetVerdict(rows=rows, floors=floors, thin_classes=thin)
         if deployed is not None and name in deployed:
             verdict.regression = _no_regression(metrics, deployed[name], margins, gated)
         sets[name] = verdict
@@ -164,6 +174,29 @@ def judge(
         sets=sets,
         candidate={k: _summary(v) for k, v in candidate.items()},
         deployed={k: _summary(v) for k, v in deployed.items()} if deployed is not None else None,
+    )
+
+
+def head_set(name: str, head: str) -> str:
+    """The name an extra head's share of set ``name`` gates under (``gold_test:urgency``)."""
+    return f"{name}{HEAD_SEP}{head}"
+
+
+def set_of(name: str) -> str:
+    return name.partition(HEAD_SEP)[0]
+
+
+def head_of(name: str) -> str | None:
+    """The extra head a set name is for; None for the primary head's sets."""
+    return name.partition(HEAD_SEP)[2] or None
+
+
+def head_view(data: LabelledData, head: str) -> LabelledData:
+    """The rows of ``data`` that give single-label head ``head`` a label, with that label as
+    theirs: what that head is scored and gated on."""
+    known = [(i, value[0]) for i, value in enumerate(data.heads[head].values) if value]
+    return LabelledData(
+        [data.texts[i] for i, _ in known], [label for _, label in known], f"{data.source}:{head}"
     )
 
 
@@ -240,6 +273,10 @@ def evaluate_sets(
 
     out: dict[str, dict[str, Any]] = {}
     for name, data in sets.items():
+        head = head_of(name)
+        if head is not None:
+            out[name] = _head_figures(model, head, data)
+            continue
         if len(data) == 0:
             out[name] = {
                 "rows": 0,
@@ -261,3 +298,24 @@ def evaluate_sets(
             "predicted": evaluation.predicted,
         }
     return out
+
+
+def _head_figures(model: Classifier, head: str, data: LabelledData) -> dict[str, Any]:
+    """Extra head ``head``'s figures on ``data`` (its labels are that head's), from the one
+    forward pass that scores every head; a model without the head answers nothing, which
+    the gates compare as a head that gets every row wrong."""
+    from models import label_metrics
+
+    if len(data) == 0:
+        return {**label_metrics([], []), "labels": [], "predicted": []}
+    answers = model.score(data.texts).heads.get(head)
+    predicted = (
+        [answers.labels[int(i)] for i in answers.proba.argmax(axis=1)]
+        if answers is not None
+        else [""] * len(data)
+    )
+    return {
+        **label_metrics(data.labels, predicted),
+        "labels": list(data.labels),
+        "predicted": predicted,
+    }

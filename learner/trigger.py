@@ -22,19 +22,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from learner.deploy import Announcer, deploy
-from learner.gates import (
-    CORRECTIONS_HOLDOUT,
-    GOLD_TEST,
-    GateRule,
-    evaluate_sets,
-    judge,
-    lost_heads,
-)
+from learner.exceptions import RetrainError
+from learner.gates import GOLD_TEST, GateRule, evaluate_sets, judge, lost_heads
 from learner.retrain import (
     Backend,
     GoldSet,
-    as_labelled,
+    as_children,
     fit_candidate,
+    gate_sets,
+    missing_heads,
     split_corrections,
     sweep_staging,
     training_set,
@@ -43,7 +39,7 @@ from learner.retrain import (
 if TYPE_CHECKING:
     from learner.gates import Verdict
     from learner.retrain import Candidate
-    from models import EvalPack, LabelledData, TrainConfig
+    from models import EvalPack, Hierarchy, LabelledData, TrainConfig
     from store import ModelRecord, Store, TrainingCorrection
 
 log = logging.getLogger(__name__)
@@ -73,6 +69,8 @@ class RunPlan:
     data: LabelledData
     #: unreviewed routed texts to self-train on (``pseudo_from_routed``; empty: none)
     unlabelled: list[str]
+    #: the gold set's team -> intent hierarchy: ``data`` holds the child labels then
+    hierarchy: Hierarchy | None = None
 
 
 @dataclass(frozen=True)
@@ -167,13 +165,42 @@ class RetrainTrigger:
 
     def _plan(self) -> RunPlan:
         gold = GoldSet.read(self.gold_dir)
+        self._refuse_unlabelled_heads(gold)
         every = self.store.training_corrections(unused_only=False)
         fresh = {c.correction_id for c in self.store.training_corrections()}
         train_rows, held = split_corrections(every, self.holdout_share)
         data = training_set(gold.train, train_rows)
+        hierarchy = gold.hierarchy()
+        if hierarchy is not None:
+            data = as_children(data, hierarchy)
         limit = self.pseudo_from_routed
         unlabelled = self.store.unreviewed_routed_texts(limit) if limit else []
-        return RunPlan(gold, every, fresh, train_rows, held, data, unlabelled)
+        return RunPlan(gold, every, fresh, train_rows, held, data, unlabelled, hierarchy)
+
+    def _refuse_unlabelled_heads(self, gold: GoldSet) -> None:
+        """Before any run is on record: a deployed head the gold set does not label cannot be
+        retrained, and finding that out after training would reject the run and quarantine
+        the honest corrections it consumed."""
+        from models import read_manifest
+
+        current = self.store.deployed_model()
+        if current is None:
+            return
+        heads = read_manifest(Path(current.model_dir)).heads
+        missing = missing_heads(heads, gold)
+        if missing:
+            options = " ".join(
+                f"--sub-label-col {n}" if heads[n].parent_head is not None else f"--task-col {n}"
+                for n in missing
+            )
+            how = (
+                "write a gold set with those columns: move TRIAGE_GOLD_DIR away and run "
+                f"`triage init --gold FILE {options}`"
+            )
+            raise RetrainError(
+                f"deployed model {current.version} has heads {missing} that the gold set in "
+                f"{self.gold_dir} does not label; no retrain ran, the corrections wait: {how}"
+            )
 
     def _train_and_judge(self, plan: RunPlan, run_id: int) -> Judged:
         from models import load
@@ -183,13 +210,15 @@ class RetrainTrigger:
             plan.data,
             self.registry_dir,
             backend=self.backend,
-            test=plan.gold.test,
+            test=as_children(plan.gold.test, plan.hierarchy) if plan.hierarchy else plan.gold.test,
             pack=self.pack,
             config=self.train_config,
             device=self.device,
             unlabelled=plan.unlabelled,
+            head_weights=plan.gold.weights,
+            hierarchy=plan.hierarchy,
         )
-        sets = {GOLD_TEST: plan.gold.test, CORRECTIONS_HOLDOUT: as_labelled(plan.held, "holdout")}
+        sets = gate_sets(plan.gold, plan.held)
         metrics = evaluate_sets(candidate.model, sets, self.pack)
         deployed = load(current.model_dir, self.device) if current is not None else None
         deployed_metrics = (

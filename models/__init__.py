@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from models.base import Classifier, Scores
     from models.calibration import softmax
     from models.cli_options import (
+        HeadOptions,
         described,
+        head_options,
         held_out_fraction_option,
         json_out_option,
         label_col_option,
@@ -36,11 +38,11 @@ if TYPE_CHECKING:
         text_col_option,
     )
     from models.clusters import read_failure_clusters
-    from models.data import LabelledData, iter_records, read_labelled
+    from models.data import HeadColumn, HeadLabels, LabelledData, iter_records, read_labelled
     from models.distill import DistillConfig, distill_dir
     from models.escalation import Escalation
     from models.evaluate import evaluate as evaluate_model
-    from models.evaluate import macro_f1
+    from models.evaluate import label_metrics, macro_f1
     from models.exceptions import (
         ArtifactError,
         DataError,
@@ -58,6 +60,8 @@ if TYPE_CHECKING:
         regression_figures,
     )
     from models.health import HealthConfig
+    from models.hierarchy import Hierarchy
+    from models.labels import normalise_label
     from models.onnx import build as build_onnx
     from models.onnx import onnx_record
     from models.paired import paired_bootstrap
@@ -101,7 +105,9 @@ _HOMES = {
     "Scores": "base",
     "softmax": "calibration",
     "read_failure_clusters": "clusters",
+    "HeadOptions": "cli_options",
     "described": "cli_options",
+    "head_options": "cli_options",
     "held_out_fraction_option": "cli_options",
     "json_out_option": "cli_options",
     "label_col_option": "cli_options",
@@ -110,12 +116,15 @@ _HOMES = {
     "options_from": "cli_options",
     "seed_option": "cli_options",
     "text_col_option": "cli_options",
+    "HeadColumn": "data",
+    "HeadLabels": "data",
     "LabelledData": "data",
     "iter_records": "data",
     "read_labelled": "data",
     "DistillConfig": "distill",
     "distill_dir": "distill",
     "evaluate_model": "evaluate:evaluate",
+    "label_metrics": "evaluate",
     "macro_f1": "evaluate",
     "ArtifactError": "exceptions",
     "DataError": "exceptions",
@@ -131,6 +140,8 @@ _HOMES = {
     "load_pack": "gates",
     "regression_figures": "gates",
     "HealthConfig": "health",
+    "Hierarchy": "hierarchy",
+    "normalise_label": "labels",
     "onnx_record": "onnx",
     "paired_bootstrap": "paired",
     "build_onnx": "onnx:build",
@@ -170,7 +181,11 @@ __all__ = [
     "FittedThresholds",
     "GateFailed",
     "GateReport",
+    "HeadColumn",
+    "HeadLabels",
+    "HeadOptions",
     "HealthConfig",
+    "Hierarchy",
     "LabelledData",
     "ModelError",
     "ModelMissing",
@@ -200,15 +215,18 @@ __all__ = [
     "fit_route_thresholds",
     "head_answers",
     "head_decisions",
+    "head_options",
     "held_out_fraction_option",
     "iter_records",
     "json_out_option",
     "label_col_option",
+    "label_metrics",
     "limit_option",
     "load",
     "load_pack",
     "loglevel_option",
     "macro_f1",
+    "normalise_label",
     "onnx_record",
     "options_from",
     "paired_bootstrap",

@@ -38,6 +38,13 @@ class EvalPack(BaseModel):
     min_accuracy: float = Field(0.70, ge=0, le=1)
     min_per_class_f1: float = Field(0.50, ge=0, le=1)
     per_class: dict[str, ClassFloor] = Field(default_factory=dict)
+    #: an extra head's own floors, by head name; a head not named here has none (the
+    #: learner still gates it against the deployed model's same head)
+    heads: dict[str, EvalPack] = Field(default_factory=dict)
+
+    def for_head(self, head: str) -> EvalPack:
+        """The floors ``head`` is held to (none unless ``heads`` names it)."""
+        return self.heads.get(head) or EvalPack(min_macro_f1=0, min_accuracy=0, min_per_class_f1=0)
 
 
 def load_pack(path: Path | None = None) -> EvalPack:

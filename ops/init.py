@@ -18,12 +18,12 @@ import asyncio
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bus import topic_guard
-from learner import Announcer, GoldSet, LearnerSettings, adopt, fit_candidate
-from models import LabelledData, read_labelled, split
+from learner import Announcer, GoldSet, LearnerSettings, adopt, as_children, fit_candidate
+from models import HeadColumn, HeadOptions, read_labelled, split
 from ops.exceptions import OpsError
 from schemas import Topics
 from store import ModelRecord, Store
@@ -44,6 +44,11 @@ class InitOptions:
     test_fraction: float = 0.2
     model: Path | None = None
     seed: int = 13
+    #: extra heads' columns (--task-col, --multi-label-col) and loss weights, kept in the gold
+    #: set so that every retrain trains them
+    heads: HeadOptions = field(default_factory=HeadOptions)
+    #: the column of the child label under --label-col (a team -> intent hierarchy)
+    sub_label_col: str | None = None
 
 
 def initialise(settings: LearnerSettings, options: InitOptions) -> list[str]:
@@ -89,9 +94,24 @@ def import_gold(gold_dir: Path, options: InitOptions) -> tuple[GoldSet, str]:
             f"no gold set in {gold_dir} (TRIAGE_GOLD_DIR) and no --gold FILE: pass the labelled "
             "export the first model should learn from"
         )
-    data = read_labelled(options.gold, options.text_col, options.label_col)
+    columns = options.heads.columns
+    if options.sub_label_col is not None:
+        if columns:
+            raise OpsError(
+                "a hierarchy (--sub-label-col) and extra heads (--task-col, --multi-label-col) "
+                "cannot be trained together yet: give one or the other"
+            )
+        columns = (HeadColumn(options.sub_label_col),)
+    data = read_labelled(options.gold, options.text_col, options.label_col, columns)
     parts = split(data, 0.0, options.test_fraction, options.seed)
-    gold = GoldSet(train=_named(parts.train, "gold-train"), test=_named(parts.test, "gold-test"))
+    gold = GoldSet(
+        train=replace(parts.train, source="gold-train"),
+        test=replace(parts.test, source="gold-test"),
+        heads=columns,
+        weights=options.heads.weights,
+        child=options.sub_label_col,
+    )
+    gold.hierarchy()  # a child under two parents stops here, before anything is written
     staging = gold_dir.with_name(gold_dir.name + ".init-staging")
     shutil.rmtree(staging, ignore_errors=True)
     gold.write(staging)
@@ -102,10 +122,6 @@ def import_gold(gold_dir: Path, options: InitOptions) -> tuple[GoldSet, str]:
         f"gold set: {options.gold} -> {gold_dir} ({len(gold.train)} train, {len(gold.test)} test)"
     )
     return gold, line
-
-
-def _named(data: LabelledData, source: str) -> LabelledData:
-    return LabelledData(texts=data.texts, labels=data.labels, source=source)
 
 
 def first_model(
@@ -124,13 +140,19 @@ def first_model(
         return record, f"model: imported {options.model} as {record.version}, deployed"
     from models import load_pack
 
+    hierarchy = gold.hierarchy()
+    train, test = gold.train, gold.test
+    if hierarchy is not None:
+        train, test = as_children(train, hierarchy), as_children(test, hierarchy)
     candidate = fit_candidate(
-        gold.train,
+        train,
         settings.registry_dir,
         backend=settings.backend,
-        test=gold.test,
+        test=test,
         pack=load_pack(settings.eval_pack),
         device=settings.device,
+        head_weights=gold.weights,
+        hierarchy=hierarchy,
     )
     record = adopt(store, announcer, candidate.model_dir)
     return record, f"model: trained {record.version} ({settings.backend}) on the gold set, deployed"

@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from models import held_out_fraction_option, label_col_option, seed_option, text_col_option
+from models import (
+    head_options,
+    held_out_fraction_option,
+    label_col_option,
+    seed_option,
+    text_col_option,
+)
 
 
 @click.command("init")
@@ -18,6 +24,11 @@ from models import held_out_fraction_option, label_col_option, seed_option, text
 )
 @text_col_option
 @label_col_option
+@click.option(
+    "--sub-label-col",
+    help="the column of the label under --label-col (intent under team): the gold set keeps "
+    "it and every model is a team -> intent hierarchy",
+)
 @held_out_fraction_option("the gold test set")
 @click.option(
     "--model",
@@ -25,11 +36,13 @@ from models import held_out_fraction_option, label_col_option, seed_option, text
     help="import this `triage train` output as the first model instead of training one",
 )
 @seed_option("the gold split")
+@head_options
 def init_command(**options: Any) -> None:
     """Set up a fresh deployment: schema, topics, gold set, first model. Safe to run again.
 
     Settings are the learner's (TRIAGE_DATABASE_URL, TRIAGE_GOLD_DIR, TRIAGE_REGISTRY_DIR,
-    TRIAGE_BACKEND, ...). What exists is kept: a second run changes nothing.
+    TRIAGE_BACKEND, ...). What exists is kept: a second run changes nothing. Extra heads
+    (--task-col, --multi-label-col) are kept in the gold set, and every retrain trains them.
     """
     from learner import LearnerSettings
     from ops.init import InitOptions, initialise

@@ -15,6 +15,8 @@ from learner.gates import (
     GOLD_TEST,
     Margins,
     evaluate_sets,
+    head_of,
+    head_set,
     is_held_out,
     judge,
     lost_heads,
@@ -142,6 +144,29 @@ def test_holdout_gates_only_with_enough_rows() -> None:
     assert not big.passed
     assert all(line.startswith(CORRECTIONS_HOLDOUT) for line in big.failures())
     assert big.to_dict()["sets"][CORRECTIONS_HOLDOUT]["passed"] is False
+
+
+def test_each_head_is_gated_on_its_own_floors_and_against_its_own_deployed_answers() -> None:
+    """An urgency head that got worse is caught though the team head did not move; the team
+    floors are not the urgency head's (a 3-class urgency head at 0.62 passes the pack's
+    floors, which name no urgency), and the gold test set's head share gates however small."""
+    urgency = head_set(GOLD_TEST, "urgency")
+    deployed = {GOLD_TEST: metrics(100), urgency: metrics(8)}
+    candidate = {GOLD_TEST: metrics(100), urgency: metrics(8, x=4, y=4)}
+    headed = PACK.model_copy(update={"heads": {"urgency": EvalPack(min_macro_f1=0.9)}})
+
+    verdict = judge(candidate, deployed, pack=headed, margins=Margins(), min_holdout_rows=20)
+    lenient = judge(
+        candidate, None, pack=EvalPack(min_macro_f1=0.6), margins=Margins(), min_holdout_rows=20
+    )
+
+    assert not verdict.passed
+    assert verdict.sets[urgency].skipped is None, "the gold test set always gates"
+    assert verdict.sets[urgency].regression.gates, "compared with the deployed urgency head"
+    assert any(f.startswith(f"{urgency}: min_macro_f1 0.5000 < 0.9000") for f in verdict.failures())
+    assert lenient.passed, "a head the pack does not name has no floors"
+    assert head_of(urgency) == "urgency"
+    assert head_of(GOLD_TEST) is None
 
 
 def test_gold_test_is_required() -> None:

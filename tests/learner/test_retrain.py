@@ -16,7 +16,7 @@ from learner.retrain import (
     training_set,
 )
 from models.artifact import load, read_manifest
-from models.data import LabelledData
+from models.data import HeadLabels, LabelledData
 from models.gates import EvalPack
 from store import TrainingCorrection
 from tests.fixtures.models import read_sample
@@ -24,7 +24,7 @@ from tests.fixtures.models import read_sample
 LENIENT = EvalPack(min_macro_f1=0.0, min_accuracy=0.0, min_per_class_f1=0.0)
 
 
-def tc(cid: str, text: str, label: str) -> TrainingCorrection:
+def tc(cid: str, text: str, label: str, head: str = "label") -> TrainingCorrection:
     return TrainingCorrection(
         correction_id=cid,
         ticket_id=f"t-{cid}",
@@ -33,6 +33,7 @@ def tc(cid: str, text: str, label: str) -> TrainingCorrection:
         action="override",
         reviewer="ana",
         corrected_at=datetime(2025, 1, 1, tzinfo=UTC),
+        head=head,
     )
 
 
@@ -41,6 +42,20 @@ def test_corrections_win_over_gold_and_later_corrections_win() -> None:
     merged = training_set(gold, [tc("1", "b", "x"), tc("2", "c", "y"), tc("3", "c", "x")])
     assert dict(zip(merged.texts, merged.labels, strict=True)) == {"a": "x", "b": "x", "c": "x"}
     assert as_labelled([tc("1", "c", "y"), tc("2", "c", "x")], "h").labels == ["x"]
+
+
+def test_a_head_correction_sets_that_heads_label_never_the_primary_one() -> None:
+    urgency = HeadLabels(False, [("low",), None])
+    gold = LabelledData(["a", "b"], ["cards", "transfers"], "gold", {"urgency": urgency})
+    fixes = [tc("1", "a", "high", "urgency"), tc("2", "b", "low", "urgency")]
+    fixes.append(tc("3", "c", "high", "urgency"))  # no primary label known for c
+
+    merged = training_set(gold, fixes)
+
+    assert dict(zip(merged.texts, merged.labels, strict=True)) == {"a": "cards", "b": "transfers"}
+    assert merged.heads["urgency"].values == [("high",), ("low",)]
+    assert as_labelled(fixes, "holdout").texts == [], "the primary holdout has its own head only"
+    assert as_labelled(fixes, "holdout", head="urgency").labels == ["high", "low", "high"]
 
 
 def test_split_keeps_every_correction_once() -> None:

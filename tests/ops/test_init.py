@@ -88,3 +88,42 @@ def test_init_without_a_gold_set_says_what_to_pass(stack_info: StackInfo, tmp_pa
     )  # fmt: skip
     assert result.returncode != 0
     assert "--gold FILE" in result.stderr, result.stderr
+
+
+def test_the_gold_set_keeps_the_head_columns_init_was_given(tmp_path: Path) -> None:
+    """`triage init --task-col intent`: the gold set labels the head, so retrains train it."""
+    from learner import GoldSet
+    from models import HeadColumn, HeadOptions
+    from ops.init import InitOptions, import_gold
+
+    heads = HeadOptions((HeadColumn("intent"),), {"intent": 0.5})
+    options = InitOptions(gold=SAMPLE, label_col="team", heads=heads)
+
+    written, line = import_gold(tmp_path / "gold", options)
+    back = GoldSet.read(tmp_path / "gold")
+
+    assert back.heads == (HeadColumn("intent"),)
+    assert back.weights == {"intent": 0.5}
+    assert back.train.heads["intent"].values == written.train.heads["intent"].values
+    assert all(value for value in back.test.heads["intent"].values), "every sample row has one"
+    assert "gold set:" in line
+
+
+def test_init_keeps_a_hierarchy_and_refuses_one_with_extra_heads(tmp_path: Path) -> None:
+    from learner import GoldSet
+    from models import HeadColumn, HeadOptions
+    from ops.exceptions import OpsError
+    from ops.init import InitOptions, import_gold
+
+    tree = InitOptions(gold=SAMPLE, label_col="team", sub_label_col="intent")
+    import_gold(tmp_path / "gold", tree)
+    both = InitOptions(
+        gold=SAMPLE, label_col="team", sub_label_col="intent", heads=HeadOptions((HeadColumn("x"),))
+    )
+
+    hierarchy = GoldSet.read(tmp_path / "gold").hierarchy()
+    assert hierarchy is not None
+    assert hierarchy.child_head == "intent"
+    assert hierarchy.parent_of["card_arrival"] == "cards"
+    with pytest.raises(OpsError, match="--sub-label-col"):
+        import_gold(tmp_path / "other", both)

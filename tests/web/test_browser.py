@@ -386,9 +386,12 @@ def test_a_reviewer_corrects_the_child_head_by_keyboard(
     browser: Any,
     system_factory: Callable[[Path], AbstractContextManager[dict[str, Any]]],
     hierarchy_model_dir: Path,
+    tmp_path: Path,
+    sample_dir: Path,
 ) -> None:
     """A team -> intent model: the queue shows both heads; `h` moves to the intent, a digit
-    picks another intent inside the decided team, and the correction lands with its head."""
+    picks another intent inside the decided team, and the correction lands with its head;
+    `c` confirms the team, and a learner run trains the ticket and gates the intent head."""
     with system_factory(hierarchy_model_dir) as running:
         url, store, stream = running["url"], running["store"], running["stream"]
         context, page, errors = reviewer_on_queue(browser, url)
@@ -441,5 +444,40 @@ def test_a_reviewer_corrects_the_child_head_by_keyboard(
             return row is not None and tuple(row) == ("intent", choice)
 
         wait_until(stored, "the recorder to store the intent correction with its head")
+        # the team too (`c` confirms the primary head): the ticket then trains, intent and all
+        page.wait_for_selector(f'#queue > li.item.selected[data-ticket-id="{first}"]')
+        page.keyboard.press("c")
+        wait_until(
+            lambda: store.first_reviewer(first) == "ana", "the recorder to store the team review"
+        )
         assert errors == []
         context.close()
+        retrained = retrain_hierarchy(store, tmp_path, sample_dir)
+    sets = retrained.report["sets"]
+    trained = retrained.report["training_rows"]
+    assert trained == gold_rows(tmp_path) + 1, "the reviewed ticket trained, intent and all"
+    assert sets["gold_test:intent"]["no_regression"], "the intent head gated on its own"
+    assert any(f.startswith("gold_test:intent: ") for f in retrained.report["failures"])
+
+
+def gold_rows(tmp_path: Path) -> int:
+    from learner.retrain import GoldSet
+
+    return len(GoldSet.read(tmp_path / "gold").train)
+
+
+def retrain_hierarchy(store: Store, tmp_path: Path, sample_dir: Path) -> Any:
+    """One learner run on the hierarchy's gold set (the sample's team and intent columns),
+    with the eval pack's intent floor at 1.0, so the gated candidate is rejected, not
+    announced."""
+    from models.gates import EvalPack
+    from tests.learner.test_retrain_heads import sample_hierarchy_gold
+    from tests.learner.test_trigger import learner
+
+    sample_hierarchy_gold(tmp_path, sample_dir, skip_test=TICKETS)
+    loop = learner(store, tmp_path, retrain_after=1)
+    loop.holdout_share = 0.0  # both of the ticket's corrections train
+    loop.pack = EvalPack(
+        min_macro_f1=0, min_accuracy=0, min_per_class_f1=0, heads={"intent": {"min_macro_f1": 1}}
+    )
+    return loop.run()

@@ -225,8 +225,12 @@ def as_children(data: LabelledData, hierarchy: Hierarchy) -> LabelledData:
         for i, (value, label) in enumerate(zip(values, data.labels, strict=True))
         if value and tree.parent_of.get(normalise_label(value[0], {})) == normalise_label(label, {})
     ]
-    return LabelledData(
-        [data.texts[i] for i, _ in rows], [child for _, child in rows], f"{data.source} (children)"
+    taken = data.take([i for i, _ in rows])
+    return replace(
+        taken,
+        labels=[child for _, child in rows],
+        source=f"{data.source} (children)",
+        heads={n: h for n, h in taken.heads.items() if n != hierarchy.child_head},
     )
 
 

@@ -175,16 +175,8 @@ def _train_files(
     from models.data import read_labelled
     from models.hierarchy import read_hierarchical
 
-    if columns and (sub_label_col or hierarchy):
-        raise ModelError(
-            "extra heads (--task-col, --multi-label-col) and a hierarchy (--sub-label-col, "
-            "--hierarchy) cannot be trained together yet: train one or the other"
-        )
     data, val, test = paths
-    if columns:
-        rows, taxonomy = read_labelled(data, text_col, label_col, columns), None
-    else:
-        rows, taxonomy = read_hierarchical(data, text_col, label_col, sub_label_col, hierarchy)
+    rows, taxonomy = read_hierarchical(data, text_col, label_col, sub_label_col, hierarchy, columns)
 
     def read(path: Path | None) -> LabelledData | None:
         # with a hierarchy the model learns the child: so are validation and test rows read

@@ -28,7 +28,7 @@ import numpy as np
 from models.artifact import PRIMARY_HEAD, Head, Manifest, load, read_manifest, write_manifest
 from models.backends import backend, resolve
 from models.base import Classifier, FloatArray, HeadScores, Scores
-from models.data import LabelledData
+from models.data import HeadColumn, LabelledData
 from models.exceptions import ArtifactError, DataError
 from models.labels import normalise_label
 
@@ -168,7 +168,8 @@ class HierarchicalClassifier:
             proba=proba,
             novelty=leaf.novelty,
             novel=leaf.novel,
-            heads={self.hierarchy.child_head: child},
+            # the child model's own extra heads (urgency, tags) pass through from its one pass
+            heads={**leaf.heads, self.hierarchy.child_head: child},
         )
 
     def save(self, path: Path, **manifest_extra: Any) -> Path:
@@ -199,10 +200,12 @@ def read_hierarchical(
     label_col: str,
     sub_label_col: str | None,
     mapping: Path | None,
+    heads: Sequence[HeadColumn] = (),
 ) -> tuple[LabelledData, Hierarchy | None]:
     """What `triage train` reads: the rows labelled with the CHILD label and the hierarchy, from
     two columns (``--label-col team --sub-label-col intent``) or a mapping file
-    (``--label-col intent --hierarchy teams.json``); neither: the flat rows and None."""
+    (``--label-col intent --hierarchy teams.json``); neither: the flat rows and None. The
+    ``heads`` columns (urgency, tags) are read onto the same rows either way."""
     from models.data import read_labelled
 
     if sub_label_col is not None and mapping is not None:
@@ -210,11 +213,12 @@ def read_hierarchical(
             "give the hierarchy once: --sub-label-col (two columns) or --hierarchy (a file)"
         )
     if mapping is not None:
-        return read_labelled(path, text_col, label_col), Hierarchy.from_file(mapping, label_col)
+        rows = read_labelled(path, text_col, label_col, heads)
+        return rows, Hierarchy.from_file(mapping, label_col)
     if sub_label_col is None:
-        return read_labelled(path, text_col, label_col), None
+        return read_labelled(path, text_col, label_col, heads), None
     parents = read_labelled(path, text_col, label_col)
-    children = read_labelled(path, text_col, sub_label_col)
+    children = read_labelled(path, text_col, sub_label_col, heads)
     if parents.texts != children.texts:
         raise DataError(
             f"{path}: rows with a {label_col!r} but no {sub_label_col!r} (or the reverse); give "
@@ -244,6 +248,7 @@ def wrap_leaf(path: Path, hierarchy: Hierarchy, **manifest_extra: Any) -> Manife
                 parent_head=PRIMARY,
                 parent_of=dict(hierarchy.parent_of),
             ),
+            **{n: h for n, h in leaf_manifest.heads.items() if n != leaf_manifest.primary_head},
         },
         thresholds=leaf_manifest.thresholds,
         backend={
@@ -291,7 +296,9 @@ def as_hierarchy(result: TrainResult, hierarchy: Hierarchy, pack: EvalPack) -> T
         HierarchicalClassifier(result.baseline, hierarchy) if result.baseline is not None else None
     )
     test = hierarchy.parent_labels(result.split.test)
-    evaluation = evaluate(model, test.texts, test.labels, pack=pack, baseline=baseline)
+    evaluation = evaluate(
+        model, test.texts, test.labels, pack=pack, baseline=baseline, heads=result.split.test.heads
+    )
     summary = {key: child[key] for key in ("accuracy", "macro_f1", "ece", "baseline", "rows")}
     return replace(
         result,
@@ -299,7 +306,10 @@ def as_hierarchy(result: TrainResult, hierarchy: Hierarchy, pack: EvalPack) -> T
         evaluation=evaluation,
         baseline=baseline,
         drift_reference=drift_reference(model, result.split),
-        head_metrics={hierarchy.child_head: {**summary, "per_class": child["per_class"]}},
+        head_metrics={
+            **evaluation.heads,
+            hierarchy.child_head: {**summary, "per_class": child["per_class"]},
+        },
     )
 
 

@@ -252,12 +252,17 @@ def train(request: TrainRequest) -> TrainResult:
             f"kind {request.kind!r} is built around another backend: train lora-transformer or "
             "tfidf with a hierarchy (`triage train --sub-label-col` or `--hierarchy FILE`)"
         )
-    if request.data.heads and (request.kind != "lora-transformer" or request.hierarchy):
+    if request.data.heads and request.kind != "lora-transformer":
         raise ModelError(
             f"extra heads {sorted(request.data.heads)} are trained by the lora-transformer "
-            f"backend without a hierarchy; this run asks for kind {request.kind!r}"
-            + (" with a hierarchy" if request.hierarchy else "")
-            + ": drop the head columns or train kind lora-transformer alone"
+            f"backend; this run asks for kind {request.kind!r}: drop the head columns or "
+            "train kind lora-transformer"
+        )
+    child = request.hierarchy.child_head if request.hierarchy is not None else None
+    if child is not None and child in request.data.heads:
+        raise ModelError(
+            f"head {child!r} is both the hierarchy's child and an extra head: give the extra "
+            "head another column"
         )
     trainer: Trainer = resolve(entry.trainer)()
     prepared = prepare(request)

@@ -96,12 +96,7 @@ def import_gold(gold_dir: Path, options: InitOptions) -> tuple[GoldSet, str]:
         )
     columns = options.heads.columns
     if options.sub_label_col is not None:
-        if columns:
-            raise OpsError(
-                "a hierarchy (--sub-label-col) and extra heads (--task-col, --multi-label-col) "
-                "cannot be trained together yet: give one or the other"
-            )
-        columns = (HeadColumn(options.sub_label_col),)
+        columns = (*columns, HeadColumn(options.sub_label_col))
     data = read_labelled(options.gold, options.text_col, options.label_col, columns)
     parts = split(data, 0.0, options.test_fraction, options.seed)
     gold = GoldSet(

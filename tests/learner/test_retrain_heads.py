@@ -219,3 +219,22 @@ def test_a_hierarchy_retrains_as_a_hierarchy_and_its_child_head_is_gated(
     assert sets["gold_test:intent"]["rows"] == len(gold.test)
     assert sets["gold_test:intent"]["no_regression"], "gated against the deployed intent head"
     assert any(f.startswith("gold_test:intent: min_macro_f1") for f in result.report["failures"])
+
+
+def test_a_hierarchys_rows_keep_their_other_heads() -> None:
+    from models import Hierarchy
+    from models.data import HeadLabels
+
+    heads = {
+        "intent": HeadLabels(False, [("card_arrival",), ("loan_rate",), ("card_arrival",)]),
+        "urgency": HeadLabels(False, [("high",), None, ("low",)]),
+    }
+    data = LabelledData(["a", "b", "c"], ["cards", "loans", "loans"], "rows", heads)
+    tree = Hierarchy({"card_arrival": "cards", "loan_rate": "loans"}, "intent")
+
+    rows = as_children(data, tree)
+
+    assert rows.texts == ["a", "b"], "c's intent is another team's"
+    assert rows.labels == ["card_arrival", "loan_rate"]
+    assert set(rows.heads) == {"urgency"}
+    assert rows.heads["urgency"].values == [("high",), None]

@@ -95,6 +95,36 @@ def test_the_onnx_fast_path_returns_every_head_as_torch_does(
     assert np.abs(a.heads["tags"].proba - b.heads["tags"].proba).max() < 0.1
 
 
+@pytest.mark.slow
+def test_a_hierarchy_with_an_extra_head_serves_both_from_one_pass(
+    headed_hierarchy_model_dir: Path, tmp_path: Path, sample_dir: Path
+) -> None:
+    """Team -> intent plus a multi-label head on the intent model: every head in the manifest
+    and in each decision, the intent never outside its team, on both runtimes."""
+    from models.onnx import build
+
+    folder = tmp_path / "model"
+    shutil.copytree(headed_hierarchy_model_dir, folder)
+    texts = [r["text"] for r in headed_rows(sample_dir)][:1000]
+    build(folder / "leaf", texts[-60:])
+    manifest = read_manifest(folder)
+    parent_of = manifest.heads["intent"].parent_of or {}
+    assert manifest.kind == "hierarchy"
+    assert set(manifest.heads) == {"label", "intent", "tags"}
+    assert manifest.heads["tags"].type == "multilabel"
+    assert {"intent", "tags"} <= set(manifest.metrics["heads"])
+    for runtime in ("torch", "onnx"):
+        model = load(folder, "cpu", runtime=runtime)
+        scores = model.score(texts)
+        assert set(scores.heads) == {"intent", "tags"}
+        teams = [model.labels[i] for i in scores.proba.argmax(axis=1)]
+        intents = [scores.heads["intent"].chosen(i)[0] for i in range(len(texts))]
+        assert all(parent_of[x] == t for x, t in zip(intents, teams, strict=True)), runtime
+        decided = head_decisions(scores, 0, Thresholds(), novel=False, top_k=3)
+        assert decided["intent"].parent_head == "label"
+        assert decided["tags"].labels is not None
+
+
 def test_an_old_single_head_artifact_loads_with_no_extra_heads(lora_model_dir: Path) -> None:
     model = load(lora_model_dir, "cpu", runtime="torch")
     assert model.layout.extra == []  # type: ignore[attr-defined]
@@ -195,7 +225,7 @@ def test_extra_heads_on_a_backend_that_cannot_train_them_are_refused() -> None:
     [
         (["--task-col", "intent", "--head-weight", "intent"], "'intent' is not NAME=W"),
         (["--task-col", "intent", "--head-weight", "=2"], "names no head"),
-        (["--task-col", "intent", "--sub-label-col", "intent"], "cannot be trained together"),
+        (["--task-col", "intent", "--sub-label-col", "intent"], "both the hierarchy's child"),
     ],
 )
 def test_train_refuses_malformed_head_options_by_name(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -109,21 +110,27 @@ def test_the_gold_set_keeps_the_head_columns_init_was_given(tmp_path: Path) -> N
     assert "gold set:" in line
 
 
-def test_init_keeps_a_hierarchy_and_refuses_one_with_extra_heads(tmp_path: Path) -> None:
+def test_init_keeps_a_hierarchy_with_the_extra_heads_beside_it(tmp_path: Path) -> None:
     from learner import GoldSet
     from models import HeadColumn, HeadOptions
-    from ops.exceptions import OpsError
     from ops.init import InitOptions, import_gold
 
-    tree = InitOptions(gold=SAMPLE, label_col="team", sub_label_col="intent")
-    import_gold(tmp_path / "gold", tree)
-    both = InitOptions(
-        gold=SAMPLE, label_col="team", sub_label_col="intent", heads=HeadOptions((HeadColumn("x"),))
-    )
+    export = tmp_path / "export.csv"
+    with SAMPLE.open(newline="") as source, export.open("w", newline="") as out:
+        rows = list(csv.DictReader(source))
+        writer = csv.DictWriter(out, fieldnames=[*rows[0], "urgency"])
+        writer.writeheader()
+        for row in rows:  # a rule-made second column: enough to carry a task head
+            writer.writerow({**row, "urgency": "high" if "card" in row["text"] else "low"})
+    heads = HeadOptions((HeadColumn("urgency"),))
+    tree = InitOptions(gold=export, label_col="team", sub_label_col="intent", heads=heads)
 
-    hierarchy = GoldSet.read(tmp_path / "gold").hierarchy()
+    import_gold(tmp_path / "gold", tree)
+
+    gold = GoldSet.read(tmp_path / "gold")
+    hierarchy = gold.hierarchy()
     assert hierarchy is not None
     assert hierarchy.child_head == "intent"
     assert hierarchy.parent_of["card_arrival"] == "cards"
-    with pytest.raises(OpsError, match="--sub-label-col"):
-        import_gold(tmp_path / "other", both)
+    assert [c.column for c in gold.heads] == ["urgency", "intent"]
+    assert set(gold.train.heads["urgency"].classes) == {"high", "low"}

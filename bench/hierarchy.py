@@ -8,7 +8,8 @@ one inside the most probable team. Printed: intents and teams macro-F1, the same
 TF-IDF model beside it, how often the unconstrained top intent falls outside the top team (what
 the constraint repairs), and the consistency count, which must be 0.
 
-    .venv/bin/python bench/hierarchy.py [--epochs 3] [--max-length 64] [--limit N] [--backend B]
+    .venv/bin/python bench/hierarchy.py [--epochs 3] [--max-length 64] [--lora-r 16] [--lr 2e-3]
+        [--limit N] [--backend B]
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--lora-r", type=int, default=16, help="TrainConfig.lora_r (alpha 2r)")
+    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--limit", type=int, help="max train rows per intent")
     parser.add_argument("--backend", default="lora-transformer")
     parser.add_argument("--json-out", type=Path)
@@ -101,7 +104,13 @@ def main() -> None:
     test = read_labelled(DATA / "banking77" / "test.csv", "text", "category")
     test = LabelledData(test.texts, [normalise_label(x, {}) for x in test.labels], test.source)
     started = time.perf_counter()
-    config = TrainConfig(epochs=args.epochs, max_length=args.max_length)
+    config = TrainConfig(
+        epochs=args.epochs,
+        max_length=args.max_length,
+        lora_r=args.lora_r,
+        lora_alpha=2 * args.lora_r,
+        lr=args.lr,
+    )
     save = OUT / "banking77-intents-model" if args.backend == "lora-transformer" else None
     if save is not None and save.exists():
         save = None
@@ -112,6 +121,8 @@ def main() -> None:
         "backend": args.backend,
         "epochs": args.epochs,
         "max_length": args.max_length,
+        "lora_r": args.lora_r,
+        "lr": args.lr,
         "train_seconds": round(trained, 1),
         "model": score(result.classifier, test, team_of),
         "tfidf_same_split": score(tfidf, test, team_of),

@@ -29,7 +29,7 @@ from learner.gates import (
     is_held_out,
 )
 from models import HeadColumn, HeadLabels, LabelledData, read_labelled
-from schemas import CORRECTION_HEAD
+from schemas import CORRECTION_HEAD, Correction
 from store import TrainingCorrection
 
 if TYPE_CHECKING:
@@ -195,8 +195,9 @@ def training_set(gold: LabelledData, corrections: Sequence[TrainingCorrection]) 
     for c in corrections:
         if c.head == CORRECTION_HEAD:
             merged[c.text] = c.label
-        elif c.head in values and not gold.heads[c.head].multilabel:
-            values[c.head][c.text] = (c.label,)
+        elif c.head in values:  # a multi-label head's correction is its whole set
+            multi = gold.heads[c.head].multilabel
+            values[c.head][c.text] = Correction.label_set(c.label) if multi else (c.label,)
     heads = {
         name: HeadLabels(gold.heads[name].multilabel, [given.get(text) for text in merged])
         for name, given in values.items()

@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
 Band = Literal["routed", "shadow", "manual"]
 BANDS: tuple[Band, ...] = ("routed", "shadow", "manual")
@@ -201,6 +201,12 @@ class DeadLetter(BaseModel):
 CORRECTION_HEAD = "label"
 
 
+def _label_or_labels(schema: dict[str, Any]) -> None:
+    """The exported schema says what the model accepts: ``label``, or ``labels`` without it."""
+    schema["required"] = [name for name in schema.get("required", []) if name != "label"]
+    schema["anyOf"] = [{"required": ["label"]}, {"required": ["labels"]}]
+
+
 def _derived_correction_id(data: dict[str, Any]) -> str:
     head = data.get("head", CORRECTION_HEAD)
     return Correction.idempotency_key(data["ticket_id"], data["label"], data["reviewer"], head)
@@ -215,7 +221,7 @@ class Correction(BaseModel):
     stored and counted once, while a changed label is a new correction.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_label_or_labels)
 
     ticket_id: Annotated[str, Field(min_length=1)]
     label: Annotated[str, Field(min_length=1)]
@@ -225,6 +231,13 @@ class Correction(BaseModel):
         description=(
             "the model head the label is for (a manifest head, e.g. a hierarchy's child head "
             "'intent'); omitted, the primary head 'label', the one that bands and routes"
+        ),
+    )
+    labels: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None,
+        description=(
+            "a multi-label head's whole reviewed set (empty: none of its labels applies); "
+            "`label` may then be omitted: it is the set as a sorted JSON array"
         ),
     )
     # After the fields it is derived from: the factory receives them validated.
@@ -238,6 +251,34 @@ class Correction(BaseModel):
     action: Literal["confirm", "override"]
     note: str | None = None
     corrected_at: datetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _set_as_label(cls, data: Any) -> Any:
+        """A label set is also its ``label`` (sorted, as JSON), so every consumer that reads
+        one label per correction (the store, the idempotency key) reads the set unchanged."""
+        if not isinstance(data, dict) or data.get("labels") is None:
+            return data
+        given = data["labels"]
+        if not isinstance(given, list):
+            return data  # field validation names the type
+        canonical = Correction.set_label(given)
+        if data.get("label") not in (None, canonical):
+            raise ValueError(
+                f"label {data['label']!r} is not the label set {canonical}: omit label when "
+                "sending labels"
+            )
+        return {**data, "labels": json.loads(canonical), "label": canonical}
+
+    @staticmethod
+    def set_label(labels: list[str]) -> str:
+        """A label set as one ``label``: the distinct labels, sorted, as a JSON array."""
+        return json.dumps(sorted({str(x) for x in labels}), ensure_ascii=False)
+
+    @staticmethod
+    def label_set(label: str) -> tuple[str, ...]:
+        """The set a multi-label correction's ``label`` holds (:meth:`set_label` undone)."""
+        return tuple(json.loads(label))
 
     @staticmethod
     def idempotency_key(

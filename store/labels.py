@@ -38,8 +38,9 @@ class DeployedLabels:
         return {name: frozenset(head["labels"]) for name, head in self.describe().items()}
 
     def describe(self) -> dict[str, dict[str, Any]]:
-        """Every head as the review page needs it: ``labels`` (sorted), ``parent_head`` and,
-        for a child head, ``parent_of`` (child label -> parent label), the primary first."""
+        """Every head as the review page needs it: ``labels`` (sorted), ``parent_head``,
+        ``multilabel`` and, for a child head, ``parent_of`` (child label -> parent label), the
+        primary first."""
         from models import read_manifest
 
         record = self.store.deployed_model()
@@ -51,15 +52,15 @@ class DeployedLabels:
                 PRIMARY_HEAD: {"labels": sorted(manifest.labels), "parent_head": None}
             }
             for name, head in manifest.heads.items():
-                # a multi-label head's answer is a set, which a one-label correction cannot
-                # say: it is not correctable yet (a correction naming it is unknown_head)
-                if name == manifest.primary_head or head.type == "multilabel":
+                if name == manifest.primary_head:
                     continue
                 parent_of = getattr(head, "parent_of", None)
                 under_primary = head.parent_head == manifest.primary_head
                 found[name] = {
                     "labels": sorted(head.labels),
                     "parent_head": PRIMARY_HEAD if under_primary else head.parent_head,
+                    # its correction names a set (Correction.labels), not one label
+                    "multilabel": head.type == "multilabel",
                     **({"parent_of": dict(parent_of)} if isinstance(parent_of, dict) else {}),
                 }
             self._cache[key] = found

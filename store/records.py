@@ -57,7 +57,8 @@ class CorrectionOutcome(StrEnum):
             CorrectionOutcome.unknown_label: (
                 f"label {correction.label!r} is not one of the deployed model's labels"
                 + ("" if head == PRIMARY_HEAD else f" of head {head!r}")
-                + "; use one of them (`triage models list` names the deployed model)"
+                + "; use one of them (`triage models list` names the deployed model), as "
+                "`labels` (a list) for a multi-label head and `label` for any other"
             ),
             CorrectionOutcome.unknown_head: (
                 f"head {head!r} is not one the deployed model has, or the decision of ticket "
@@ -171,6 +172,13 @@ class _Decided:
     label: str
     band: str
     top_k: list[dict[str, Any]]
+    #: a multi-label head's chosen set (None: a single-label head)
+    labels: list[str] | None = None
+
+    @property
+    def answer(self) -> str:
+        """What a correction's ``label`` is compared with: a set as Correction.set_label."""
+        return Correction.set_label(self.labels) if self.labels is not None else self.label
 
 
 def _decided_head(row: Any, head: str) -> _Decided | None:
@@ -179,7 +187,13 @@ def _decided_head(row: Any, head: str) -> _Decided | None:
     found = (row.heads or {}).get(head)
     if found is None:
         return None
-    return _Decided(str(found["label"]), str(found["band"]), list(found.get("top_k") or []))
+    chosen = found.get("labels")
+    return _Decided(
+        str(found["label"]),
+        str(found["band"]),
+        list(found.get("top_k") or []),
+        [str(x) for x in chosen] if isinstance(chosen, list) else None,
+    )
 
 
 def _check(
@@ -196,9 +210,13 @@ def _check(
     head = _decided_head(decided, correction.head)
     if correction.head not in labels or head is None:
         return CorrectionOutcome.unknown_head
-    if correction.label not in labels[correction.head]:
+    # a multi-label head takes a set (Correction.labels), every other head one label
+    given = correction.labels if head.labels is not None else [correction.label]
+    if given is None or (correction.labels is not None and head.labels is None):
         return CorrectionOutcome.unknown_label
-    if correction.action == "confirm" and correction.label != head.label:
+    if any(label not in labels[correction.head] for label in given):
+        return CorrectionOutcome.unknown_label
+    if correction.action == "confirm" and correction.label != head.answer:
         return CorrectionOutcome.contradicts_decision
     return head
 
@@ -236,11 +254,17 @@ def add_correction(
             reviewer=correction.reviewer,
             action=correction.action,
             note=redact_text(correction.note),  # a note can carry a card number too
-            decided_label=decided.label,
+            decided_label=decided.answer,
             decided_band=decided.band,
             corrected_at=correction.corrected_at,
         )
-        if inserted and hold is not None and hold_new(session, correction, decided.top_k, hold):
+        # the hold rule weighs one label against the model's top k: a set has no such weight
+        if (
+            inserted
+            and hold is not None
+            and decided.labels is None
+            and hold_new(session, correction, decided.top_k, hold)
+        ):
             return CorrectionOutcome.held
     return CorrectionOutcome.stored if inserted else CorrectionOutcome.duplicate
 
@@ -310,7 +334,8 @@ def decision_of(db: Database, ticket_id: str) -> tuple[str, str] | None:
 
 def decided_head_label(db: Database, ticket_id: str, head: str) -> str | None:
     """What ``head`` answered for ``ticket_id`` (None: no decision, or none from that head):
-    the review's confirm-or-override for a head beyond the primary one."""
+    the review's confirm-or-override for a head beyond the primary one. A multi-label head's
+    answer is its set, as a correction of it names one (Correction.set_label)."""
     with db.session() as session:
         row = session.execute(
             select(DecisionRow.label, DecisionRow.band, DecisionRow.top_k, DecisionRow.heads).where(
@@ -318,7 +343,7 @@ def decided_head_label(db: Database, ticket_id: str, head: str) -> str | None:
             )
         ).one_or_none()
     found = _decided_head(row, head) if row is not None else None
-    return found.label if found is not None else None
+    return found.answer if found is not None else None
 
 
 def count_decisions(db: Database) -> int:

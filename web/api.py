@@ -166,14 +166,27 @@ class HeadOut(BaseModel):
     parent_of: dict[str, str] | None = Field(
         None, description="child label -> its parent's label (a hierarchy's child head)"
     )
+    multilabel: bool = Field(
+        False, description="a correction of this head names a set (`labels`), not one label"
+    )
 
 
 class DecideIn(BaseModel):
     model_config = JSON_BODY
 
     ticket_id: str = Field(min_length=1, max_length=256)
-    label: str = Field(
-        min_length=1, max_length=200, description="the decided label confirms, another overrides"
+    label: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="the decided label confirms, another overrides (every head but a "
+        "multi-label one)",
+    )
+    labels: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        None,
+        max_length=200,
+        description="a multi-label head's whole set (GET /api/heads: multilabel): the decided "
+        "set confirms, another overrides; [] says none of its labels applies",
     )
     note: str | None = Field(None, max_length=2000)
     head: str = Field(
@@ -273,11 +286,14 @@ async def api_decide(
     404 (`not_reviewable`) unless the ticket is in the review queue; 422 (`unknown_head`)
     unless the head is one of GET /api/heads that the ticket's decision has; 422
     (`unknown_label`) unless the label is one of that head's (GET /api/labels: the primary
-    head's); the first reviewer of a ticket's head wins, a later one gets 409 naming who it
-    was; 503 when no model is deployed or the broker did not ack.
+    head's), or if the head takes the other of `label` and `labels` (a multi-label head takes
+    its whole set); the first reviewer of a ticket's head wins, a later one gets 409 naming who
+    it was; 503 when no model is deployed or the broker did not ack.
     """
     reviews: Reviews = services(request).reviews
-    return await reviews.decide(who.name, body.ticket_id, body.label, body.note, body.head)
+    return await reviews.decide(
+        who.name, body.ticket_id, body.label, body.note, body.head, body.labels
+    )
 
 
 class DashboardOut(BaseModel):

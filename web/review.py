@@ -89,11 +89,13 @@ class Reviews:
         self,
         reviewer: str,
         ticket_id: str,
-        label: str,
+        label: str | None,
         note: str | None = None,
         head: str = CORRECTION_HEAD,
+        labels: list[str] | None = None,
     ) -> Correction:
-        """Confirm (same label) or override (another label) one head; first reviewer wins."""
+        """Confirm (same label) or override (another label) one head; first reviewer wins. A
+        multi-label head is reviewed as a whole set (``labels``), confirmed if unchanged."""
         found = await asyncio.to_thread(self.store.decision_of, ticket_id)
         if found is None or found[1] not in REVIEW_BANDS:
             raise NotReviewable(
@@ -101,12 +103,7 @@ class Reviews:
                 "pick one from the queue"
             )
         decided = await self._decided(ticket_id, head, found[0])
-        known = (await asyncio.to_thread(self.head_labels))[head]
-        if label not in known:
-            of = "" if head == CORRECTION_HEAD else f" {head!r} head's"
-            raise BadLabel(
-                f"label {clip(label)!r} is not one of the model's{of} labels: {sorted(known)}"
-            )
+        given = await self._checked(head, label, labels)
         earlier = await asyncio.to_thread(self.store.first_reviewer, ticket_id, head)
         if earlier is not None:
             raise AlreadyReviewed(ticket_id, earlier)
@@ -118,10 +115,11 @@ class Reviews:
             raise AlreadyReviewed(ticket_id, name or "another reviewer")
         correction = Correction(
             ticket_id=ticket_id,
-            label=label,
+            label=given,
+            labels=labels,
             head=head,
             reviewer=reviewer,
-            action="confirm" if label == decided else "override",
+            action="confirm" if given == decided else "override",
             note=redact_text(note or None),  # the note travels to the topic and the store
         )
         try:
@@ -130,6 +128,23 @@ class Reviews:
             await self.redis.eval(_RELEASE, 1, key, reviewer)
             raise
         return correction
+
+    async def _checked(self, head: str, label: str | None, labels: list[str] | None) -> str:
+        """The correction's ``label``: the one given, or the set as Correction.set_label; a
+        multi-label head takes ``labels`` and every other head ``label``, of its own labels."""
+        described = (await asyncio.to_thread(self.describe))[head]
+        multi = bool(described.get("multilabel"))
+        if multi != (labels is not None) or (not multi and not label):
+            want = "labels (the whole set, [] for none)" if multi else "one label"
+            raise BadLabel(f"head {clip(head)!r} takes {want}: send that and not the other")
+        known = frozenset(described["labels"])
+        for name in labels if labels is not None else [str(label)]:
+            if name not in known:
+                of = "" if head == CORRECTION_HEAD else f" {head!r} head's"
+                raise BadLabel(
+                    f"label {clip(name)!r} is not one of the model's{of} labels: {sorted(known)}"
+                )
+        return Correction.set_label(labels) if labels is not None else str(label)
 
     async def _decided(self, ticket_id: str, head: str, primary: str) -> str:
         """What ``head`` answered for the ticket, or :class:`BadHead` naming the heads."""

@@ -58,6 +58,15 @@ def test_a_head_correction_sets_that_heads_label_never_the_primary_one() -> None
     assert as_labelled(fixes, "holdout", head="urgency").labels == ["high", "low", "high"]
 
 
+def test_a_multilabel_correction_sets_the_whole_set_of_its_head() -> None:
+    tags = HeadLabels(True, [("billing",), ()])
+    gold = LabelledData(["a", "b"], ["cards", "transfers"], "gold", {"tags": tags})
+
+    merged = training_set(gold, [tc("1", "a", '["billing", "refund"]', "tags")])
+
+    assert merged.heads["tags"].values == [("billing", "refund"), ()]
+
+
 def test_split_keeps_every_correction_once() -> None:
     rows = [tc(str(i), f"text {i}", "x") for i in range(200)]
     train, held = split_corrections(rows, 0.2)

@@ -63,7 +63,8 @@ def test_a_key_too_long_for_the_store_is_refused() -> None:
 def test_exported_schema_documents_the_key(tmp_path: Path) -> None:
     export_json_schemas(tmp_path)
     schema = json.loads((tmp_path / "Correction.schema.json").read_text())
-    assert set(schema["required"]) == {"ticket_id", "label", "reviewer", "action"}
+    # label, or labels for a multi-label head (anyOf, see below)
+    assert set(schema["required"]) == {"ticket_id", "reviewer", "action"}
     assert "idempotency key" in schema["properties"]["correction_id"]["description"]
 
 
@@ -87,3 +88,27 @@ def test_exported_schema_documents_the_head(tmp_path: Path) -> None:
     assert head["default"] == "label"
     assert "primary head" in head["description"]
     assert "head" not in schema["required"]
+
+
+def test_a_multilabel_correction_carries_its_set_as_its_label() -> None:
+    first = Correction.model_validate(
+        {"ticket_id": "t1", "head": "tags", "labels": ["refund", "billing", "refund"],
+         "reviewer": "ana", "action": "override"}
+    )  # fmt: skip
+    again = Correction.model_validate_json(first.model_dump_json())
+
+    assert first.labels == ["billing", "refund"]
+    assert first.label == '["billing", "refund"]'
+    assert Correction.label_set(first.label) == ("billing", "refund")
+    assert again == first
+    assert make(head="tags", labels=[], label="[]").label == "[]"  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="omit label"):
+        make(head="tags", labels=["billing"])  # type: ignore[arg-type]
+
+
+def test_exported_schema_takes_a_label_or_a_label_set(tmp_path: Path) -> None:
+    export_json_schemas(tmp_path)
+    schema = json.loads((tmp_path / "Correction.schema.json").read_text())
+    assert "label" not in schema["required"]
+    assert {"required": ["labels"]} in schema["anyOf"]
+    assert "multi-label" in schema["properties"]["labels"]["description"]

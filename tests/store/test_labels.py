@@ -11,11 +11,15 @@ from store.labels import DeployedLabels
 
 
 @pytest.mark.slow
-def test_task_heads_are_correctable_and_a_multilabel_head_is_not_yet(
+def test_every_head_is_correctable_and_a_multilabel_head_says_it_takes_a_set(
     store: Store, headed_model_dir: Path
 ) -> None:
-    heads = DeployedLabels(store, headed_model_dir).heads()
+    labels = DeployedLabels(store, headed_model_dir)
+    heads = labels.heads()
     # nothing deployed: the fallback directory's model answers
-    assert set(heads) == {"label", "intent"}
+    assert set(heads) == {"label", "intent", "tags"}
     assert "cards" in heads["label"]
     assert len(heads["intent"]) > 7
+    assert "card" in heads["tags"]
+    described = labels.describe()
+    assert (described["tags"]["multilabel"], described["intent"]["multilabel"]) == (True, False)

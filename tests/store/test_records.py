@@ -141,3 +141,75 @@ def test_unreviewed_routed_texts_are_the_newest_routed_decisions_nobody_reviewed
 
     assert [t.rsplit(" ", 1)[-1] for t in texts] == ["4", "2", "1"]
     assert all("routed" in t for t in texts)
+
+
+def tagged(ticket_id: str, chosen: list[str]) -> object:
+    """:func:`decision` of a model with a multi-label head ``tags`` that chose ``chosen``."""
+    from schemas.events import HeadDecision, LabelScore
+
+    answer = HeadDecision(
+        label=chosen[0] if chosen else "billing",
+        labels=chosen,
+        confidence=0.6,
+        band="manual",
+        top_k=[LabelScore(label="billing", probability=0.7)],
+    )
+    return decision(ticket_id).model_copy(update={"heads": {"tags": answer}})
+
+
+TAGS = {**HEAD_LABELS, "tags": ("billing", "refund", "fraud")}
+
+
+def set_correction(ticket_id: str, labels: list[str], **fields: object) -> object:
+    from schemas.events import Correction
+
+    return Correction(
+        ticket_id=ticket_id,
+        head="tags",
+        labels=labels,
+        reviewer="ana",
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_a_multilabel_head_is_corrected_with_its_whole_set(store: Store) -> None:
+    store.add_decision(tagged("t1", ["billing"]))  # type: ignore[arg-type]
+    store.add_decision(tagged("t2", ["billing", "refund"]))  # type: ignore[arg-type]
+    changed = set_correction("t1", ["refund", "billing"], action="override")
+    same = set_correction("t2", ["refund", "billing"], action="confirm")
+
+    assert store.add_correction(changed, TAGS) is CorrectionOutcome.stored  # type: ignore[arg-type]
+    assert store.add_correction(same, TAGS) is CorrectionOutcome.stored  # type: ignore[arg-type]
+
+    with store.session() as session:
+        rows = {r.ticket_id: r for r in session.scalars(select(CorrectionRow))}
+    assert (rows["t1"].label, rows["t1"].decided_label) == ('["billing", "refund"]', '["billing"]')
+    assert rows["t2"].label == rows["t2"].decided_label
+    assert store.decided_head_label("t1", "tags") == '["billing"]'
+
+
+@pytest.mark.parametrize(
+    ("event", "outcome"),
+    [
+        (set_correction("t1", ["billing", "spam"], action="override"), "unknown_label"),
+        (correction("t1", "refund", head="tags"), "unknown_label"),  # one label for a set head
+        (set_correction("t1", [], action="confirm"), "contradicts_decision"),
+    ],
+)
+def test_a_multilabel_correction_names_known_labels_and_confirms_only_the_decided_set(
+    store: Store, event: object, outcome: str
+) -> None:
+    store.add_decision(tagged("t1", ["billing"]))  # type: ignore[arg-type]
+    result = store.add_correction(event, TAGS)  # type: ignore[arg-type]
+    assert result.value == outcome
+    assert store.count_corrections() == 0
+
+
+def test_a_label_set_for_a_single_label_head_is_refused(store: Store) -> None:
+    from schemas.events import Correction
+
+    store.add_decision(headed("t1", "cards", "card_arrival"))
+    event = Correction(
+        ticket_id="t1", head="intent", labels=["card_arrival"], reviewer="ana", action="override"
+    )
+    assert store.add_correction(event, HEAD_LABELS) is CorrectionOutcome.unknown_label

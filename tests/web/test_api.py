@@ -244,3 +244,45 @@ def test_every_head_is_shown_and_reviewed_on_its_own(
         ("intent", "card_linking", "ana"),
         ("label", "cards", "ben"),
     ]
+
+
+@pytest.mark.slow
+def test_a_multilabel_head_is_reviewed_as_a_set(web_env: WebEnv, headed_model_dir: Path) -> None:
+    """A model with a multi-label head (tags): GET /api/heads says it takes a set, a set that
+    differs overrides, one label for it (or a set for a one-label head) is a 422 naming why."""
+    from schemas.events import HeadDecision, LabelScore
+
+    settings = web_env.settings.model_copy(update={"model_dir": headed_model_dir})
+    tags = HeadDecision(
+        label="cards",
+        labels=["cards"],
+        confidence=0.6,
+        band="manual",
+        top_k=[LabelScore(label="cards", probability=0.7)],
+    )
+    web_env.store.add_decision(decision("t1").model_copy(update={"heads": {"tags": tags}}))
+    with web_env.client(settings=settings) as ana:
+        csrf = sign_in(ana, "ana")
+        heads = ana.get("/api/heads").json()
+        assert (heads["tags"]["multilabel"], heads["label"]["multilabel"]) == (True, False)
+
+        def post(**body: Any) -> Any:
+            return ana.post(
+                "/api/decisions", json={"ticket_id": "t1", **body}, headers={"X-CSRF-Token": csrf}
+            )
+
+        one = post(label="card", head="tags")
+        assert (one.status_code, one.json()["code"]) == (422, "unknown_label")
+        assert "takes labels" in one.json()["message"]
+        alien = post(labels=["cards", "spam"], head="tags")
+        assert (alien.status_code, alien.json()["code"]) == (422, "unknown_label")
+        sets = post(labels=["cards"])  # the primary head takes one label
+        assert (sets.status_code, sets.json()["code"]) == (422, "unknown_label")
+        done = post(labels=["card", "cards"], head="tags")
+        assert done.status_code == 200, done.text
+        assert (done.json()["action"], done.json()["labels"]) == ("override", ["card", "cards"])
+    records = web_env.stream.collect(
+        [web_env.stream.topics.corrections], until=lambda r: len(r) >= 1, settle_s=1
+    )
+    (published,) = [Correction.model_validate_json(v) for _, _, v in records]
+    assert (published.head, published.labels) == ("tags", ["card", "cards"])

@@ -481,3 +481,46 @@ def retrain_hierarchy(store: Store, tmp_path: Path, sample_dir: Path) -> Any:
         min_macro_f1=0, min_accuracy=0, min_per_class_f1=0, heads={"intent": {"min_macro_f1": 1}}
     )
     return loop.run()
+
+
+def test_a_reviewer_corrects_a_task_head_and_a_label_set_by_keyboard(
+    browser: Any,
+    system_factory: Callable[[Path], AbstractContextManager[dict[str, Any]]],
+    headed_model_dir: Path,
+) -> None:
+    """A model with a task head (intent) and a multi-label head (tags): `h` moves to the
+    intent and a digit overrides it; `h` moves to the tags, a digit toggles a label in the set
+    and `c` sends the set; both land in the store with their heads."""
+    with system_factory(headed_model_dir) as running:
+        url, store = running["url"], running["store"]
+        context, page, errors = reviewer_on_queue(browser, url)
+        page.wait_for_selector("#queue li.item .head-chip")
+        first = page.get_attribute("#queue > li.item", "data-ticket-id")
+        decision = next(d for d in running["decisions"] if d.ticket_id == first)
+        on_first = f'#queue > li.item[data-ticket-id="{first}"]'
+        chips = page.eval_on_selector_all(
+            f"{on_first} .head-chip", "e => e.map(x => x.dataset.head)"
+        )
+        assert chips == ["label", "intent", "tags"]
+
+        page.keyboard.press("h")
+        page.wait_for_selector(f'{on_first} .actions[data-head="intent"]')
+        intent = page.get_attribute(f"{on_first} .actions button.override", "data-label")
+        page.keyboard.press(page.inner_text(f"{on_first} .actions button.override").split()[0])
+        wait_until(lambda: store.first_reviewer(first, "intent") == "ana", "the intent correction")
+
+        page.wait_for_selector(f"{on_first} .head-chip.done")
+        page.keyboard.press("h")  # the intent is done: the next head is the tags
+        page.wait_for_selector(f'{on_first} .actions[data-head="tags"] button.toggle')
+        toggled = page.get_attribute(f"{on_first} .actions button.toggle", "data-label")
+        page.keyboard.press("1")
+        page.wait_for_selector(f"{on_first} .actions button.toggle[aria-pressed]")
+        page.keyboard.press("c")
+        wait_until(lambda: store.first_reviewer(first, "tags") == "ana", "the tags correction")
+        assert errors == []
+        context.close()
+    chosen = set(decision.heads["tags"].labels or [])
+    expected = sorted(chosen ^ {toggled})
+    rows = {c.head: c for c in store.training_corrections(unused_only=False)}
+    assert rows["intent"].label == intent
+    assert rows["tags"].label == Correction.set_label(expected)

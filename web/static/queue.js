@@ -2,7 +2,8 @@
 // Ticket text, labels and messages are written with textContent only.
 // Heads: every head of a ticket is shown with its confidence; one is active (h moves to the
 // next), and c / 1-9 / the buttons decide the active head. The primary head ("label") is active
-// first, so the keys work as before on a one-head model.
+// first, so the keys work as before on a one-head model. A multi-label head is reviewed as a
+// set: its digits toggle labels on and off, and c sends the set (unchanged: a confirm).
 "use strict";
 const POLL_MS = 3000;
 const PRIMARY = "label";
@@ -12,6 +13,7 @@ let heads = {};
 let items = [];
 let selected = 0;
 let activeHead = PRIMARY;
+let pending = null; // a multi-label head's set being edited: { ticket, head, set }
 
 const list = document.getElementById("queue");
 const status = document.getElementById("status");
@@ -45,6 +47,27 @@ function headsOf(item) {
   return [PRIMARY, ...rest];
 }
 
+function isMulti(head) {
+  return head !== PRIMARY && Boolean(heads[head] && heads[head].multilabel);
+}
+
+function pendingSet(item, head) {
+  if (!pending || pending.ticket !== item.ticket_id || pending.head !== head) {
+    pending = { ticket: item.ticket_id, head, set: new Set(item.heads[head].labels || []) };
+  }
+  return pending.set;
+}
+
+function toggle(item, head, label) {
+  const set = pendingSet(item, head);
+  if (set.has(label)) set.delete(label); else set.add(label);
+  render();
+}
+
+function shown(a) {
+  return Array.isArray(a.labels) ? (a.labels.join(", ") || "none") : a.label;
+}
+
 function answerOf(item, head) {
   if (head === PRIMARY) return { label: item.label, confidence: item.confidence };
   return item.heads[head];
@@ -66,7 +89,7 @@ function headRow(item, i) {
     const a = answerOf(item, h);
     const active = i === selected && h === activeHead;
     const chip = el("span", "head-chip" + (active ? " active" : ""),
-      `${h}: ${a.label} · ${(a.confidence * 100).toFixed(1)}%`);
+      `${h}: ${shown(a)} · ${(a.confidence * 100).toFixed(1)}%`);
     chip.dataset.head = h;
     if (h === item.least_certain_head) chip.title = "least certain head";
     row.appendChild(chip);
@@ -75,11 +98,27 @@ function headRow(item, i) {
   return row;
 }
 
+function setActions(item, head, actions) {
+  const set = pendingSet(item, head);
+  const send = el("button", "confirm", `Send ${[...set].sort().join(", ") || "none"} (c)`);
+  send.addEventListener("click", () => decide(item, null, head, [...set]));
+  actions.appendChild(send);
+  offered(item, head).forEach((label, n) => {
+    const b = el("button", "toggle" + (set.has(label) ? " on" : ""), n < 9 ? `${n + 1} ${label}` : label);
+    b.dataset.label = label;
+    b.setAttribute("aria-pressed", String(set.has(label)));
+    b.addEventListener("click", () => toggle(item, head, label));
+    actions.appendChild(b);
+  });
+  return actions;
+}
+
 function actionsOf(item, i) {
   const head = i === selected ? activeHead : PRIMARY;
   const mine = answerOf(item, head);
   const actions = el("div", "actions");
   actions.dataset.head = head;
+  if (isMulti(head)) return setActions(item, head, actions);
   const confirm = el("button", "confirm", `Confirm ${mine.label} (c)`);
   confirm.addEventListener("click", () => decide(item, mine.label, head));
   actions.appendChild(confirm);
@@ -142,25 +181,28 @@ async function refresh() {
   }
 }
 
-async function decide(item, label, head) {
+async function decide(item, label, head, set) {
   head = head || PRIMARY;
+  const answer = set ? { labels: set } : { label };
   const r = await fetch("/api/decisions", {
     method: "POST",
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": CSRF },
-    body: JSON.stringify({ ticket_id: item.ticket_id, label, head }),
+    body: JSON.stringify({ ticket_id: item.ticket_id, ...answer, head }),
   });
   let body = {};
   try { body = await r.json(); } catch (e) { body = {}; }
   const of = head === PRIMARY ? "" : ` (${head})`;
   if (r.ok) {
-    say(`${body.action === "confirm" ? "Confirmed" : "Overrode to"} ${label}${of} on ${item.ticket_id}`, "ok");
+    const what = set ? (set.join(", ") || "none") : label;
+    say(`${body.action === "confirm" ? "Confirmed" : "Overrode to"} ${what}${of} on ${item.ticket_id}`, "ok");
   } else if (r.status === 409) {
     say(`${item.ticket_id}: ${body.message}`, "error");
   } else {
     say(`${item.ticket_id}: ${typeof body.message === "string" ? body.message : "HTTP " + r.status}`, "error");
   }
   activeHead = PRIMARY;
+  pending = null;
   if (head === PRIMARY) {
     items = items.filter((x) => x.ticket_id !== item.ticket_id);
   } else {
@@ -183,10 +225,14 @@ document.addEventListener("keydown", (ev) => {
     activeHead = all[(all.indexOf(activeHead) + 1) % all.length];
     render();
   }
+  else if (ev.key === "c" && item && isMulti(activeHead)) {
+    decide(item, null, activeHead, [...pendingSet(item, activeHead)]);
+  }
   else if (ev.key === "c" && item) decide(item, answerOf(item, activeHead).label, activeHead);
   else if (/^[1-9]$/.test(ev.key) && item) {
     const label = offered(item, activeHead)[Number(ev.key) - 1];
-    if (label) decide(item, label, activeHead);
+    if (label && isMulti(activeHead)) toggle(item, activeHead, label);
+    else if (label) decide(item, label, activeHead);
   }
 });
 

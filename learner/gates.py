@@ -9,11 +9,11 @@ judged by a paired bootstrap interval rather than by two point estimates: on a h
 corrections one ticket swings every figure, and the point rule rejected three of five better
 candidates in the issue-17 simulation.
 
-A model with extra heads (urgency beside the team) is gated head by head: each single-label
-head the gold set labels gets its own sets (``gold_test:urgency``, and the holdout of urgency
-corrections), with the eval pack's floors for that head (``EvalPack.heads``) and the same
-no-regression test against the deployed model's head. Multi-label heads are not gated per
-head yet; a candidate that lacks one is still refused (:func:`lost_heads`).
+A model with extra heads (urgency beside the team) is gated head by head: each head the gold
+set labels gets its own sets (``gold_test:urgency``, and the holdout of urgency corrections),
+with the eval pack's floors for that head (``EvalPack.heads``) and the same no-regression test
+against the deployed model's head. For a multi-label head each label is a class and accuracy
+is the exact-match share (:func:`models.set_metrics`; the paired test resamples the sets).
 
 :func:`judge` is pure (metrics in, verdict out) so every rule is unit-tested without a model;
 :func:`evaluate_sets` is the part that runs models.
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from models import EvalPack, GateReport, LabelledData, check, compare, paired_bootstrap
+from schemas import Correction
 
 if TYPE_CHECKING:
     from models import Classifier
@@ -192,12 +193,26 @@ def head_of(name: str) -> str | None:
 
 
 def head_view(data: LabelledData, head: str) -> LabelledData:
-    """The rows of ``data`` that give single-label head ``head`` a label, with that label as
-    theirs: what that head is scored and gated on."""
-    known = [(i, value[0]) for i, value in enumerate(data.heads[head].values) if value]
-    return LabelledData(
-        [data.texts[i] for i, _ in known], [label for _, label in known], f"{data.source}:{head}"
-    )
+    """The rows of ``data`` that give head ``head`` a label, with that label as theirs: what
+    that head is scored and gated on. A multi-label head's rows keep their sets in ``heads``
+    (their ``labels`` are the sets as Correction.set_label writes them)."""
+    given = data.heads[head]
+    if not given.multilabel:
+        known = [(i, value[0]) for i, value in enumerate(given.values) if value]
+        return LabelledData(
+            [data.texts[i] for i, _ in known], [x for _, x in known], f"{data.source}:{head}"
+        )
+    rows = [i for i, value in enumerate(given.values) if value is not None]
+    sets = [tuple(given.values[i] or ()) for i in rows]
+    return set_view([data.texts[i] for i in rows], sets, f"{data.source}:{head}", head)
+
+
+def set_view(texts: list[str], sets: list[tuple[str, ...]], source: str, head: str) -> LabelledData:
+    """Rows labelled with a multi-label head's sets (in ``heads``, and as ``labels``)."""
+    from models import HeadLabels
+
+    labels = [Correction.set_label(list(x)) for x in sets]
+    return LabelledData(texts, labels, source, {head: HeadLabels(True, list(sets))})
 
 
 def lost_heads(candidate: Any, deployed: Any) -> list[str]:
@@ -301,14 +316,23 @@ def evaluate_sets(
 
 
 def _head_figures(model: Classifier, head: str, data: LabelledData) -> dict[str, Any]:
-    """Extra head ``head``'s figures on ``data`` (its labels are that head's), from the one
-    forward pass that scores every head; a model without the head answers nothing, which
-    the gates compare as a head that gets every row wrong."""
-    from models import label_metrics
+    """Extra head ``head``'s figures on ``data`` (its labels are that head's: sets in
+    ``data.heads`` for a multi-label head, see :func:`head_view`), from the one forward pass
+    that scores every head; a model without the head answers nothing, which the gates compare
+    as a head that gets every row wrong."""
+    from models import label_metrics, set_metrics
 
+    given = data.heads.get(head)
     if len(data) == 0:
         return {**label_metrics([], []), "labels": [], "predicted": []}
     answers = model.score(data.texts).heads.get(head)
+    if given is not None and given.multilabel:
+        truth = [tuple(sorted(x or ())) for x in given.values]
+        chosen = [
+            tuple(sorted(answers.chosen(i))) if answers is not None else ()
+            for i in range(len(data))
+        ]
+        return {**set_metrics(truth, chosen), "labels": truth, "predicted": chosen}
     predicted = (
         [answers.labels[int(i)] for i in answers.proba.argmax(axis=1)]
         if answers is not None

@@ -27,6 +27,7 @@ from learner.gates import (
     head_set,
     head_view,
     is_held_out,
+    set_view,
 )
 from models import HeadColumn, HeadLabels, LabelledData, read_labelled
 from schemas import CORRECTION_HEAD, Correction
@@ -237,14 +238,17 @@ def as_children(data: LabelledData, hierarchy: Hierarchy) -> LabelledData:
 
 def gate_sets(gold: GoldSet, held: Sequence[TrainingCorrection]) -> dict[str, LabelledData]:
     """The sets a candidate is gated on: the gold test set and the corrections holdout for the
-    primary head, and the same two for each single-label head the gold set labels (each with
-    that head's labels, named ``gold_test:urgency``; see :mod:`learner.gates`)."""
+    primary head, and the same two for each head the gold set labels (each with that head's
+    labels, named ``gold_test:urgency``; see :mod:`learner.gates`)."""
     sets = {GOLD_TEST: gold.test, CORRECTIONS_HOLDOUT: as_labelled(held, "holdout")}
     for column in gold.heads:
-        if not column.multilabel:
-            name = column.column
-            sets[head_set(GOLD_TEST, name)] = head_view(gold.test, name)
-            sets[head_set(CORRECTIONS_HOLDOUT, name)] = as_labelled(held, f"holdout:{name}", name)
+        name = column.column
+        sets[head_set(GOLD_TEST, name)] = head_view(gold.test, name)
+        fixes = as_labelled(held, f"holdout:{name}", name)
+        if column.multilabel:  # each correction's label is its set (Correction.set_label)
+            sets_of = [Correction.label_set(label) for label in fixes.labels]
+            fixes = set_view(fixes.texts, sets_of, fixes.source, name)
+        sets[head_set(CORRECTIONS_HOLDOUT, name)] = fixes
     return sets
 
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from models.distill import DistillConfig, distill_dir
     from models.escalation import Escalation
     from models.evaluate import evaluate as evaluate_model
-    from models.evaluate import label_metrics, macro_f1
+    from models.evaluate import label_metrics, macro_f1, set_metrics
     from models.exceptions import (
         ArtifactError,
         DataError,
@@ -126,6 +126,7 @@ _HOMES = {
     "evaluate_model": "evaluate:evaluate",
     "label_metrics": "evaluate",
     "macro_f1": "evaluate",
+    "set_metrics": "evaluate",
     "ArtifactError": "exceptions",
     "DataError": "exceptions",
     "Escalation": "escalation",
@@ -241,6 +242,7 @@ __all__ = [
     "review_status",
     "run",
     "seed_option",
+    "set_metrics",
     "softmax",
     "split",
     "text_col_option",

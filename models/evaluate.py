@@ -216,24 +216,54 @@ def label_metrics(labels: Sequence[str], predicted: Sequence[str]) -> dict[str, 
     return {"rows": len(labels), "accuracy": accuracy, "macro_f1": macro, "per_class": per_class}
 
 
+def set_metrics(
+    truth: Sequence[tuple[str, ...]], predicted: Sequence[tuple[str, ...]]
+) -> dict[str, Any]:
+    """:func:`label_metrics` of a multi-label head: each label is a class (its precision,
+    recall, F1 and support over the rows), macro-F1 is the mean over the labels the truth
+    holds, and ``accuracy`` is the exact-match share, so the gates read a set head's figures
+    as they read any other's."""
+    if not truth:
+        return {"rows": 0, "accuracy": 0.0, "macro_f1": 0.0, "per_class": {}}
+    labels = sorted({x for row in (*truth, *predicted) for x in row})
+    index = {label: j for j, label in enumerate(labels)}
+    hot = np.zeros((2, len(truth), len(labels)), dtype=np.int64)
+    for side, rows in enumerate((truth, predicted)):
+        for i, row in enumerate(rows):
+            hot[side, i, [index[x] for x in row]] = 1
+    figures = precision_recall_fscore_support(hot[0], hot[1], zero_division=0)
+    per_class, f1, support = _class_figures(labels, figures), figures[2], figures[3]
+    present = [j for j in range(len(labels)) if support[j] > 0]
+    exact = float(np.mean([set(a) == set(b) for a, b in zip(truth, predicted, strict=True)]))
+    macro = float(np.mean(f1[present])) if present else 0.0
+    return {"rows": len(truth), "accuracy": exact, "macro_f1": macro, "per_class": per_class}
+
+
 def _per_class(
     labels: Sequence[str], predicted: list[str], all_labels: list[str]
 ) -> tuple[dict[str, dict[str, float]], float]:
     """Per-class figures, and their macro-F1 over the classes that occur in ``labels``."""
-    precision, recall, f1, support = precision_recall_fscore_support(
+    figures = precision_recall_fscore_support(
         list(labels), predicted, labels=all_labels, zero_division=0
     )
-    per_class = {
+    f1, support = figures[2], figures[3]
+    present = [i for i, label in enumerate(all_labels) if support[i] > 0]
+    macro = float(np.mean(f1[present])) if present else 0.0
+    return _class_figures(all_labels, figures), macro
+
+
+def _class_figures(labels: Sequence[str], figures: Any) -> dict[str, dict[str, float]]:
+    """scikit-learn's (precision, recall, f1, support) arrays as one dict per class."""
+    precision, recall, f1, support = figures
+    return {
         label: {
             "precision": float(precision[i]),
             "recall": float(recall[i]),
             "f1": float(f1[i]),
             "support": int(support[i]),
         }
-        for i, label in enumerate(all_labels)
+        for i, label in enumerate(labels)
     }
-    present = [i for i, label in enumerate(all_labels) if support[i] > 0]
-    return per_class, float(np.mean(f1[present])) if present else 0.0
 
 
 def _ece_uncalibrated(

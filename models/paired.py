@@ -7,7 +7,10 @@ on a corrections holdout of ~100 rows one ticket moves macro-F1 by about 0.01, a
 two point estimates there rejected candidates that were better on 3,000 gold rows (issue 17).
 
 Macro-F1 here is the one :mod:`models.evaluate` reports: the mean F1 over the classes that
-occur in the true labels, F1 = 0 where a class is neither predicted nor present.
+occur in the true labels, F1 = 0 where a class is neither predicted nor present. A multi-label
+head's answers are label sets (tuples): each label is a class, so macro-F1 is the mean of the
+labels' F1, and ``accuracy`` is the exact-match share (which, for one label per row, is the
+accuracy).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+#: one row's answer: a label, or a multi-label head's set
+Answer = str | tuple[str, ...]
 
 #: resamples drawn per chunk: bounds memory at chunk x rows weights (500 x 3,080 x 8 B = 12 MB)
 _CHUNK = 500
@@ -93,9 +98,9 @@ def _cls(metric: str) -> str:
 
 
 def paired_bootstrap(
-    labels: Sequence[str],
-    first: Sequence[str],
-    second: Sequence[str],
+    labels: Sequence[Answer],
+    first: Sequence[Answer],
+    second: Sequence[Answer],
     *,
     resamples: int = 2000,
     seed: int = 0,
@@ -112,42 +117,59 @@ def paired_bootstrap(
         raise ValueError(f"{n} labels but {len(first)} and {len(second)} predictions")
     if resamples < 100:
         raise ValueError(f"resamples={resamples} is too few for an interval: use >= 100")
-    classes = sorted(set(labels))
-    truth = _onehot(labels, classes)
+    # every label either side names, so an extra predicted label breaks an exact match; F1s
+    # are reported for the labels the truth holds (``classes``)
+    seen = {label for values in (labels, first, second) for v in values for label in _labels_of(v)}
+    columns = sorted(seen)
+    classes = sorted({label for value in labels for label in _labels_of(value)})
+    present = np.array([c in set(classes) for c in columns])
+    truth = _onehot(labels, columns)
     ones = np.ones((1, n))
-    sides = [_onehot(first, classes), _onehot(second, classes)]
-    point = [_metrics(ones, truth, side) for side in sides]
+    sides = [_onehot(first, columns), _onehot(second, columns)]
+    point = [_metrics(ones, truth, side, present) for side in sides]
     rng = np.random.default_rng(seed)
     chunks: list[FloatArray] = []
     for start in range(0, resamples, _CHUNK):
         size = min(_CHUNK, resamples - start)
         weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(np.float64)
-        chunks.append(_metrics(weights, truth, sides[0]) - _metrics(weights, truth, sides[1]))
+        chunks.append(
+            _metrics(weights, truth, sides[0], present)
+            - _metrics(weights, truth, sides[1], present)
+        )
     diffs = np.concatenate(chunks, axis=0)
     names = ["accuracy", "macro_f1"] + [class_metric(c) for c in classes]
     return PairedSample(
         rows=n,
-        support={c: int(v) for c, v in zip(classes, truth.sum(axis=0), strict=True)},
+        support={c: int(v) for c, v in zip(classes, truth[:, present].sum(axis=0), strict=True)},
         first={name: float(point[0][0, i]) for i, name in enumerate(names)},
         second={name: float(point[1][0, i]) for i, name in enumerate(names)},
         resampled={name: diffs[:, i] for i, name in enumerate(names)},
     )
 
 
-def _onehot(values: Sequence[str], classes: list[str]) -> FloatArray:
-    """Rows x classes indicator; a value outside ``classes`` (a label the set lacks) is all 0."""
+def _labels_of(value: Answer) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _onehot(values: Sequence[Answer], classes: list[str]) -> FloatArray:
+    """Rows x classes indicator (several ones for a label set)."""
     index = {c: i for i, c in enumerate(classes)}
     out = np.zeros((len(values), len(classes)))
     for row, value in enumerate(values):
-        if value in index:
-            out[row, index[value]] = 1.0
+        for label in _labels_of(value):
+            if label in index:
+                out[row, index[label]] = 1.0
     return out
 
 
-def _metrics(weights: FloatArray, truth: FloatArray, predicted: FloatArray) -> FloatArray:
-    """Per resample (row of ``weights``): accuracy, macro-F1, then each class's F1."""
+def _metrics(
+    weights: FloatArray, truth: FloatArray, predicted: FloatArray, present: npt.NDArray[np.bool_]
+) -> FloatArray:
+    """Per resample (row of ``weights``): accuracy (exact match), macro-F1 and each F1 over
+    the ``present`` columns (the labels the truth holds)."""
     hits = weights @ (truth * predicted)
     denominator = weights @ predicted + weights @ truth
     f1 = np.divide(2.0 * hits, denominator, out=np.zeros_like(hits), where=denominator > 0)
-    accuracy = hits.sum(axis=1) / weights.sum(axis=1)
-    return np.column_stack([accuracy, f1.mean(axis=1), f1])
+    exact = np.all(truth == predicted, axis=1).astype(np.float64)
+    accuracy = (weights @ exact) / weights.sum(axis=1)
+    return np.column_stack([accuracy, f1[:, present].mean(axis=1), f1[:, present]])

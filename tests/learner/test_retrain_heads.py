@@ -138,6 +138,8 @@ def test_a_retrain_trains_every_head_and_gates_each(
     sets = result.report["sets"]
     assert sets["gold_test:intent"]["rows"] == len(gold.test)
     assert sets["gold_test:intent"]["no_regression"], "gated against the deployed intent head"
+    assert sets["gold_test:tags"]["rows"] == len(gold.test), "the multi-label head too"
+    assert "no_regression_macro_f1" in sets["gold_test:tags"]["no_regression"]
     assert sets["corrections_holdout:intent"]["rows"] == held > 0
     failures = result.report["failures"]
     assert any(line.startswith("gold_test:intent: min_macro_f1") for line in failures)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from models.base import FloatArray, Scores
-from models.evaluate import evaluate
+from models.evaluate import evaluate, set_metrics
 from models.exceptions import DataError
 from models.gates import EvalPack
 from models.report import write_reports
@@ -106,3 +106,16 @@ def test_reports_are_written_as_json_and_png(tmp_path: Path) -> None:
     page = written[3].read_text()
     assert "cards \u2192 billing: 1" in page
     assert "billing:0.9" in page
+
+
+def test_a_label_sets_figures_read_like_any_heads() -> None:
+    truth = [("a",), ("a", "b"), ("b",), ()]
+    predicted = [("a",), ("a",), ("b", "c"), ()]
+
+    got = set_metrics(truth, predicted)
+
+    assert got["rows"] == 4
+    assert got["accuracy"] == 0.5, "exact match: rows 1 and 4"
+    assert got["per_class"]["b"]["recall"] == 0.5
+    assert got["per_class"]["c"]["support"] == 0
+    assert got["macro_f1"] == pytest.approx((1.0 + 2 / 3) / 2), "over the labels the truth holds"

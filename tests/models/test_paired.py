@@ -70,3 +70,21 @@ def test_bad_input_says_what_to_do() -> None:
         paired_bootstrap(["a"], ["a"], ["a"], resamples=10)
     with pytest.raises(ValueError, match=r"confidence=1\.5"):
         paired_bootstrap(["a"], ["a"], ["a"]).difference("accuracy", 1.5)
+
+
+def test_label_sets_are_compared_label_by_label_and_by_exact_match() -> None:
+    """A multi-label head: each label is a class; an extra label breaks the exact match even
+    when the truth never holds it, and costs no present label's F1."""
+    truth = [("billing",), ("billing", "refund"), ("refund",), ()]
+    same = [("billing",), ("billing", "refund"), ("refund",), ()]
+    extra = [("billing", "spam"), ("billing", "refund"), ("refund",), ()]
+
+    sample = paired_bootstrap(truth, same, extra, resamples=200)
+
+    assert sample.first["accuracy"] == 1.0
+    assert sample.second["accuracy"] == 0.75
+    assert sample.first["macro_f1"] == sample.second["macro_f1"] == 1.0
+    assert sample.support == {"billing": 2, "refund": 2}
+    gap = sample.difference("accuracy", 0.9)
+    assert gap.low >= 0
+    assert gap.high > 0

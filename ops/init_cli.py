@@ -26,8 +26,8 @@ from models import (
 @label_col_option
 @click.option(
     "--sub-label-col",
-    help="the column of the label under --label-col (intent under team): the gold set keeps "
-    "it and every model is a team -> intent hierarchy",
+    help="the child label column under --label-col (team -> intent); the gold set keeps it "
+    "and every model is a team -> intent hierarchy",
 )
 @held_out_fraction_option("the gold test set")
 @click.option(

@@ -62,6 +62,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--labeller", default="spread", choices=["spread", "self"])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--val-share", type=float, default=0.1, help="of the labelled rows, held for validation"
+    )
     parser.add_argument("--json-out", type=Path)
     return parser.parse_args()
 
@@ -89,7 +92,7 @@ def main() -> None:
     test = banking77_teams(DATA / "banking77" / "test.csv")
     labelled, rest = labelled_share(full, args.share, args.seed)
     # one validation split for both runs, so both fit the same labelled rows
-    parts = split(labelled, 0.1, 0.0, args.seed)
+    parts = split(labelled, args.val_share, 0.0, args.seed)
     unlabelled = [full.texts[i] for i in rest]
     # keyed as self-training sees a text: cleaned and redacted
     truth = {redact_text(clean_text(full.texts[i])) or "": full.labels[i] for i in rest}

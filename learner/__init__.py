@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from learner.deploy import Announcer, adopt
     from learner.gates import Margins, evaluate_sets
-    from learner.retrain import Backend, Candidate, GoldSet, as_children, fit_candidate
+    from learner.retrain import Backend, Candidate, GoldSet, fit_candidate
     from learner.settings import LearnerSettings
 
 #: name -> the module of this package that defines it
@@ -25,7 +25,6 @@ _HOMES = {
     "LearnerSettings": "settings",
     "Margins": "gates",
     "adopt": "deploy",
-    "as_children": "retrain",
     "evaluate_sets": "gates",
     "fit_candidate": "retrain",
 }
@@ -38,7 +37,6 @@ __all__ = [
     "LearnerSettings",
     "Margins",
     "adopt",
-    "as_children",
     "evaluate_sets",
     "fit_candidate",
 ]

@@ -75,6 +75,12 @@ class GoldSet:
         ]
         return Hierarchy.from_pairs(pairs, self.child, where="the gold set")
 
+    def trainable(self, data: LabelledData) -> LabelledData:
+        """``data`` as a model of this gold set trains and is tested on it: its rows' child
+        labels for a hierarchy (:func:`as_children`), the rows unchanged otherwise."""
+        hierarchy = self.hierarchy()
+        return as_children(data, hierarchy) if hierarchy is not None else data
+
     @classmethod
     def read(cls, gold_dir: Path) -> GoldSet:
         paths = {name: Path(gold_dir) / f"{name}.jsonl" for name in ("train", "test")}

@@ -27,7 +27,6 @@ from learner.gates import GOLD_TEST, GateRule, evaluate_sets, judge, lost_heads
 from learner.retrain import (
     Backend,
     GoldSet,
-    as_children,
     fit_candidate,
     gate_sets,
     missing_heads,
@@ -169,13 +168,10 @@ class RetrainTrigger:
         every = self.store.training_corrections(unused_only=False)
         fresh = {c.correction_id for c in self.store.training_corrections()}
         train_rows, held = split_corrections(every, self.holdout_share)
-        data = training_set(gold.train, train_rows)
-        hierarchy = gold.hierarchy()
-        if hierarchy is not None:
-            data = as_children(data, hierarchy)
+        data = gold.trainable(training_set(gold.train, train_rows))
         limit = self.pseudo_from_routed
         unlabelled = self.store.unreviewed_routed_texts(limit) if limit else []
-        return RunPlan(gold, every, fresh, train_rows, held, data, unlabelled, hierarchy)
+        return RunPlan(gold, every, fresh, train_rows, held, data, unlabelled, gold.hierarchy())
 
     def _refuse_unlabelled_heads(self, gold: GoldSet) -> None:
         """Before any run is on record: a deployed head the gold set does not label cannot be
@@ -210,7 +206,7 @@ class RetrainTrigger:
             plan.data,
             self.registry_dir,
             backend=self.backend,
-            test=as_children(plan.gold.test, plan.hierarchy) if plan.hierarchy else plan.gold.test,
+            test=plan.gold.trainable(plan.gold.test),
             pack=self.pack,
             config=self.train_config,
             device=self.device,

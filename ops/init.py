@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bus import topic_guard
-from learner import Announcer, GoldSet, LearnerSettings, adopt, as_children, fit_candidate
+from learner import Announcer, GoldSet, LearnerSettings, adopt, fit_candidate
 from models import HeadColumn, HeadOptions, read_labelled, split
 from ops.exceptions import OpsError
 from schemas import Topics
@@ -135,19 +135,15 @@ def first_model(
         return record, f"model: imported {options.model} as {record.version}, deployed"
     from models import load_pack
 
-    hierarchy = gold.hierarchy()
-    train, test = gold.train, gold.test
-    if hierarchy is not None:
-        train, test = as_children(train, hierarchy), as_children(test, hierarchy)
     candidate = fit_candidate(
-        train,
+        gold.trainable(gold.train),
         settings.registry_dir,
         backend=settings.backend,
-        test=test,
+        test=gold.trainable(gold.test),
         pack=load_pack(settings.eval_pack),
         device=settings.device,
         head_weights=gold.weights,
-        hierarchy=hierarchy,
+        hierarchy=gold.hierarchy(),
     )
     record = adopt(store, announcer, candidate.model_dir)
     return record, f"model: trained {record.version} ({settings.backend}) on the gold set, deployed"

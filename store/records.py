@@ -211,9 +211,9 @@ def _check(
     if correction.head not in labels or head is None:
         return CorrectionOutcome.unknown_head
     # a multi-label head takes a set (Correction.labels), every other head one label
-    given = correction.labels if head.labels is not None else [correction.label]
-    if given is None or (correction.labels is not None and head.labels is None):
+    if (correction.labels is None) != (head.labels is None):
         return CorrectionOutcome.unknown_label
+    given = correction.labels if correction.labels is not None else [correction.label]
     if any(label not in labels[correction.head] for label in given):
         return CorrectionOutcome.unknown_label
     if correction.action == "confirm" and correction.label != head.answer:
